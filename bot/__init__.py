@@ -1,0 +1,1 @@
+"""Affrace: a Telegram-native affiliate platform."""

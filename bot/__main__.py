@@ -1,0 +1,135 @@
+"""`python -m bot run | migrate`: the command line, and the one place that wires a process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+from aiohttp import web
+from loguru import logger
+from pydantic import ValidationError
+
+from bot import db
+from bot.config import DatabaseSettings, Settings, explain
+from bot.factory import (
+    Services,
+    create_app,
+    create_bot,
+    create_dispatcher,
+    create_services,
+    resolve_bot_identity,
+)
+from bot.logging import setup_logging
+from bot.redis import create_redis
+from scheduler import create_scheduler
+
+
+class StartupError(Exception):
+    """A problem at start that one plain line explains."""
+
+
+async def run(settings: Settings) -> None:
+    await db.migrate(settings.DATABASE_URL)
+    await db.init(settings.DATABASE_URL)
+    redis = create_redis(settings.REDIS_URL)
+    bot = create_bot(settings)
+    services = create_services(settings, bot, redis)
+    dp = create_dispatcher(settings, redis, services)
+    scheduler = create_scheduler(services.notifier)
+    runner = web.AppRunner(create_app(settings, bot, dp, redis, services), access_log=None)
+    try:
+        await _who_am_i(bot, settings, services)
+        await runner.setup()
+        await web.TCPSite(runner, settings.WEB_HOST, settings.WEB_PORT).start()
+        logger.info("HTTP server on {}:{}", settings.WEB_HOST, settings.WEB_PORT)
+        scheduler.start()
+        allowed = dp.resolve_used_update_types()
+        if settings.use_webhook:
+            assert settings.WEBHOOK_URL and settings.WEBHOOK_SECRET
+            await bot.set_webhook(
+                settings.WEBHOOK_URL,
+                secret_token=settings.WEBHOOK_SECRET.get_secret_value(),
+                allowed_updates=allowed,
+            )
+            logger.info("webhook set to {}", settings.WEBHOOK_URL)
+            await _until_signal()
+        else:
+            await bot.delete_webhook(drop_pending_updates=False)
+            logger.info("polling Telegram for updates")
+            await dp.start_polling(bot, allowed_updates=allowed, handle_signals=True)
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        await runner.cleanup()
+        await services.clicks.close()
+        await services.notifier.close()
+        await bot.session.close()
+        await redis.aclose()
+        await db.close()
+        logger.info("stopped")
+
+
+async def _who_am_i(bot: Bot, settings: Settings, services: Services) -> None:
+    for attempt in range(1, 4):
+        try:
+            await resolve_bot_identity(bot, settings, services)
+            return
+        except TelegramUnauthorizedError:
+            raise StartupError(
+                "BOT_TOKEN was refused by Telegram: copy the token again from @BotFather"
+            ) from None
+        except TelegramNetworkError as exc:
+            if attempt == 3:
+                raise StartupError(
+                    f"cannot reach the Bot API at {settings.BOT_API_URL}: {exc.message}"
+                ) from None
+            logger.warning("Bot API not reachable ({}), retrying", exc.message)
+            await asyncio.sleep(2 * attempt)
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Affrace bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="migrate, then run the bot, web server and scheduler")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    args = parser.parse_args(argv)
+
+    try:
+        settings: DatabaseSettings = Settings() if args.command == "run" else DatabaseSettings()
+    except ValidationError as exc:
+        for line in explain(exc):
+            print(f"affrace: {line}", file=sys.stderr)
+        return 2
+    if isinstance(settings, Settings):
+        setup_logging(settings.LOG_LEVEL, settings.LOG_JSON)
+    else:
+        setup_logging()
+    try:
+        if isinstance(settings, Settings):
+            asyncio.run(run(settings))
+        else:
+            asyncio.run(db.migrate(settings.DATABASE_URL))
+    except StartupError as exc:
+        print(f"affrace: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Settings, read from the environment and `.env`, validated once at start."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_RE = re.compile(r"^\d{5,20}:[A-Za-z0-9_-]{30,64}$")
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+SHORT_NAME_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
+
+# What a newcomer should do about each setting that fails validation.
+HINTS: dict[str, str] = {
+    "BOT_TOKEN": "create a bot with @BotFather in Telegram and put its token in .env as "
+    "BOT_TOKEN=123456:ABC... (see .env.example)",
+    "ADMIN_IDS": "a comma-separated list of numeric Telegram user ids, e.g. ADMIN_IDS=1234,5678",
+    "DATABASE_URL": "sqlite://path/to/file.sqlite3 or postgres://user:pass@host:5432/dbname",
+    "REDIS_URL": "redis://host:6379/0, or leave it unset to use the in-process stand-in",
+    "PUBLIC_URL": "the https:// address where this server's /r/ links are reachable",
+    "WEBHOOK_URL": "the full https:// address of POST /webhook, or unset for polling",
+    "WEBHOOK_SECRET": "1-256 characters of A-Z a-z 0-9 _ - (required with WEBHOOK_URL)",
+    "BOT_API_URL": "the Bot API server's base URL, e.g. http://localhost:8081",
+}
+
+
+class DatabaseSettings(BaseSettings):
+    """What `python -m bot migrate` needs: only the database."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    DATABASE_URL: str = "sqlite://data/affrace.sqlite3"
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _db_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+            raise ValueError("must start with sqlite:// or postgres://")
+        return value
+
+
+class Settings(DatabaseSettings):
+    """Every knob of the application; see .env.example for what each one means."""
+
+    BOT_TOKEN: SecretStr
+    ADMIN_IDS: Annotated[frozenset[int], NoDecode] = frozenset()
+    REDIS_URL: str | None = None
+    PUBLIC_URL: str = "http://localhost:8080"
+    WEB_HOST: str = "0.0.0.0"
+    WEB_PORT: int = Field(8080, ge=1, le=65535)
+    WEBHOOK_URL: str | None = None
+    WEBHOOK_SECRET: SecretStr | None = None
+    BOT_API_URL: str = "https://api.telegram.org"
+    MINIAPP_SHORT_NAME: str | None = None
+    LOG_JSON: bool = False
+    LOG_LEVEL: str = "INFO"
+    THROTTLE_RATE: int = Field(5, ge=1, le=1000)
+    REFERRAL_NOTIFY_DELAY: float = Field(10.0, ge=0, le=3600)
+    TRUST_PROXY_HEADERS: bool = False
+
+    @field_validator("BOT_TOKEN")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not TOKEN_RE.match(value.get_secret_value()):
+            raise ValueError("does not look like a bot token (digits:letters)")
+        return value
+
+    @field_validator("ADMIN_IDS", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError("must be numbers separated by commas") from None
+        return value
+
+    @field_validator("REDIS_URL", "WEBHOOK_URL", "MINIAPP_SHORT_NAME", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("PUBLIC_URL", "BOT_API_URL")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// address")
+        return value.rstrip("/")
+
+    @field_validator("WEBHOOK_URL")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https://[^/\s]+", value):
+            raise ValueError("Telegram only calls https:// webhooks")
+        return value
+
+    @field_validator("MINIAPP_SHORT_NAME")
+    @classmethod
+    def _short_name(cls, value: str | None) -> str | None:
+        if value is not None and not SHORT_NAME_RE.match(value):
+            raise ValueError("must be the Mini App's short name from @BotFather (3-30 letters)")
+        return value
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.WEBHOOK_URL and self.WEBHOOK_SECRET is None:
+            raise ValueError("WEBHOOK_SECRET must be set when WEBHOOK_URL is set")
+        if self.WEBHOOK_SECRET is not None and not SECRET_RE.match(
+            self.WEBHOOK_SECRET.get_secret_value()
+        ):
+            raise ValueError("WEBHOOK_SECRET may only hold 1-256 of A-Z a-z 0-9 _ -")
+        return self
+
+    @property
+    def use_webhook(self) -> bool:
+        return self.WEBHOOK_URL is not None
+
+    def is_admin(self, tg_id: int) -> bool:
+        return tg_id in self.ADMIN_IDS
+
+
+def explain(error: ValidationError) -> list[str]:
+    """One plain line per bad or missing setting, with what to do about it."""
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        if item["type"] == "missing":
+            problem = "is not set"
+        else:
+            problem = str(item["msg"]).removeprefix("Value error, ")
+        hint = HINTS.get(name)
+        lines.append(f"{name} {problem}" + (f": {hint}" if hint else ""))
+    return lines

@@ -1,0 +1,111 @@
+"""The composition root: every long-lived object is built here and nowhere else."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.utils.i18n import I18n
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot.config import Settings
+from bot.i18n import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR, compile_catalogues
+from bot.middlewares.guard import BanMiddleware, ThrottlingMiddleware
+from bot.middlewares.i18n import UserI18nMiddleware
+from bot.middlewares.user import UserMiddleware
+from bot.notifier import Notifier
+from bot.services.affiliates import AffiliateService
+from bot.services.clicks import ClickService, TargetCache
+from bot.services.links import LinkService, LinkUrls
+from bot.services.offers import OfferService
+from bot.services.referrals import ReferralService
+from bot.web.app import create_web_app
+from handlers import get_routers
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.BOT_API_URL))
+    return Bot(
+        token=settings.BOT_TOKEN.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+@dataclass
+class Services:
+    affiliates: AffiliateService
+    links: LinkService
+    referrals: ReferralService
+    offers: OfferService
+    clicks: ClickService
+    notifier: Notifier
+    i18n: I18n
+
+
+def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
+    compile_catalogues()
+    i18n = I18n(path=LOCALES_DIR, default_locale=DEFAULT_LANGUAGE, domain=DOMAIN)
+    cache = TargetCache()
+    affiliates = AffiliateService()
+    referrals = ReferralService()
+    salt = hmac.new(settings.BOT_TOKEN.get_secret_value().encode(), b"visitor", hashlib.sha256)
+    # The bot's username is known only after getMe; on_startup fills it in.
+    urls = LinkUrls(settings.PUBLIC_URL, "", settings.MINIAPP_SHORT_NAME)
+    return Services(
+        affiliates=affiliates,
+        links=LinkService(),
+        referrals=referrals,
+        offers=OfferService(cache),
+        clicks=ClickService(redis, urls, salt.digest(), cache),
+        notifier=Notifier(
+            bot, i18n, redis, affiliates, referrals, fold_delay=settings.REFERRAL_NOTIFY_DELAY
+        ),
+        i18n=i18n,
+    )
+
+
+def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> Dispatcher:
+    dp = Dispatcher(
+        storage=RedisStorage(redis),
+        events_isolation=RedisEventIsolation(redis),
+        settings=settings,
+        affiliates=services.affiliates,
+        links=services.links,
+        referrals=services.referrals,
+        offers=services.offers,
+        notifier=services.notifier,
+    )
+    dp.update.outer_middleware(UserMiddleware(services.affiliates, settings.ADMIN_IDS))
+    UserI18nMiddleware(services.i18n).setup(dp)
+    throttling = ThrottlingMiddleware(redis, settings.THROTTLE_RATE)
+    bans = BanMiddleware()
+    for observer in (dp.message, dp.callback_query, dp.inline_query):
+        observer.outer_middleware(throttling)
+        observer.outer_middleware(bans)
+    dp.include_routers(*get_routers())
+    return dp
+
+
+async def resolve_bot_identity(bot: Bot, settings: Settings, services: Services) -> None:
+    """Learn the bot's username (getMe) so that links can be built."""
+    me = await bot.me()
+    services.clicks.urls = LinkUrls(
+        settings.PUBLIC_URL, me.username or "", settings.MINIAPP_SHORT_NAME
+    )
+
+
+def create_app(
+    settings: Settings, bot: Bot, dp: Dispatcher, redis: Redis, services: Services
+) -> web.Application:
+    return create_web_app(settings, services.clicks, redis, bot, dp)

@@ -1,0 +1,87 @@
+"""Catalogues in locales/ compiled by the app itself at start (Babel), so no manual step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+LANGUAGES = ("en", "ru")
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
+
+
+def compile_catalogues(path: Path = LOCALES_DIR) -> list[Path]:
+    """Write each .mo beside its .po when the .po is newer; return what was written."""
+    written = []
+    for po_path in sorted(path.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po:
+            catalog = read_po(po, locale=po_path.parent.parent.name)
+        with mo_path.open("wb") as mo:
+            write_mo(mo, catalog)
+        written.append(mo_path)
+    return written
+
+
+def pick_language(stored: str | None, telegram_code: str | None) -> str:
+    """The user's chosen language, else their Telegram one when we speak it, else English."""
+    if stored in LANGUAGES:
+        return stored
+    if telegram_code:
+        base = telegram_code.split("-")[0].lower()
+        if base in LANGUAGES:
+            return base
+    return DEFAULT_LANGUAGE
+
+
+SOURCE_DIRS = ("bot", "handlers", "keyboards", "scheduler")
+KEYWORDS = {"_": None, "__": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+
+
+def extract_messages(root: Path = LOCALES_DIR.parent) -> Catalog:
+    """Every message id the code uses, straight from the source (Babel's extractor)."""
+    catalog = Catalog(domain=DOMAIN)
+    for folder in SOURCE_DIRS:
+        for filename, _lineno, message, _comments, _ctx in extract_from_dir(
+            root / folder, method_map=[("**.py", "python")], keywords=KEYWORDS
+        ):
+            catalog.add(message, locations=[(f"{folder}/{filename}", 0)])
+    return catalog
+
+
+def update_catalogues(path: Path = LOCALES_DIR) -> dict[str, list[str]]:
+    """Merge new ids into each .po (English gets its own text); return the untranslated."""
+    template = extract_messages()
+    missing: dict[str, list[str]] = {}
+    for language in LANGUAGES:
+        po_path = path / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+        po_path.parent.mkdir(parents=True, exist_ok=True)
+        if po_path.exists():
+            with po_path.open("rb") as fh:
+                catalog = read_po(fh, locale=language)
+        else:
+            catalog = Catalog(locale=language, domain=DOMAIN)
+        catalog.update(template, no_fuzzy_matching=True)
+        catalog.fuzzy = False
+        catalog.project = "Affrace"
+        catalog.obsolete.clear()
+        for message in catalog:
+            if not message.id:
+                continue
+            if language == DEFAULT_LANGUAGE and not message.string:
+                message.string = message.id
+            if isinstance(message.id, tuple) and language == DEFAULT_LANGUAGE:
+                message.string = message.id
+            if not message.string or (isinstance(message.string, tuple) and not all(message.string)):
+                missing.setdefault(language, []).append(str(message.id))
+        with po_path.open("wb") as fh:
+            write_po(fh, catalog, omit_header=False, include_lineno=False, width=0)
+    return missing

@@ -1,0 +1,1 @@
+"""Per-update middlewares: user, i18n, throttling, bans."""

@@ -1,0 +1,39 @@
+"""Loads (or creates) the affiliate once per update and hands it to handlers as `user`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, User
+
+from bot.services.affiliates import AffiliateService, Profile
+
+
+class UserMiddleware(BaseMiddleware):
+    def __init__(self, affiliates: AffiliateService, admin_ids: frozenset[int]) -> None:
+        self.affiliates = affiliates
+        self.admin_ids = admin_ids
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        tg_user: User | None = data.get("event_from_user")
+        if tg_user is not None and not tg_user.is_bot:
+            user, created = await self.affiliates.load_or_create(
+                Profile(
+                    tg_id=tg_user.id,
+                    first_name=tg_user.first_name,
+                    last_name=tg_user.last_name,
+                    username=tg_user.username,
+                    language_code=tg_user.language_code,
+                )
+            )
+            data["user"] = user
+            data["user_created"] = created
+            data["is_admin"] = tg_user.id in self.admin_ids
+        return await handler(event, data)

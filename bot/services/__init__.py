@@ -1,0 +1,1 @@
+"""The rules of the programme. No aiogram types in, none out."""

@@ -1,0 +1,50 @@
+"""Referral codes and sub-link labels: their alphabet, shape and parsing."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+# No 0/o, 1/l/i: codes get read aloud and typed from screenshots.
+ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+CODE_LENGTH = 8
+CODE_RE = re.compile(rf"^[{ALPHABET}]{{{CODE_LENGTH}}}$")
+LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+LABEL_MAX = 32
+# Telegram deep-link payloads: 1-64 characters of A-Z a-z 0-9 _ -
+PAYLOAD_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_label(raw: str) -> str | None:
+    """A label as stored (lowercase, a-z 0-9 and inner dashes, 1-32 chars), or None."""
+    label = raw.strip().lower().replace(" ", "-").replace("_", "-")
+    return label if LABEL_RE.match(label) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    code: str
+    sub: str | None
+
+
+def parse_payload(raw: str | None) -> Payload | None:
+    """`CODE` or `CODE_label` from /start; None for anything that is not one of ours."""
+    if not raw or not PAYLOAD_RE.match(raw):
+        return None
+    code, _, sub = raw.partition("_")
+    code = code.lower()
+    if not CODE_RE.match(code):
+        return None
+    if not sub:
+        return Payload(code, None)
+    label = normalize_label(sub)
+    return Payload(code, label) if label else None
+
+
+def start_payload(code: str, sub: str | None) -> str:
+    return f"{code}_{sub}" if sub else code

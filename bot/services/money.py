@@ -1,0 +1,49 @@
+"""Exact money: integer minor units stored, Decimal at the edges, never float."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+from bot.errors import N_, InvalidInput
+
+AMOUNT_RE = re.compile(r"^\d{1,15}(?:[.,]\d{1,8})?$")
+CURRENCIES = frozenset(list_currencies())
+
+
+def check_currency(raw: str) -> str:
+    code = raw.strip().upper()
+    if code not in CURRENCIES:
+        raise InvalidInput(N_("{code} is not a currency code I know (try USD, EUR, RUB)."),
+                           code=raw[:8])
+    return code
+
+
+def to_minor(raw: str, currency: str) -> int:
+    """'12.50' in USD -> 1250. Refuses negatives, junk and more decimals than the currency has."""
+    text = raw.strip()
+    if not AMOUNT_RE.match(text):
+        raise InvalidInput(N_("{amount} is not an amount. Write it like 12.50"), amount=raw[:20])
+    amount = Decimal(text.replace(",", "."))
+    precision = get_currency_precision(currency)
+    try:
+        minor = amount.scaleb(precision)
+        if minor != minor.to_integral_value():
+            raise InvalidOperation
+    except InvalidOperation:
+        raise InvalidInput(
+            N_("{currency} has {digits} decimal places at most."),
+            currency=currency,
+            digits=precision,
+        ) from None
+    return int(minor)
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    return Decimal(minor).scaleb(-get_currency_precision(currency))
+
+
+def format_money(minor: int, currency: str, locale: str = "en") -> str:
+    return format_currency(from_minor(minor, currency), currency, locale=locale)

@@ -1,0 +1,17 @@
+"""QR codes of links, as PNG bytes."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import qrcode
+from qrcode.constants import ERROR_CORRECT_M
+
+
+def qr_png(url: str) -> bytes:
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=10, border=3)
+    code.add_data(url)
+    code.make(fit=True)
+    buffer = BytesIO()
+    code.make_image().save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,118 @@
+"""Attribution of new bot users to the affiliate whose link brought them (first touch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot.services.codes import parse_payload
+from models import Affiliate, Link, Referral, SubLink
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutcome:
+    """What a /start did: whether it was the user's first, and whom it credited."""
+
+    first_start: bool
+    referrer_id: int | None = None
+    refused: str | None = None  # why a payload did not count: unknown, self, repeat, banned
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralNotice:
+    """New referrals not yet told to their referrer, folded into one message."""
+
+    referrer_id: int
+    referrer_tg_id: int
+    referrer_language: str | None
+    referrer_tg_language: str | None
+    total: int
+    last_id: int
+    names: list[str] = field(default_factory=list)
+
+
+class ReferralService:
+    """Records referrals before anything else in /start can fail, and never twice."""
+
+    async def register_start(self, user: Affiliate, raw_payload: str | None) -> StartOutcome:
+        payload = parse_payload(raw_payload)
+        async with in_transaction():
+            now = datetime.now(UTC)
+            first = await Affiliate.filter(id=user.id, started_at__isnull=True).update(
+                started_at=now
+            )
+            if first:
+                user.started_at = now
+            if not raw_payload:
+                return StartOutcome(bool(first))
+            if payload is None:
+                return StartOutcome(bool(first), refused="unknown")
+            link = await Link.get_or_none(code=payload.code).select_related(
+                "affiliate", "offer"
+            )
+            if link is None or (link.offer is not None and not link.offer.is_active):
+                return StartOutcome(bool(first), refused="unknown")
+            if link.affiliate_id == user.id:
+                return StartOutcome(bool(first), refused="self")
+            if not first:
+                return StartOutcome(False, refused="repeat")
+            if link.affiliate.is_banned:
+                return StartOutcome(True, refused="banned")
+            sub = payload.sub
+            if sub and not await SubLink.exists(affiliate_id=link.affiliate_id, label=sub):
+                sub = None
+            try:
+                async with in_transaction():
+                    await Referral.create(
+                        referrer_id=link.affiliate_id, referred_id=user.id, link=link, sub=sub
+                    )
+            except IntegrityError:  # the unique referred_id: credited already
+                return StartOutcome(True, refused="repeat")
+            return StartOutcome(True, referrer_id=link.affiliate_id)
+
+    async def count_for(self, affiliate_id: int) -> int:
+        return await Referral.filter(referrer_id=affiliate_id).count()
+
+    async def referrers_waiting(self, older_than: timedelta) -> list[int]:
+        """Referrers with referrals not yet announced, the newest older than `older_than`."""
+        cutoff = datetime.now(UTC) - older_than
+        rows = (
+            await Referral.filter(notified_at__isnull=True, created_at__lte=cutoff)
+            .distinct()
+            .values_list("referrer_id", flat=True)
+        )
+        return sorted({int(r) for r in rows})
+
+    async def pending_notice(self, referrer_id: int, limit: int = 10) -> ReferralNotice | None:
+        """The waiting referrals of one referrer: how many, up to which id, the first names."""
+        waiting = Referral.filter(referrer_id=referrer_id, notified_at__isnull=True)
+        total = await waiting.count()
+        if not total:
+            return None
+        last_id = (await waiting.order_by("-id").first().values_list("id", flat=True)) or 0
+        rows = (
+            await Referral.filter(referrer_id=referrer_id, notified_at__isnull=True)
+            .order_by("id")
+            .limit(limit)
+            .select_related("referred", "referrer")
+        )
+        if not rows:
+            return None
+        referrer = rows[0].referrer
+        return ReferralNotice(
+            referrer_id=referrer.id,
+            referrer_tg_id=referrer.tg_id,
+            referrer_language=referrer.language,
+            referrer_tg_language=referrer.tg_language,
+            total=total,
+            last_id=int(last_id),
+            names=[r.referred.display_name for r in rows],
+        )
+
+    async def mark_notified(self, referrer_id: int, up_to_id: int) -> None:
+        await Referral.filter(
+            referrer_id=referrer_id, id__lte=up_to_id, notified_at__isnull=True
+        ).update(notified_at=datetime.now(UTC))

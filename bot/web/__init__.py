@@ -1,0 +1,1 @@
+"""The aiohttp server: webhook, click redirects, health."""

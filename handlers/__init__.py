@@ -1,0 +1,21 @@
+"""Routers, one per feature; get_routers() gives their order."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from handlers import admin, errors, fallback, inline, links, menu, settings, start
+
+
+def get_routers() -> list[Router]:
+    """Errors first; admin before the rest so /admin commands win; fallback last."""
+    return [
+        errors.router,
+        admin.router,
+        start.router,
+        menu.router,
+        links.router,
+        settings.router,
+        inline.router,
+        fallback.router,
+    ]

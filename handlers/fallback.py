@@ -1,0 +1,33 @@
+"""Last router: whatever nobody else handled gets a polite answer, never silence."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from handlers.common import menu_text
+from keyboards.menu import main_menu_kb
+from models import Affiliate
+
+router = Router(name=__name__)
+
+
+@router.message(F.chat.type == "private", F.text.startswith("/"))
+async def unknown_command(message: Message, user: Affiliate) -> None:
+    await message.answer(
+        _("I don't know that command.") + "\n\n" + menu_text(user), reply_markup=main_menu_kb()
+    )
+
+
+@router.message(F.chat.type == "private")
+async def not_understood(message: Message, user: Affiliate) -> None:
+    await message.answer(
+        _("I work with buttons and commands.") + "\n\n" + menu_text(user),
+        reply_markup=main_menu_kb(),
+    )
+
+
+@router.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    await query.answer(_("This button is out of date. Open /menu for a fresh one."), show_alert=True)

@@ -1,0 +1,42 @@
+"""Inline mode: @bot in any chat offers the affiliate's links as ready cards."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Bot, Router
+from aiogram.types import InlineQuery, InlineQueryResultArticle, InputTextMessageContent
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.services.links import LinkService
+from handlers.common import link_urls
+from keyboards.links import share_kb
+from models import Affiliate
+
+router = Router(name=__name__)
+
+
+@router.inline_query()
+async def share_links(
+    query: InlineQuery, user: Affiliate, links: LinkService, bot: Bot, settings: Settings
+) -> None:
+    urls = await link_urls(bot, settings)
+    views = [await links.base_link(user), *await links.offer_links(user)]
+    wanted = query.query.strip().lower()
+    views.sort(key=lambda v: v.code != wanted)  # the shared one first
+    results = []
+    for view in views[:20]:
+        url = urls.for_link(view.code, view.kind)
+        title = view.title or _("Join me here")
+        card = _("👉 <b>{title}</b>\n{url}").format(title=escape(title), url=url)
+        results.append(
+            InlineQueryResultArticle(
+                id=view.code,
+                title=title,
+                description=url,
+                input_message_content=InputTextMessageContent(message_text=card),
+                reply_markup=share_kb(url),
+            )
+        )
+    await query.answer(results, cache_time=30, is_personal=True)

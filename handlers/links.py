@@ -1,0 +1,182 @@
+"""My links: the own bot link, one per offer, QR codes and sub-links."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.services.links import MAX_SUBLINKS, LinkService, LinkUrls, LinkView, SubCounts
+from bot.services.qr import qr_png
+from handlers.common import link_urls, show
+from keyboards.callbacks import LinkAction, LinkCallback, MenuAction, MenuCallback
+from keyboards.links import cancel_kb, confirm_remove_kb, link_card_kb, links_kb, sublinks_kb
+from models import Affiliate
+
+router = Router(name=__name__)
+
+
+class SubLinkForm(StatesGroup):
+    label = State()
+
+
+def _title(view: LinkView) -> str:
+    return escape(view.title) if view.title else _("My bot link")
+
+
+def _counts_line(c: SubCounts) -> str:
+    return _("clicks {clicks} · unique {unique} · referrals {referrals}").format(
+        clicks=c.clicks, unique=c.unique_clicks, referrals=c.referrals
+    )
+
+
+@router.callback_query(MenuCallback.filter(F.action == MenuAction.LINKS))
+async def open_links(
+    query: CallbackQuery, user: Affiliate, links: LinkService, bot: Bot, settings: Settings
+) -> None:
+    urls = await link_urls(bot, settings)
+    base = await links.base_link(user)
+    offers = await links.offer_links(user)
+    lines = [
+        _("🔗 <b>Your links</b>"),
+        "",
+        _("🤖 Your bot link: whoever starts the bot through it becomes your referral."),
+        f"<code>{urls.for_link(base.code, None)}</code>",
+        "",
+    ]
+    if offers:
+        lines.append(_("<b>Offers</b>"))
+        for view in offers:
+            lines.append(f"• <b>{escape(view.title or '')}</b>")
+            lines.append(f"<code>{urls.for_link(view.code, view.kind)}</code>")
+        lines.append("")
+        lines.append(_("Tap a link for its QR code, a share card and its numbers."))
+    else:
+        lines.append(_("No offers are running right now; your bot link works all the same."))
+    await show(query, "\n".join(lines), links_kb([(v.link_id, v.title or "") for v in offers]))
+
+
+def link_card_text(view: LinkView, urls: LinkUrls, counts: list[SubCounts]) -> str:
+    lines = [f"🔗 <b>{_title(view)}</b>", f"<code>{urls.for_link(view.code, view.kind)}</code>"]
+    if counts:
+        lines.append(_counts_line(counts[0]))
+    for c in counts[1:]:
+        lines += ["", f"🏷 <b>{escape(c.label or '')}</b>"]
+        lines.append(f"<code>{urls.for_link(view.code, view.kind, c.label)}</code>")
+        lines.append(_counts_line(c))
+    return "\n".join(lines)
+
+
+@router.callback_query(LinkCallback.filter(F.action == LinkAction.SHOW))
+async def open_link(
+    query: CallbackQuery,
+    callback_data: LinkCallback,
+    user: Affiliate,
+    links: LinkService,
+    bot: Bot,
+    settings: Settings,
+) -> None:
+    view = await links.own_link(user, callback_data.link_id)
+    counts = await links.counts(user, view.link_id)
+    text = link_card_text(view, await link_urls(bot, settings), counts)
+    await show(query, text, link_card_kb(callback_data.link_id, view.code))
+
+
+@router.callback_query(LinkCallback.filter(F.action == LinkAction.QR))
+async def send_qr(
+    query: CallbackQuery,
+    callback_data: LinkCallback,
+    user: Affiliate,
+    links: LinkService,
+    bot: Bot,
+    settings: Settings,
+) -> None:
+    view = await links.own_link(user, callback_data.link_id)
+    url = (await link_urls(bot, settings)).for_link(view.code, view.kind)
+    photo = BufferedInputFile(qr_png(url), filename=f"{view.code}.png")
+    await bot.send_photo(user.tg_id, photo, caption=f"{_title(view)}\n{url}")
+    await query.answer()
+
+
+async def sublinks_text(user: Affiliate, links: LinkService) -> tuple[str, list[str]]:
+    labels = await links.sublinks(user)
+    lines = [
+        _("🏷 <b>Sub-links</b>"),
+        "",
+        _(
+            "A sub-link is your link with a label, e.g. youtube, so you can see which source "
+            "brings people. Every one of your links gets each label."
+        ),
+        "",
+    ]
+    if labels:
+        lines += [f"• <code>{escape(label)}</code>" for label in labels]
+    else:
+        lines.append(_("You have no sub-links yet."))
+    return "\n".join(lines), labels
+
+
+@router.callback_query(LinkCallback.filter(F.action == LinkAction.SUBS))
+async def open_sublinks(
+    query: CallbackQuery, user: Affiliate, links: LinkService, state: FSMContext
+) -> None:
+    await state.clear()
+    text, labels = await sublinks_text(user, links)
+    await show(query, text, sublinks_kb(labels, can_add=len(labels) < MAX_SUBLINKS))
+
+
+@router.callback_query(LinkCallback.filter(F.action == LinkAction.SUB_ADD))
+async def ask_label(query: CallbackQuery, state: FSMContext) -> None:
+    await state.set_state(SubLinkForm.label)
+    text = _(
+        "Send me the label for the new sub-link: latin letters, digits and dashes, "
+        "e.g. <code>youtube</code> or <code>channel-a</code>."
+    )
+    await show(query, text, cancel_kb())
+
+
+@router.message(SubLinkForm.label, F.text)
+async def add_sublink(
+    message: Message, user: Affiliate, links: LinkService, state: FSMContext
+) -> None:
+    label = await links.add_sublink(user, message.text or "")  # InvalidInput -> errors router
+    await state.clear()
+    text, labels = await sublinks_text(user, links)
+    text = _("✅ Sub-link {label} added.").format(label=f"<code>{label}</code>") + "\n\n" + text
+    await message.answer(text, reply_markup=sublinks_kb(labels, len(labels) < MAX_SUBLINKS))
+
+
+@router.message(StateFilter(SubLinkForm.label))
+async def label_not_text(message: Message) -> None:
+    await message.answer(_("Please send the label as text."), reply_markup=cancel_kb())
+
+
+@router.callback_query(LinkCallback.filter(F.action == LinkAction.CANCEL))
+async def cancel_label(
+    query: CallbackQuery, user: Affiliate, links: LinkService, state: FSMContext
+) -> None:
+    await open_sublinks(query, user, links, state)
+
+
+@router.callback_query(LinkCallback.filter(F.action == LinkAction.SUB_DEL))
+async def confirm_remove(query: CallbackQuery, callback_data: LinkCallback) -> None:
+    text = _(
+        "Remove the sub-link {label}? Its past numbers stay in your stats; new visits "
+        "through it will count for the plain link."
+    ).format(label=f"<code>{escape(callback_data.label)}</code>")
+    await show(query, text, confirm_remove_kb(callback_data.label))
+
+
+@router.callback_query(LinkCallback.filter(F.action == LinkAction.SUB_DEL_OK))
+async def remove_sublink(
+    query: CallbackQuery, callback_data: LinkCallback, user: Affiliate, links: LinkService
+) -> None:
+    await links.remove_sublink(user, callback_data.label)  # NotFound -> errors router
+    text, labels = await sublinks_text(user, links)
+    await show(query, text, sublinks_kb(labels, can_add=len(labels) < MAX_SUBLINKS))

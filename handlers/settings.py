@@ -1,0 +1,69 @@
+"""Settings: language and notifications; /language."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.errors import N_, InvalidInput
+from bot.i18n import LANGUAGES, pick_language
+from bot.services.affiliates import AffiliateService
+from handlers.common import menu_text, show
+from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
+from keyboards.menu import main_menu_kb
+from keyboards.settings import language_kb, settings_kb
+from models import Affiliate
+
+router = Router(name=__name__)
+
+
+def settings_text() -> str:
+    return _("⚙️ <b>Settings</b>\n\nChoose your language and which news the bot sends you.")
+
+
+@router.callback_query(MenuCallback.filter(F.action == MenuAction.SETTINGS))
+async def open_settings(query: CallbackQuery, user: Affiliate) -> None:
+    await show(query, settings_text(), settings_kb(user.notify))
+
+
+@router.message(Command("language"))
+async def cmd_language(message: Message, user: Affiliate) -> None:
+    current = pick_language(user.language, user.tg_language)
+    await message.answer(_("Choose your language:"), reply_markup=language_kb(current))
+
+
+@router.callback_query(SettingsCallback.filter(F.action == SettingsAction.LANGUAGE))
+async def choose_language(query: CallbackQuery, user: Affiliate) -> None:
+    current = pick_language(user.language, user.tg_language)
+    await show(query, _("Choose your language:"), language_kb(current))
+
+
+@router.callback_query(SettingsCallback.filter(F.action == SettingsAction.SET_LANGUAGE))
+async def set_language(
+    query: CallbackQuery,
+    callback_data: SettingsCallback,
+    user: Affiliate,
+    affiliates: AffiliateService,
+    i18n: I18n,
+) -> None:
+    if callback_data.value not in LANGUAGES:
+        raise InvalidInput(N_("This button is out of date."))
+    await affiliates.set_language(user, callback_data.value)
+    i18n.current_locale = callback_data.value
+    await show(query, _("✅ Language saved.") + "\n\n" + menu_text(user), main_menu_kb())
+
+
+@router.callback_query(SettingsCallback.filter(F.action == SettingsAction.NOTIFY))
+async def toggle_notify(
+    query: CallbackQuery,
+    callback_data: SettingsCallback,
+    user: Affiliate,
+    affiliates: AffiliateService,
+) -> None:
+    if callback_data.value not in {"0", "1"}:
+        raise InvalidInput(N_("This button is out of date."))
+    await affiliates.set_notify(user, callback_data.value == "1")
+    await show(query, settings_text(), settings_kb(user.notify))

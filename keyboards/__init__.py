@@ -1,0 +1,1 @@
+"""Pure keyboard builders and CallbackData factories."""

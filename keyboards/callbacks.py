@@ -1,0 +1,48 @@
+"""CallbackData factories: short prefixes, StrEnum actions, ids only."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class MenuAction(StrEnum):
+    MAIN = "main"
+    LINKS = "links"
+    STATS = "stats"
+    RACES = "races"
+    BALANCE = "bal"
+    SETTINGS = "set"
+    HELP = "help"
+
+
+class MenuCallback(CallbackData, prefix="m"):
+    action: MenuAction
+
+
+class LinkAction(StrEnum):
+    SHOW = "s"
+    QR = "q"
+    SUBS = "subs"
+    SUB_ADD = "sa"
+    SUB_DEL = "sd"
+    SUB_DEL_OK = "sdo"
+    CANCEL = "c"
+
+
+class LinkCallback(CallbackData, prefix="l"):
+    action: LinkAction
+    link_id: int = 0  # 0: the affiliate's own bot link
+    label: str = ""
+
+
+class SettingsAction(StrEnum):
+    LANGUAGE = "lang"
+    SET_LANGUAGE = "sl"
+    NOTIFY = "n"
+
+
+class SettingsCallback(CallbackData, prefix="st"):
+    action: SettingsAction
+    value: str = ""

@@ -1,0 +1,27 @@
+"""The main menu and the small keyboards shared by every section."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from keyboards.callbacks import MenuAction, MenuCallback
+
+
+def main_menu_kb() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🔗 My links"), callback_data=MenuCallback(action=MenuAction.LINKS))
+    kb.button(text=_("📊 Stats"), callback_data=MenuCallback(action=MenuAction.STATS))
+    kb.button(text=_("🏁 Races"), callback_data=MenuCallback(action=MenuAction.RACES))
+    kb.button(text=_("💰 Balance"), callback_data=MenuCallback(action=MenuAction.BALANCE))
+    kb.button(text=_("⚙️ Settings"), callback_data=MenuCallback(action=MenuAction.SETTINGS))
+    kb.button(text=_("❓ Help"), callback_data=MenuCallback(action=MenuAction.HELP))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def back_to_menu_kb() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("⬅️ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
+    return kb.as_markup()

@@ -1,0 +1,35 @@
+"""Keyboards of the Settings section."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import LANGUAGE_NAMES
+from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
+
+
+def settings_kb(notify: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=_("🌐 Language"), callback_data=SettingsCallback(action=SettingsAction.LANGUAGE)
+    )
+    kb.button(
+        text=_("🔔 Notifications: on") if notify else _("🔕 Notifications: off"),
+        callback_data=SettingsCallback(action=SettingsAction.NOTIFY, value="0" if notify else "1"),
+    )
+    kb.button(text=_("⬅️ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def language_kb(current: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        kb.button(
+            text=("✅ " if code == current else "") + name,
+            callback_data=SettingsCallback(action=SettingsAction.SET_LANGUAGE, value=code),
+        )
+    kb.adjust(2)
+    return kb.as_markup()

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Affiliate(Model):
+    """A Telegram user known to the bot. Every user can earn as an affiliate."""
+
+    id = fields.IntField(primary_key=True)
+    tg_id = fields.BigIntField(unique=True)
+    username = fields.CharField(max_length=64, null=True)
+    first_name = fields.CharField(max_length=128, default="", db_default="")
+    last_name = fields.CharField(max_length=128, null=True)
+    tg_language = fields.CharField(max_length=16, null=True)
+    language = fields.CharField(max_length=8, null=True)
+    is_banned = fields.BooleanField(default=False, db_default=False)
+    notify = fields.BooleanField(default=True, db_default=True)
+    started_at = fields.DatetimeField(null=True)
+    blocked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "affiliate"
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p).strip()
+        if name:
+            return name
+        return f"@{self.username}" if self.username else f"#{self.tg_id}"
