@@ -8,6 +8,7 @@ from typing import Any
 from loguru import logger
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as migrate_api
 
@@ -15,7 +16,7 @@ MODELS = ["models"]
 MIGRATIONS = "migrations"
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, migrations: str = MIGRATIONS) -> dict[str, Any]:
     """The TORTOISE_ORM dict: one app, `models`, whose schema lives in `migrations/`."""
     url = database_url
     if url.startswith("postgresql://"):
@@ -27,7 +28,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "apps": {
             "models": {
                 "models": MODELS,
-                "migrations": MIGRATIONS,
+                "migrations": migrations,
                 "default_connection": "default",
             }
         },
@@ -36,7 +37,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-async def migrate(database_url: str) -> None:
+async def migrate(database_url: str, migrations: str = MIGRATIONS) -> None:
     """Apply every migration not yet applied. Run from one process: tortoise takes no lock.
 
     On SQLite, tortoise rebuilds a table to alter it: with foreign keys on, dropping the old
@@ -44,7 +45,7 @@ async def migrate(database_url: str) -> None:
     and unique constraints. So SQLite migrates with foreign keys off, then checks them, and
     puts back every index the models declare that the database no longer has.
     """
-    config = tortoise_config(database_url)
+    config = tortoise_config(database_url, migrations)
     sqlite = database_url.startswith("sqlite://")
     if sqlite:
         config["connections"]["default"] = _with_query(config["connections"]["default"])
@@ -103,6 +104,10 @@ async def _restore_sqlite_indexes() -> None:
 
 async def init(database_url: str, *, global_fallback: bool = True) -> None:
     """Open connections; `global_fallback` lets scheduler jobs and web tasks see them."""
+    # tortoise caches SQL per (connection name, table), not per dialect: a process that
+    # opened SQLite before (the migration check, a test) would send `?` placeholders to
+    # PostgreSQL.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(
         config=tortoise_config(database_url), _enable_global_fallback=global_fallback
     )

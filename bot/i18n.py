@@ -80,7 +80,9 @@ def update_catalogues(path: Path = LOCALES_DIR) -> dict[str, list[str]]:
                 message.string = message.id
             if isinstance(message.id, tuple) and language == DEFAULT_LANGUAGE:
                 message.string = message.id
-            if not message.string or (isinstance(message.string, tuple) and not all(message.string)):
+            if not message.string or (
+                isinstance(message.string, tuple) and not all(message.string)
+            ):
                 missing.setdefault(language, []).append(str(message.id))
         with po_path.open("wb") as fh:
             write_po(fh, catalog, omit_header=False, include_lineno=False, width=0)

@@ -9,9 +9,8 @@ from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import LockError
@@ -19,6 +18,7 @@ from redis.exceptions import LockError
 from bot.i18n import pick_language
 from bot.services.affiliates import AffiliateService
 from bot.services.referrals import ReferralNotice, ReferralService
+
 
 class Notifier:
     """Tells referrers of new referrals, folding a burst into one message."""

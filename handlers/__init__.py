@@ -9,7 +9,7 @@ from handlers import admin, errors, fallback, inline, links, menu, settings, sta
 
 def get_routers() -> list[Router]:
     """Errors first; admin before the rest so /admin commands win; fallback last."""
-    return [
+    routers = [
         errors.router,
         admin.router,
         start.router,
@@ -19,3 +19,7 @@ def get_routers() -> list[Router]:
         inline.router,
         fallback.router,
     ]
+    for router in routers:
+        # A process builds one Dispatcher, tests build one each; aiogram has no detach.
+        router._parent_router = None
+    return routers

@@ -26,7 +26,7 @@ router = Router(name=__name__)
 router.message.filter(IsAdmin())
 
 
-def offer_line(offer: Offer, i18n: I18n) -> str:
+def offer_line(offer: Offer, locale: str) -> str:
     state = "🟢" if offer.is_active else "⚪️"
     payout = format_money(offer.payout_minor, offer.currency, locale)
     line = f"{state} #{offer.id} <b>{escape(offer.title)}</b> · {offer.kind} · {payout}"
@@ -38,7 +38,9 @@ def offer_line(offer: Offer, i18n: I18n) -> str:
 def parse_id(command: CommandObject) -> tuple[int, str]:
     head, _sep, rest = (command.args or "").strip().partition(" ")
     if not head.isdigit() or len(head) > 9:
-        raise InvalidInput(N_("Give the offer's number, e.g. /{command} 3"), command=command.command)
+        raise InvalidInput(
+            N_("Give the offer's number, e.g. /{command} 3"), command=command.command
+        )
     return int(head), rest.strip()
 
 
@@ -81,7 +83,9 @@ async def cmd_offer_edit(
     offer_id, rest = parse_id(command)
     field, _sep, value = rest.partition(" ")
     if not value.strip():
-        raise InvalidInput(N_("Usage: /offer_edit ID FIELD VALUE, e.g. /offer_edit 3 title New name"))
+        raise InvalidInput(
+            N_("Usage: /offer_edit ID FIELD VALUE, e.g. /offer_edit 3 title New name")
+        )
     offer = await offers.edit(offer_id, field.lower(), value)
     await message.answer(_("✅ Offer updated:") + "\n" + offer_line(offer, i18n.current_locale))
 

@@ -30,4 +30,6 @@ async def not_understood(message: Message, user: Affiliate) -> None:
 
 @router.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
-    await query.answer(_("This button is out of date. Open /menu for a fresh one."), show_alert=True)
+    await query.answer(
+        _("This button is out of date. Open /menu for a fresh one."), show_alert=True
+    )

@@ -5,7 +5,12 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Bot, Router
-from aiogram.types import InlineQuery, InlineQueryResultArticle, InputTextMessageContent
+from aiogram.types import (
+    InlineQuery,
+    InlineQueryResultArticle,
+    InlineQueryResultUnion,
+    InputTextMessageContent,
+)
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -25,7 +30,7 @@ async def share_links(
     views = [await links.base_link(user), *await links.offer_links(user)]
     wanted = query.query.strip().lower()
     views.sort(key=lambda v: v.code != wanted)  # the shared one first
-    results = []
+    results: list[InlineQueryResultUnion] = []
     for view in views[:20]:
         url = urls.for_link(view.code, view.kind)
         title = view.title or _("Join me here")

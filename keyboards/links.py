@@ -26,7 +26,9 @@ def links_kb(offer_links: list[tuple[int, str]]) -> InlineKeyboardMarkup:
 
 def link_card_kb(link_id: int, code: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("📷 QR code"), callback_data=LinkCallback(action=LinkAction.QR, link_id=link_id))
+    kb.button(
+        text=_("📷 QR code"), callback_data=LinkCallback(action=LinkAction.QR, link_id=link_id)
+    )
     kb.button(text=_("📤 Share"), switch_inline_query=code)
     kb.button(text=_("🏷 Sub-links"), callback_data=LinkCallback(action=LinkAction.SUBS))
     kb.button(text=_("⬅️ My links"), callback_data=MenuCallback(action=MenuAction.LINKS))
@@ -37,7 +39,9 @@ def link_card_kb(link_id: int, code: str) -> InlineKeyboardMarkup:
 def sublinks_kb(labels: list[str], can_add: bool) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if can_add:
-        kb.button(text=_("➕ Add a sub-link"), callback_data=LinkCallback(action=LinkAction.SUB_ADD))
+        kb.button(
+            text=_("➕ Add a sub-link"), callback_data=LinkCallback(action=LinkAction.SUB_ADD)
+        )
     for label in labels:
         kb.button(
             text=_("🗑 Remove {label}").format(label=label),

@@ -53,8 +53,7 @@ class Referral(Model):
     referrer_id: int
     referred_id: int
     link_id: int
+
     class Meta:
         table = "referral"
-        indexes = (
-            Index(fields=("referrer_id", "created_at"), name="referral_referrer_time_idx"),
-        )
+        indexes = (Index(fields=("referrer_id", "created_at"), name="referral_referrer_time_idx"),)

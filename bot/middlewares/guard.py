@@ -38,8 +38,9 @@ class ThrottlingMiddleware(BaseMiddleware):
         if user is None:
             return await handler(event, data)
         key = f"throttle:{user.tg_id}:{int(time.time())}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(key).expire(key, 2).execute()
+        count = await self.redis.incr(key)
+        if count == 1:
+            await self.redis.expire(key, 2)
         if count <= self.rate:
             return await handler(event, data)
         if count == self.rate + 1:

@@ -93,7 +93,10 @@ class LinkService:
             raise NotFound(N_("This offer is no longer available."))
         offer = link.offer
         return LinkView(
-            link.id, link.code, link.offer_id, offer.title if offer else None,
+            link.id,
+            link.code,
+            link.offer_id,
+            offer.title if offer else None,
             offer.kind if offer else None,
         )
 
@@ -121,12 +124,15 @@ class LinkService:
                 size=LABEL_MAX,
             )
         if await SubLink.filter(affiliate_id=affiliate.id).count() >= MAX_SUBLINKS:
-            raise Conflict(N_("You already have {count} sub-links, the most allowed."),
-                           count=MAX_SUBLINKS)
+            raise Conflict(
+                N_("You already have {count} sub-links, the most allowed."), count=MAX_SUBLINKS
+            )
         try:
             await SubLink.create(affiliate_id=affiliate.id, label=label)
         except IntegrityError:
-            raise Conflict(N_("You already have a sub-link called {label}."), label=label) from None
+            raise Conflict(
+                N_("You already have a sub-link called {label}."), label=label
+            ) from None
         return label
 
     async def remove_sublink(self, affiliate: Affiliate, label: str) -> None:
@@ -167,6 +173,8 @@ class LinkService:
             .values("sub", "n")
         }
         labels: list[str | None] = [None, *await self.sublinks(affiliate)]
-        return [
-            SubCounts(label, *clicks.get(label, [0, 0]), refs.get(label, 0)) for label in labels
-        ]
+        result = []
+        for label in labels:
+            raw, unique = clicks.get(label, [0, 0])
+            result.append(SubCounts(label, raw, unique, refs.get(label, 0)))
+        return result

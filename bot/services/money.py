@@ -16,8 +16,9 @@ CURRENCIES = frozenset(list_currencies())
 def check_currency(raw: str) -> str:
     code = raw.strip().upper()
     if code not in CURRENCIES:
-        raise InvalidInput(N_("{code} is not a currency code I know (try USD, EUR, RUB)."),
-                           code=raw[:8])
+        raise InvalidInput(
+            N_("{code} is not a currency code I know (try USD, EUR, RUB)."), code=raw[:8]
+        )
     return code
 
 

@@ -113,12 +113,14 @@ class OfferService:
 
 
 def parse_offer_command(args: str) -> OfferDraft:
-    """`KIND AMOUNT CURRENCY [URL] TITLE…`, e.g. `url 2.50 USD https://x.test/?c={click_id} Shop`."""
+    """`KIND AMOUNT CURRENCY [URL] TITLE`, e.g. `url 2.50 USD https://x.test/?c={click_id} A`."""
     parts = args.split(maxsplit=3)
     if len(parts) < 4:
         raise InvalidInput(
-            N_("Usage: /offer_add KIND AMOUNT CURRENCY [URL] TITLE, e.g.\n"
-               "/offer_add url 2.50 USD https://shop.example/?cid={{click_id}} Shop sign-ups")
+            N_(
+                "Usage: /offer_add KIND AMOUNT CURRENCY [URL] TITLE, e.g.\n"
+                "/offer_add url 2.50 USD https://shop.example/?cid={{click_id}} Shop sign-ups"
+            )
         )
     kind = check_kind(parts[0])
     currency = check_currency(parts[2])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -50,9 +51,7 @@ class ReferralService:
                 return StartOutcome(bool(first))
             if payload is None:
                 return StartOutcome(bool(first), refused="unknown")
-            link = await Link.get_or_none(code=payload.code).select_related(
-                "affiliate", "offer"
-            )
+            link = await Link.get_or_none(code=payload.code).select_related("affiliate", "offer")
             if link is None or (link.offer is not None and not link.offer.is_active):
                 return StartOutcome(bool(first), refused="unknown")
             if link.affiliate_id == user.id:
@@ -79,12 +78,10 @@ class ReferralService:
     async def referrers_waiting(self, older_than: timedelta) -> list[int]:
         """Referrers with referrals not yet announced, the newest older than `older_than`."""
         cutoff = datetime.now(UTC) - older_than
-        rows = (
-            await Referral.filter(notified_at__isnull=True, created_at__lte=cutoff)
-            .distinct()
-            .values_list("referrer_id", flat=True)
+        rows = await Referral.filter(notified_at__isnull=True, created_at__lte=cutoff).values_list(
+            "referrer_id", flat=True
         )
-        return sorted({int(r) for r in rows})
+        return sorted({cast(int, r) for r in rows})
 
     async def pending_notice(self, referrer_id: int, limit: int = 10) -> ReferralNotice | None:
         """The waiting referrals of one referrer: how many, up to which id, the first names."""
@@ -108,7 +105,7 @@ class ReferralService:
             referrer_language=referrer.language,
             referrer_tg_language=referrer.tg_language,
             total=total,
-            last_id=int(last_id),
+            last_id=cast(int, last_id),
             names=[r.referred.display_name for r in rows],
         )
 

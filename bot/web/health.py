@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import cast
 
 from aiohttp import web
 from tortoise import Tortoise
@@ -23,7 +25,7 @@ async def ready(request: web.Request) -> web.Response:
         problems["database"] = f"{type(exc).__name__}: {exc}"[:200] or "timeout"
     try:
         async with asyncio.timeout(2):
-            await request.app[REDIS].ping()
+            await cast(Awaitable[bool], request.app[REDIS].ping())
     except Exception as exc:
         problems["redis"] = f"{type(exc).__name__}: {exc}"[:200]
     if problems:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from aiogram import Bot, Dispatcher
 from aiohttp import web
 from redis.asyncio import Redis
 
-if TYPE_CHECKING:
-    from aiogram import Bot, Dispatcher
+from bot.config import Settings
+from bot.services.clicks import ClickService
 
-    from bot.config import Settings
-    from bot.services.clicks import ClickService
-
-SETTINGS = web.AppKey["Settings"]("settings")
-CLICKS = web.AppKey["ClickService"]("clicks")
-REDIS = web.AppKey[Redis]("redis")
-BOT = web.AppKey["Bot"]("bot")
-DISPATCHER = web.AppKey["Dispatcher"]("dispatcher")
+SETTINGS = web.AppKey("settings", Settings)
+CLICKS = web.AppKey("clicks", ClickService)
+REDIS = web.AppKey("redis", Redis)
+BOT = web.AppKey("bot", Bot)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)

@@ -49,5 +49,9 @@ async def redirect(request: web.Request) -> web.Response:
         return not_found("The address may be mistyped or the offer may have ended.")
     return web.Response(
         status=302,
-        headers={"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers={
+            "Location": location,
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
     )

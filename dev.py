@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine with only Python 3.11+:
+
+    python3 dev.py run     # set up .venv if needed, then run the bot (SQLite, no Redis)
+    python3 dev.py test    # set up .venv with dev tools if needed, then run the tests
+
+Standard library only: it runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("AFFRACE_VENV", ROOT / ".venv"))
+PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+STAMP = VENV / ".affrace-installed"
+
+
+def ensure_venv(dev: bool) -> None:
+    """Create the virtualenv and install the project when pyproject.toml changed."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted += "+dev" if dev else ""
+    if PYTHON.exists() and STAMP.exists():
+        have = STAMP.read_text().strip()
+        if have == wanted or (have.endswith("+dev") and have[:-4] == wanted):
+            return
+    if not PYTHON.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    target = f"{ROOT}[dev]" if dev else str(ROOT)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    print("installing dependencies (first run only)", flush=True)
+    subprocess.run([*pip, "-e", target], check=True)
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be started by any python3
+        sys.exit("affrace needs Python 3.11 or newer")
+    command = argv[0] if argv else "help"
+    rest = argv[1:]
+    os.chdir(ROOT)
+    if command == "run":
+        ensure_venv(dev=False)
+        return subprocess.call([str(PYTHON), "-m", "bot", "run", *rest])
+    if command == "test":
+        ensure_venv(dev=True)
+        return subprocess.call([str(PYTHON), "-m", "pytest", *rest])
+    if command == "lint":
+        ensure_venv(dev=True)
+        code = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."])
+        return code or subprocess.call([str(PYTHON), "-m", "mypy"])
+    if command == "locales":
+        ensure_venv(dev=False)
+        script = (
+            "from bot.i18n import update_catalogues;"
+            "missing = update_catalogues();"
+            "[print(lang, 'lacks', len(ids), 'translations') for lang, ids in missing.items()]"
+        )
+        return subprocess.call([str(PYTHON), "-c", script])
+    print(__doc__)
+    print("Also: python3 dev.py lint (ruff + mypy), python3 dev.py locales (update .po files)")
+    return 0 if command in {"help", "-h", "--help"} else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,43 @@
+"""Test data built through the same code paths the app uses."""
+
+from __future__ import annotations
+
+import itertools
+
+from bot.services.affiliates import AffiliateService, Profile, create_link
+from models import Affiliate, Link, Offer, OfferKind
+
+_ids = itertools.count(5000)
+
+
+class Factory:
+    async def affiliate(
+        self, tg_id: int | None = None, name: str = "Bob", **fields: object
+    ) -> Affiliate:
+        profile = Profile(tg_id=tg_id or next(_ids), first_name=name)
+        affiliate, _ = await AffiliateService().load_or_create(profile)
+        if fields:
+            await Affiliate.filter(id=affiliate.id).update(**fields)
+            await affiliate.refresh_from_db()
+        return affiliate
+
+    async def offer(
+        self,
+        title: str = "Shop",
+        kind: OfferKind = OfferKind.URL,
+        url: str | None = "https://adv.example/land?cid={click_id}&s={sub}",
+        active: bool = True,
+    ) -> Offer:
+        return await Offer.create(
+            title=title,
+            kind=kind,
+            target_url=url if kind is OfferKind.URL else None,
+            payout_minor=250,
+            currency="USD",
+            is_active=active,
+        )
+
+    async def link(self, affiliate: Affiliate, offer: Offer | None = None) -> Link:
+        if offer is None:
+            return await Link.get(affiliate_id=affiliate.id, offer_id=None)
+        return await create_link(affiliate, offer.id)

@@ -1,0 +1,209 @@
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.factory import create_app
+from models import Click, OfferKind
+from tests.conftest import Stack, build_stack
+from tests.factories import Factory
+
+Client = TestClient[Any, Any]
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
+
+
+@pytest.fixture
+async def http(stack: Stack, aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
+    app = create_app(stack.settings, stack.bot, stack.dp, stack.redis, stack.services)
+    return await aiohttp_client(app)
+
+
+async def test_redirect_records_the_click_then_sends_to_the_offer(http: Client, factory: Factory) -> None:
+    link = await factory.link(await factory.affiliate(), await factory.offer())
+
+    resp = await http.get(f"/r/{link.code}", headers=BROWSER, allow_redirects=False)
+
+    assert resp.status == 302
+    target = urlsplit(resp.headers["Location"])
+    assert target.netloc == "adv.example"
+    click = await Click.get(link_id=link.id)
+    assert parse_qs(target.query)["cid"] == [click.click_id]
+    assert click.is_unique and not click.is_bot
+
+
+async def test_sub_link_label_reaches_the_click_and_the_macro(http: Client, factory: Factory) -> None:
+    from bot.services.links import LinkService
+
+    aff = await factory.affiliate()
+    await LinkService().add_sublink(aff, "youtube")
+    link = await factory.link(aff, await factory.offer())
+
+    resp = await http.get(f"/r/{link.code}/YouTube", headers=BROWSER, allow_redirects=False)
+    unknown = await http.get(f"/r/{link.code}/nope", headers=BROWSER, allow_redirects=False)
+
+    assert "s=youtube" in resp.headers["Location"]
+    assert unknown.status == 302  # traffic is never lost: counted on the plain link
+    assert await Click.filter(link_id=link.id).order_by("id").values_list("sub", flat=True) == [
+        "youtube", None
+    ]
+
+
+async def test_unique_clicks_are_per_visitor_per_day_and_bots_are_flagged(
+    http: Client, factory: Factory
+) -> None:
+    link = await factory.link(await factory.affiliate(), await factory.offer())
+
+    for headers in (BROWSER, BROWSER, {"User-Agent": "Safari/604"}, {"User-Agent": "TelegramBot"}):
+        await http.get(f"/r/{link.code}", headers=headers, allow_redirects=False)
+
+    rows = await Click.filter(link_id=link.id).order_by("id").values_list("is_unique", "is_bot")
+    assert rows == [(True, False), (False, False), (True, False), (False, True)]
+
+
+async def test_bot_link_redirect_goes_to_telegram(http: Client, factory: Factory) -> None:
+    aff = await factory.affiliate()
+    base = await factory.link(aff)
+    bot_offer = await factory.link(aff, await factory.offer(kind=OfferKind.BOT))
+
+    r1 = await http.get(f"/r/{base.code}", headers=BROWSER, allow_redirects=False)
+    r2 = await http.get(f"/r/{bot_offer.code}", headers=BROWSER, allow_redirects=False)
+
+    assert r1.headers["Location"] == f"https://t.me/affrace_test_bot?start={base.code}"
+    assert r2.headers["Location"] == f"https://t.me/affrace_test_bot?start={bot_offer.code}"
+
+
+@pytest.mark.parametrize("path", ["/r/zzzzzzzz", "/r/short", "/r/%3Cscript%3E", "/r/" + "a" * 300])
+async def test_unknown_codes_get_a_small_404_page(http: Client, path: str) -> None:
+    resp = await http.get(path, headers=BROWSER, allow_redirects=False)
+
+    assert resp.status == 404
+    assert "This link is not active" in await resp.text()
+    assert await Click.all().count() == 0
+
+
+async def test_disabled_offer_link_is_404_at_once(
+    http: Client, stack: Stack, factory: Factory
+) -> None:
+    offer = await factory.offer()
+    link = await factory.link(await factory.affiliate(), offer)
+    assert (await http.get(f"/r/{link.code}", allow_redirects=False)).status == 302
+
+    await stack.services.offers.set_active(offer.id, False)
+    resp = await http.get(f"/r/{link.code}", allow_redirects=False)
+
+    assert resp.status == 404
+    assert await Click.all().count() == 1
+
+
+async def test_oversized_query_string_is_refused_without_a_click(
+    http: Client, factory: Factory
+) -> None:
+    link = await factory.link(await factory.affiliate(), await factory.offer())
+
+    resp = await http.get(f"/r/{link.code}?x={'a' * 20000}", allow_redirects=False)
+
+    assert resp.status in (400, 414)
+    assert await Click.all().count() == 0
+
+
+async def test_concurrent_clicks_are_all_stored(http: Client, factory: Factory) -> None:
+    link = await factory.link(await factory.affiliate(), await factory.offer())
+
+    answers = await asyncio.gather(
+        *(http.get(f"/r/{link.code}", allow_redirects=False) for _ in range(60))
+    )
+
+    assert [a.status for a in answers] == [302] * 60
+    assert await Click.filter(link_id=link.id).count() == 60
+
+
+async def test_health_and_ready(http: Client) -> None:
+    health = await http.get("/health")
+    ready = await http.get("/ready")
+
+    assert (health.status, await health.json()) == (200, {"status": "ok"})
+    assert ready.status == 200
+    assert (await ready.json())["status"] == "ready"
+
+
+async def test_ready_says_503_and_why_when_redis_is_down(
+    database: str, aiohttp_client: Callable[..., Awaitable[Client]]
+) -> None:
+    from redis.asyncio import Redis
+
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    stack = await build_stack(database, dead)
+    http = await aiohttp_client(create_app(stack.settings, stack.bot, stack.dp, dead, stack.services))
+
+    resp = await http.get("/ready")
+
+    body = await resp.json()
+    assert resp.status == 503
+    assert "redis" in body["problems"] and "database" not in body["problems"]
+    await stack.services.clicks.close()
+    await dead.aclose()
+
+
+@pytest.fixture
+async def webhook_http(
+    database: str, redis: Any, aiohttp_client: Callable[..., Awaitable[Client]]
+) -> tuple[Client, Stack]:
+    stack = await build_stack(
+        database, redis, WEBHOOK_URL="https://bot.example/webhook", WEBHOOK_SECRET="s3cret"
+    )
+    app = create_app(stack.settings, stack.bot, stack.dp, redis, stack.services)
+    return await aiohttp_client(app), stack
+
+
+def start_update(user_id: int) -> dict[str, Any]:
+    return {
+        "update_id": 1,
+        "message": {
+            "message_id": 1, "date": 1700000000, "text": "/start",
+            "chat": {"id": user_id, "type": "private"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "Web"},
+        },
+    }
+
+
+async def test_webhook_checks_the_secret_then_handles_the_update(
+    webhook_http: tuple[Client, Stack],
+) -> None:
+    http, stack = webhook_http
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+
+    missing = await http.post("/webhook", json=start_update(7))
+    wrong = await http.post("/webhook", json=start_update(7), headers={
+        "X-Telegram-Bot-Api-Secret-Token": "nope"})
+    good = await http.post("/webhook", json=start_update(7), headers=secret)
+
+    assert (missing.status, wrong.status, good.status) == (401, 401, 200)
+    sent = [r for r in stack.session.requests if type(r).__name__ == "SendMessage"]
+    assert len(sent) == 1 and "Welcome, Web" in sent[0].text  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b"\xff\xfe\x00", json.dumps({"update_id": "x"}).encode(), b"[]"]
+)
+async def test_webhook_garbage_gets_400_json(webhook_http: tuple[Client, Stack], body: bytes) -> None:
+    http, stack = webhook_http
+
+    resp = await http.post(
+        "/webhook", data=body, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret",
+                                        "Content-Type": "application/json"},
+    )
+
+    assert resp.status == 400
+    assert (await resp.json())["ok"] is False
+    assert stack.session.requests == []
+
+
+async def test_webhook_route_is_absent_in_polling_mode(http: Client) -> None:
+    resp = await http.post("/webhook", json=start_update(7))
+
+    assert resp.status in (404, 405)
+    assert "error" in await resp.json()

@@ -1,0 +1,91 @@
+"""A Bot session that records every request and answers like Telegram would, offline.
+
+In the spirit of aiogram's own tests/mocked_bot.py: handlers run for real through the real
+Dispatcher; only Telegram's servers are replaced.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    AnswerInlineQuery,
+    DeleteWebhook,
+    EditMessageText,
+    GetMe,
+    SendMessage,
+    SendPhoto,
+    SetWebhook,
+    TelegramMethod,
+)
+from aiogram.methods.base import TelegramType
+from aiogram.types import Chat, Message, PhotoSize, User
+
+BOT_ID = 424242
+BOT_USERNAME = "affrace_test_bot"
+
+
+class MockedSession(BaseSession):
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[TelegramMethod[Any]] = []
+        self.queued: deque[Any] = deque()
+        self._ids = itertools.count(1000)
+
+    def queue(self, result: Any) -> None:
+        """The next request gets this result (or raises it, when it is an exception)."""
+        self.queued.append(result)
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        self.requests.append(method)
+        if self.queued:
+            result = self.queued.popleft()
+            if isinstance(result, BaseException):
+                raise result
+            return result  # type: ignore[no-any-return]
+        return self._default(method)  # type: ignore[return-value]
+
+    def _message(self, chat_id: Any, **fields: Any) -> Message:
+        return Message(
+            message_id=next(self._ids),
+            date=datetime.now(UTC),
+            chat=Chat(id=int(chat_id), type="private"),
+            from_user=User(id=BOT_ID, is_bot=True, first_name="Affrace"),
+            **fields,
+        )
+
+    def _default(self, method: TelegramMethod[Any]) -> Any:
+        if isinstance(method, GetMe):
+            return User(id=BOT_ID, is_bot=True, first_name="Affrace", username=BOT_USERNAME)
+        if isinstance(method, SendMessage):
+            return self._message(method.chat_id, text=method.text)
+        if isinstance(method, EditMessageText):
+            return self._message(method.chat_id or 1, text=method.text)
+        if isinstance(method, SendPhoto):
+            photo = [PhotoSize(file_id="p", file_unique_id="p", width=300, height=300)]
+            return self._message(method.chat_id, photo=photo, caption=method.caption)
+        if isinstance(method, (AnswerCallbackQuery, AnswerInlineQuery, DeleteWebhook, SetWebhook)):
+            return True
+        raise AssertionError(f"no canned answer for {type(method).__name__}")
+
+    async def close(self) -> None:
+        pass
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:  # pragma: no cover - not used
+        yield b""

@@ -1,0 +1,64 @@
+from decimal import Decimal
+
+import pytest
+
+from bot.errors import InvalidInput
+from bot.services.clicks import fill_macros, is_bot_agent
+from bot.services.codes import new_code, normalize_label, parse_payload
+from bot.services.money import format_money, from_minor, to_minor
+
+
+def test_payload_accepts_code_and_code_with_label() -> None:
+    code = new_code()
+
+    assert parse_payload(code) is not None
+    assert parse_payload(code).sub is None  # type: ignore[union-attr]
+    assert parse_payload(f"{code}_youtube").sub == "youtube"  # type: ignore[union-attr]
+    assert parse_payload(code.upper()).code == code  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "x", "a" * 65, "<script>", "abc def", "zzzzzzz0", "abcdefgh_!!", "ab¢defgh", "🙂"],
+)
+def test_payload_refuses_garbage(raw: str) -> None:
+    assert parse_payload(raw) is None
+
+
+def test_labels_are_normalised_or_refused() -> None:
+    assert normalize_label(" YouTube ") == "youtube"
+    assert normalize_label("channel_a") == "channel-a"
+    assert normalize_label("-x") is None
+    assert normalize_label("a" * 33) is None
+    assert normalize_label("<b>") is None
+
+
+def test_macros_are_filled_url_encoded() -> None:
+    url = fill_macros("https://a.test/?c={click_id}&s={sub}&k={keep}", {"click_id": "a b", "sub": "x&y"})
+
+    assert url == "https://a.test/?c=a%20b&s=x%26y&k={keep}"
+
+
+def test_bot_user_agents_are_flagged() -> None:
+    assert is_bot_agent("TelegramBot (like TwitterBot)")
+    assert is_bot_agent("curl/8.0")
+    assert is_bot_agent("")
+    assert not is_bot_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1")
+
+
+def test_money_is_exact_in_minor_units() -> None:
+    assert to_minor("12.50", "USD") == 1250
+    assert to_minor("0,1", "EUR") == 10
+    assert to_minor("7", "JPY") == 7
+    assert from_minor(1250, "USD") == Decimal("12.50")
+    assert format_money(1250, "USD") == "$12.50"
+
+
+@pytest.mark.parametrize(
+    ("raw", "currency"),
+    [("abc", "USD"), ("-1", "USD"), ("1e309", "USD"), ("NaN", "USD"), ("1.001", "USD"),
+     ("1.5", "JPY"), ("9" * 20, "USD")],
+)
+def test_money_refuses_bad_amounts(raw: str, currency: str) -> None:
+    with pytest.raises(InvalidInput):
+        to_minor(raw, currency)

@@ -1,0 +1,64 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.config import Settings, explain
+from tests.conftest import TOKEN
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_config_missing_token_says_what_to_set_and_where(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+
+    with pytest.raises(ValidationError) as caught:
+        settings()
+
+    (line,) = explain(caught.value)
+    assert line.startswith("BOT_TOKEN is not set")
+    assert "@BotFather" in line
+
+
+def test_run_without_token_stops_with_one_clear_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=60,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "affrace: BOT_TOKEN is not set: create a bot with @BotFather in Telegram and put its "
+        "token in .env as BOT_TOKEN=123456:ABC... (see .env.example)"
+    ]
+    assert not (tmp_path / "data").exists()  # nothing was created
+
+
+def test_config_reports_each_bad_value() -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings(BOT_TOKEN="nope", ADMIN_IDS="12,abc", REDIS_URL="http://x", WEB_PORT=0)
+
+    names = [line.split(" ")[0] for line in explain(caught.value)]
+    assert sorted(names) == ["ADMIN_IDS", "BOT_TOKEN", "REDIS_URL", "WEB_PORT"]
+
+
+def test_config_webhook_needs_a_secret() -> None:
+    with pytest.raises(ValidationError, match="WEBHOOK_SECRET must be set"):
+        settings(BOT_TOKEN=TOKEN, WEBHOOK_URL="https://bot.example/webhook")
+
+
+def test_config_parses_admin_ids_and_defaults_to_sqlite() -> None:
+    s = settings(BOT_TOKEN=TOKEN, ADMIN_IDS="1, 2;3", REDIS_URL="")
+
+    assert s.ADMIN_IDS == frozenset({1, 2, 3})
+    assert s.DATABASE_URL.startswith("sqlite://")
+    assert s.REDIS_URL is None
+    assert not s.use_webhook
