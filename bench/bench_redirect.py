@@ -81,19 +81,28 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- requests
 
 
-def request_mix(codes: list[str], seed: int = 7) -> list[tuple[str, str]]:
-    """(path, User-Agent) pairs over every link: visitors vary, a few are bots or use a sub."""
+# (path, User-Agent, fresh): a fresh entry gets a never-seen agent each time it is sent
+Mix = list[tuple[str, str, bool]]
+
+
+def request_mix(codes: list[str], seed: int = 7) -> Mix:
+    """Six requests per link: 1 from a new visitor, 4 from returning ones (1 of them with a
+    sub label), and 1 from a returning visitor or, half the time, a link-preview bot."""
     rng = random.Random(seed)
-    mix: list[tuple[str, str]] = []
+    mix: Mix = []
     for code in codes:
         for n in range(6):
             ua = f"{rng.choice(BROWSERS)} v{rng.randrange(40)}"
             if n == 5 and rng.random() < 0.5:
                 ua = BOT_AGENT
             path = f"/r/{code}/{SUB_LABEL}" if n == 4 else f"/r/{code}"
-            mix.append((path, ua))
+            mix.append((path, ua, n == 0))
     rng.shuffle(mix)
     return mix
+
+
+def run_nonce() -> str:
+    return f"{random.randrange(36**6):06x}"
 
 
 # --------------------------------------------------------------------------- load results
@@ -156,7 +165,7 @@ local MIX = {
 %(mix)s
 }
 local threads = {}
-local reqs, n, i, deadline
+local reqs, fresh, n, i, deadline, nonce
 
 function setup(thread)
   -- wrk calls request() once on the first thread to check it: do not count that one
@@ -165,14 +174,16 @@ function setup(thread)
 end
 
 function init(args)
-  reqs = {}
+  reqs, fresh = {}, {}
   for k, item in ipairs(MIX) do
     reqs[k] = wrk.format("GET", item[1], {["User-Agent"] = item[2]})
+    fresh[k] = item[3]
   end
   n = #reqs
   i = 0
   sent, got, s302, sother, t_first, t_last = 0, 0, 0, 0, 0, 0
   deadline = now() + tonumber(args[1])
+  nonce = args[2]
 end
 
 function request()
@@ -187,6 +198,10 @@ function request()
   if sent == 0 then t_first = t end
   sent = sent + 1
   i = i %% n + 1
+  if fresh[i] then
+    local ua = MIX[i][2] .. " n" .. nonce .. "-" .. sent
+    return wrk.format("GET", MIX[i][1], {["User-Agent"] = ua})
+  end
   return reqs[i]
 end
 
@@ -226,8 +241,11 @@ def lua_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def lua_script(mix: list[tuple[str, str]]) -> str:
-    rows = ",\n".join(f"  {{{lua_quote(path)}, {lua_quote(ua)}}}" for path, ua in mix)
+def lua_script(mix: Mix) -> str:
+    rows = ",\n".join(
+        f"  {{{lua_quote(path)}, {lua_quote(ua)}, {'true' if new else 'false'}}}"
+        for path, ua, new in mix
+    )
     return LUA_TEMPLATE % {"mix": rows}
 
 
@@ -252,7 +270,7 @@ def children_cpu() -> float:
 async def run_wrk(
     wrk: str,
     base_url: str,
-    mix: list[tuple[str, str]],
+    mix: Mix,
     connections: int,
     duration: float,
     cpu: int | None,
@@ -262,7 +280,7 @@ async def run_wrk(
     script.write_text(lua_script(mix))
     hard = math.ceil(duration) + HARD_GRACE
     cmd = [wrk, "-t1", f"-c{connections}", f"-d{hard}s", "--timeout", "10s"]
-    cmd += ["-s", str(script), f"{base_url}/", "--", str(duration)]
+    cmd += ["-s", str(script), f"{base_url}/", "--", str(duration), run_nonce()]
     cpu_before = children_cpu()
     proc = await asyncio.create_subprocess_exec(
         *pinned(cmd, cpu), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -297,7 +315,7 @@ async def run_wrk(
 
 
 async def python_client(
-    base_url: str, mix: list[tuple[str, str]], connections: int, duration: float
+    base_url: str, mix: Mix, connections: int, duration: float
 ) -> dict[str, Any]:
     """`connections` keep-alive workers; none starts a request after the deadline."""
     import aiohttp
@@ -306,6 +324,7 @@ async def python_client(
     status: Counter[str] = Counter()
     counts = {"sent": 0, "errors": 0}
     n = len(mix)
+    nonce = run_nonce()
     connector = aiohttp.TCPConnector(limit=connections)
     timeout = aiohttp.ClientTimeout(total=30)
     cpu0 = time.process_time()
@@ -316,9 +335,11 @@ async def python_client(
         async def worker(offset: int) -> None:
             i = offset
             while time.perf_counter() < deadline:
-                path, ua = mix[i % n]
+                path, ua, new = mix[i % n]
                 i += 1
                 counts["sent"] += 1
+                if new:
+                    ua = f"{ua} n{nonce}-{counts['sent']}"
                 t0 = time.perf_counter()
                 try:
                     async with session.get(
@@ -353,7 +374,8 @@ def client_main(args: argparse.Namespace) -> int:
     if args.cpu is not None:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {args.cpu})
-    mix = [(str(path), str(ua)) for path, ua in json.loads(Path(args.mix_file).read_text())]
+    items = json.loads(Path(args.mix_file).read_text())
+    mix = [(str(path), str(ua), bool(new)) for path, ua, new in items]
     result = asyncio.run(python_client(args.url, mix, args.connections, args.duration))
     Path(args.result_file).write_text(json.dumps(result))
     return 0
@@ -361,7 +383,7 @@ def client_main(args: argparse.Namespace) -> int:
 
 async def run_python_client(
     base_url: str,
-    mix: list[tuple[str, str]],
+    mix: Mix,
     connections: int,
     duration: float,
     cpu: int | None,
@@ -475,13 +497,13 @@ async def cleanup(codes: list[str]) -> None:
     await Offer.filter(id__in=offers).delete()
 
 
-async def sanity_check(tracked_url: str, bare_url: str, mix: list[tuple[str, str]]) -> str:
+async def sanity_check(tracked_url: str, bare_url: str, mix: Mix) -> str:
     """One tracked click: 302, a click_id in Location, and its row already committed."""
     import aiohttp
 
     from models import Click
 
-    path, _ = next(item for item in mix if item[1] != BOT_AGENT)
+    path = next(item[0] for item in mix if item[1] != BOT_AGENT)
     async with aiohttp.ClientSession() as session:
         async with session.get(
             tracked_url + path, allow_redirects=False, headers={"User-Agent": BROWSERS[0]}
@@ -498,9 +520,7 @@ async def sanity_check(tracked_url: str, bare_url: str, mix: list[tuple[str, str
     return location
 
 
-async def load(
-    cfg: CaseConfig, url: str, mix: list[tuple[str, str]], duration: float
-) -> LoadResult:
+async def load(cfg: CaseConfig, url: str, mix: Mix, duration: float) -> LoadResult:
     workdir = Path(cfg.workdir)
     cpu0 = time.process_time()
     if cfg.loadgen == "wrk":

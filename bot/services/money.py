@@ -10,7 +10,23 @@ from babel.numbers import format_currency, get_currency_precision, list_currenci
 from bot.errors import N_, InvalidInput
 
 AMOUNT_RE = re.compile(r"^\d{1,15}(?:[.,]\d{1,8})?$")
-CURRENCIES = frozenset(list_currencies())
+# ISO 4217 also lists funds, metals and test codes that nobody is paid in.
+NOT_MONEY = {
+    "XXX",
+    "XTS",
+    "XAU",
+    "XAG",
+    "XPT",
+    "XPD",
+    "XDR",
+    "XSU",
+    "XUA",
+    "XBA",
+    "XBB",
+    "XBC",
+    "XBD",
+}
+CURRENCIES = frozenset(list_currencies()) - NOT_MONEY
 
 
 def check_currency(raw: str) -> str:

@@ -63,14 +63,21 @@ def sqlite_schema(path: Path) -> dict[str, object]:
     conn = sqlite3.connect(path)
     try:
         schema: dict[str, object] = {}
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-            "AND name != 'tortoise_migrations'")]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "AND name != 'tortoise_migrations'"
+            )
+        ]
         for table in names:
-            cols = sorted((r[1], r[2], r[3], r[4]) for r in conn.execute(f'PRAGMA table_info("{table}")'))
+            cols = sorted(
+                (r[1], r[2], r[3], r[4]) for r in conn.execute(f'PRAGMA table_info("{table}")')
+            )
             idx = sorted(
                 (tuple(c[2] for c in conn.execute(f'PRAGMA index_info("{i[1]}")')), i[2])
-                for i in conn.execute(f'PRAGMA index_list("{table}")') if i[3] != "pk"
+                for i in conn.execute(f'PRAGMA index_list("{table}")')
+                if i[3] != "pk"
             )
             schema[table] = (cols, idx)
         return schema
@@ -88,7 +95,7 @@ async def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> Non
     assert sqlite_schema(migrated) == sqlite_schema(generated)
 
 
-REBUILD = '''
+REBUILD = """
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
@@ -101,7 +108,7 @@ class Migration(migrations.Migration):
         ops.AlterField(model_name="Link", name="code",
                        field=fields.CharField(max_length=24, unique=True)),
     ]
-'''
+"""
 
 
 @pytest.fixture
@@ -125,17 +132,28 @@ def populate(path: Path) -> None:
     with conn:
         for i in range(1, 4):
             conn.execute(
-                "INSERT INTO affiliate (tg_id, first_name, created_at, updated_at) VALUES (?,?,?,?)",
-                (i, f"A{i}", now, now))
-            conn.execute("INSERT INTO link (code, created_at, affiliate_id) VALUES (?,?,?)",
-                         (f"code{i:04d}", now, i))
+                "INSERT INTO affiliate (tg_id, first_name, created_at, updated_at) "
+                "VALUES (?,?,?,?)",
+                (i, f"A{i}", now, now),
+            )
+            conn.execute(
+                "INSERT INTO link (code, created_at, affiliate_id) VALUES (?,?,?)",
+                (f"code{i:04d}", now, i),
+            )
             conn.execute(
                 "INSERT INTO click (click_id, link_id, visitor, is_unique, is_bot, created_at) "
-                "VALUES (?,?,?,?,?,?)", (f"c{i}", i, "v", 1, 0, now))
-            conn.execute("INSERT INTO sublink (affiliate_id, label, created_at) VALUES (?,?,?)",
-                         (i, "yt", now))
-        conn.execute("INSERT INTO referral (referrer_id, referred_id, link_id, created_at) "
-                     "VALUES (1, 2, 1, ?)", (now,))
+                "VALUES (?,?,?,?,?,?)",
+                (f"c{i}", i, "v", 1, 0, now),
+            )
+            conn.execute(
+                "INSERT INTO sublink (affiliate_id, label, created_at) VALUES (?,?,?)",
+                (i, "yt", now),
+            )
+        conn.execute(
+            "INSERT INTO referral (referrer_id, referred_id, link_id, created_at) "
+            "VALUES (1, 2, 1, ?)",
+            (now,),
+        )
     conn.close()
 
 

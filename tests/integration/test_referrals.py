@@ -23,9 +23,9 @@ async def test_second_start_with_another_code_changes_nothing(factory: Factory) 
     outcome = await ReferralService().register_start(newcomer, (await factory.link(second)).code)
 
     assert outcome.refused == "repeat"
-    assert await Referral.filter(referred_id=newcomer.id).values_list("referrer_id", flat=True) == [
-        first.id
-    ]
+    assert await Referral.filter(referred_id=newcomer.id).values_list(
+        "referrer_id", flat=True
+    ) == [first.id]
 
 
 async def test_user_who_started_without_a_code_is_not_credited_later(factory: Factory) -> None:

@@ -22,7 +22,9 @@ async def http(stack: Stack, aiohttp_client: Callable[..., Awaitable[Client]]) -
     return await aiohttp_client(app)
 
 
-async def test_redirect_records_the_click_then_sends_to_the_offer(http: Client, factory: Factory) -> None:
+async def test_redirect_records_the_click_then_sends_to_the_offer(
+    http: Client, factory: Factory
+) -> None:
     link = await factory.link(await factory.affiliate(), await factory.offer())
 
     resp = await http.get(f"/r/{link.code}", headers=BROWSER, allow_redirects=False)
@@ -35,7 +37,9 @@ async def test_redirect_records_the_click_then_sends_to_the_offer(http: Client, 
     assert click.is_unique and not click.is_bot
 
 
-async def test_sub_link_label_reaches_the_click_and_the_macro(http: Client, factory: Factory) -> None:
+async def test_sub_link_label_reaches_the_click_and_the_macro(
+    http: Client, factory: Factory
+) -> None:
     from bot.services.links import LinkService
 
     aff = await factory.affiliate()
@@ -48,7 +52,8 @@ async def test_sub_link_label_reaches_the_click_and_the_macro(http: Client, fact
     assert "s=youtube" in resp.headers["Location"]
     assert unknown.status == 302  # traffic is never lost: counted on the plain link
     assert await Click.filter(link_id=link.id).order_by("id").values_list("sub", flat=True) == [
-        "youtube", None
+        "youtube",
+        None,
     ]
 
 
@@ -137,7 +142,9 @@ async def test_ready_says_503_and_why_when_redis_is_down(
 
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     stack = await build_stack(database, dead)
-    http = await aiohttp_client(create_app(stack.settings, stack.bot, stack.dp, dead, stack.services))
+    http = await aiohttp_client(
+        create_app(stack.settings, stack.bot, stack.dp, dead, stack.services)
+    )
 
     resp = await http.get("/ready")
 
@@ -163,7 +170,9 @@ def start_update(user_id: int) -> dict[str, Any]:
     return {
         "update_id": 1,
         "message": {
-            "message_id": 1, "date": 1700000000, "text": "/start",
+            "message_id": 1,
+            "date": 1700000000,
+            "text": "/start",
             "chat": {"id": user_id, "type": "private"},
             "from": {"id": user_id, "is_bot": False, "first_name": "Web"},
         },
@@ -177,8 +186,9 @@ async def test_webhook_checks_the_secret_then_handles_the_update(
     secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
 
     missing = await http.post("/webhook", json=start_update(7))
-    wrong = await http.post("/webhook", json=start_update(7), headers={
-        "X-Telegram-Bot-Api-Secret-Token": "nope"})
+    wrong = await http.post(
+        "/webhook", json=start_update(7), headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+    )
     good = await http.post("/webhook", json=start_update(7), headers=secret)
 
     assert (missing.status, wrong.status, good.status) == (401, 401, 200)
@@ -189,12 +199,15 @@ async def test_webhook_checks_the_secret_then_handles_the_update(
 @pytest.mark.parametrize(
     "body", [b"not json", b"\xff\xfe\x00", json.dumps({"update_id": "x"}).encode(), b"[]"]
 )
-async def test_webhook_garbage_gets_400_json(webhook_http: tuple[Client, Stack], body: bytes) -> None:
+async def test_webhook_garbage_gets_400_json(
+    webhook_http: tuple[Client, Stack], body: bytes
+) -> None:
     http, stack = webhook_http
 
     resp = await http.post(
-        "/webhook", data=body, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret",
-                                        "Content-Type": "application/json"},
+        "/webhook",
+        data=body,
+        headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret", "Content-Type": "application/json"},
     )
 
     assert resp.status == 400

@@ -34,7 +34,9 @@ def test_labels_are_normalised_or_refused() -> None:
 
 
 def test_macros_are_filled_url_encoded() -> None:
-    url = fill_macros("https://a.test/?c={click_id}&s={sub}&k={keep}", {"click_id": "a b", "sub": "x&y"})
+    url = fill_macros(
+        "https://a.test/?c={click_id}&s={sub}&k={keep}", {"click_id": "a b", "sub": "x&y"}
+    )
 
     assert url == "https://a.test/?c=a%20b&s=x%26y&k={keep}"
 
@@ -56,8 +58,15 @@ def test_money_is_exact_in_minor_units() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "currency"),
-    [("abc", "USD"), ("-1", "USD"), ("1e309", "USD"), ("NaN", "USD"), ("1.001", "USD"),
-     ("1.5", "JPY"), ("9" * 20, "USD")],
+    [
+        ("abc", "USD"),
+        ("-1", "USD"),
+        ("1e309", "USD"),
+        ("NaN", "USD"),
+        ("1.001", "USD"),
+        ("1.5", "JPY"),
+        ("9" * 20, "USD"),
+    ],
 )
 def test_money_refuses_bad_amounts(raw: str, currency: str) -> None:
     with pytest.raises(InvalidInput):

@@ -30,8 +30,12 @@ def test_run_without_token_stops_with_one_clear_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
 
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=60,
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert done.returncode == 2
@@ -58,7 +62,7 @@ def test_config_webhook_needs_a_secret() -> None:
 def test_config_parses_admin_ids_and_defaults_to_sqlite() -> None:
     s = settings(BOT_TOKEN=TOKEN, ADMIN_IDS="1, 2;3", REDIS_URL="")
 
-    assert s.ADMIN_IDS == frozenset({1, 2, 3})
+    assert frozenset({1, 2, 3}) == s.ADMIN_IDS
     assert s.DATABASE_URL.startswith("sqlite://")
     assert s.REDIS_URL is None
     assert not s.use_webhook

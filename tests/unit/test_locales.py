@@ -16,8 +16,14 @@ def test_every_message_id_is_translated_in_every_language() -> None:
     used = {m.id for m in extract_messages() if m.id}
 
     for language in LANGUAGES:
-        translated = {m.id for m in catalogue(language) if m.id and m.string and (
-            not isinstance(m.string, tuple) or all(m.string)) and not m.fuzzy}
+        translated = {
+            m.id
+            for m in catalogue(language)
+            if m.id
+            and m.string
+            and (not isinstance(m.string, tuple) or all(m.string))
+            and not m.fuzzy
+        }
         missing = sorted(str(i) for i in used - translated)
         assert not missing, f"{language} lacks {missing}"
 

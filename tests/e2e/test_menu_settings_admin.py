@@ -1,0 +1,132 @@
+"""Menu sections, settings, fallbacks, throttling and the admin offer commands."""
+
+from aiogram.methods import AnswerCallbackQuery
+
+from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
+from models import Affiliate, Offer, OfferKind
+from tests.conftest import ADMIN_ID, Stack, build_stack
+
+
+async def test_every_menu_button_answers(stack: Stack) -> None:
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+
+    for action, expected in [
+        (MenuAction.STATS, "Clicks: 0"),
+        (MenuAction.RACES, "coming soon"),
+        (MenuAction.BALANCE, "coming soon"),
+        (MenuAction.HELP, "How it works"),
+        (MenuAction.SETTINGS, "Settings"),
+        (MenuAction.MAIN, "What would you like to do?"),
+    ]:
+        reply = await alice.press(MenuCallback(action=action).pack())
+        assert expected in reply.text, action
+        assert any(isinstance(r, AnswerCallbackQuery) for r in reply.requests)
+
+
+async def test_language_switch_is_remembered(stack: Stack) -> None:
+    alice = stack.tg.user(1, language_code="en")
+    await alice.send("/start")
+
+    pick = await alice.send("/language")
+    saved = await alice.press(
+        SettingsCallback(action=SettingsAction.SET_LANGUAGE, value="ru").pack()
+    )
+    later = await alice.send("/help")
+
+    assert "Русский" in pick.buttons
+    assert "Язык сохранён" in saved.text
+    assert "Как это работает" in later.text
+    assert (await Affiliate.get(tg_id=1)).language == "ru"
+
+
+async def test_notifications_toggle(stack: Stack) -> None:
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+
+    off = await alice.press(SettingsCallback(action=SettingsAction.NOTIFY, value="0").pack())
+
+    assert "🔕 Notifications: off" in off.buttons
+    assert (await Affiliate.get(tg_id=1)).notify is False
+
+
+async def test_unknown_commands_and_stickers_get_the_menu(stack: Stack) -> None:
+    alice = stack.tg.user(1)
+
+    command = await alice.send("/nonsense")
+    sticker = await alice.send_sticker()
+
+    assert "I don't know that command." in command.text
+    assert "I work with buttons and commands." in sticker.text
+    assert "🔗 My links" in sticker.buttons
+
+
+async def test_non_admin_sees_no_trace_of_admin_commands(stack: Stack) -> None:
+    mallory = stack.tg.user(2)
+
+    for command in ("/admin", "/offers", "/offer_add url 1 USD https://x.test Y", "/offer_off 1"):
+        reply = await mallory.send(command)
+        assert reply.text.startswith("I don't know that command."), command
+    assert await Offer.all().count() == 0
+
+
+async def test_admin_creates_lists_edits_and_disables_offers(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+
+    created = await admin.send(
+        "/offer_add url 2.50 USD https://shop.example/?cid={click_id}&s={sub} Shop sign-ups"
+    )
+    bot_offer = await admin.send("/offer_add bot 1 EUR Bot users")
+    edited = await admin.send("/offer_edit 1 payout 3.75 USD")
+    disabled = await admin.send("/offer_off 2")
+    listing = await admin.send("/offers")
+
+    assert "Offer created" in created.text and "$2.50" in created.text
+    assert "Bot users" in bot_offer.text
+    assert "$3.75" in edited.text
+    assert "⚪️ #2" in disabled.text
+    assert "🟢 #1" in listing.text and "⚪️ #2" in listing.text
+    shop = await Offer.get(id=1)
+    assert (shop.kind, shop.payout_minor, shop.currency) == (OfferKind.URL, 375, "USD")
+
+
+async def test_admin_bad_input_is_explained_and_changes_nothing(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+
+    replies = [
+        await admin.send("/offer_add"),
+        await admin.send("/offer_add tv 1 USD Title"),
+        await admin.send("/offer_add url abc USD https://x.test T"),
+        await admin.send("/offer_add url 1 XXX https://x.test T"),
+        await admin.send("/offer_add url 1 USD ftp://x.test T"),
+        await admin.send("/offer_add url 1 USD https://x.test/?a={nope} T"),
+        await admin.send("/offer_add bot 1 USD " + "x" * 300),
+        await admin.send("/offer_edit 99 title New"),
+        await admin.send("/offer_on abc"),
+    ]
+
+    texts = [r.text for r in replies]
+    assert texts[0].startswith("Usage: /offer_add KIND AMOUNT CURRENCY [URL] TITLE")
+    assert "{click_id}" in texts[0]
+    assert texts[1] == "The kind is one of: url, bot, app."
+    assert texts[2] == "abc is not an amount. Write it like 12.50"
+    assert texts[3].startswith("XXX is not a currency code")
+    assert texts[4] == "The target must be an http:// or https:// address."
+    assert texts[5].startswith("Unknown macro {nope}")
+    assert texts[6] == "A title is 1–128 characters."
+    assert texts[7] == "There is no offer #99."
+    assert texts[8] == "Give the offer's number, e.g. /offer_on 3"
+    assert await Offer.all().count() == 0
+
+
+async def test_flood_from_one_user_is_throttled_politely(database: str, redis: object) -> None:
+    stack = await build_stack(database, redis, THROTTLE_RATE=3)  # type: ignore[arg-type]
+    alice = stack.tg.user(1)
+
+    replies = [await alice.send("/help") for _ in range(6)]
+
+    texts = [r.text if r.messages else None for r in replies]
+    assert texts[3] == "Whoa, that's fast! Please wait a second and try again."
+    assert texts[4:] == [None, None]
+    assert all("How it works" in t for t in texts[:3] if t)
+    await stack.services.clicks.close()
