@@ -80,7 +80,9 @@ class Settings(DatabaseSettings):
                 raise ValueError("must be numbers separated by commas") from None
         return value
 
-    @field_validator("REDIS_URL", "WEBHOOK_URL", "MINIAPP_SHORT_NAME", mode="before")
+    @field_validator(
+        "REDIS_URL", "WEBHOOK_URL", "WEBHOOK_SECRET", "MINIAPP_SHORT_NAME", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
