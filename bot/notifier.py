@@ -59,7 +59,10 @@ class Notifier:
             self._timers.pop(referrer_id, None)
 
     async def flush_referrals(self, referrer_id: int) -> bool:
-        """Send the waiting referrals of one referrer as one message; True if one was sent."""
+        """Send the waiting referrals of one referrer as one message; True if it was delivered.
+
+        Either way they are marked told, so nothing is sent twice.
+        """
         lock = self.redis.lock(f"lock:refnotice:{referrer_id}", timeout=60)
         if not await lock.acquire(blocking=False):
             return False
@@ -67,9 +70,11 @@ class Notifier:
             notice = await self.referrals.pending_notice(referrer_id)
             if notice is None:
                 return False
-            await self.send(notice.referrer_tg_id, self._render(notice))
+            sent = False
+            if notice.wants_news:  # notifications off, or the bot is blocked: skip quietly
+                sent = await self.send(notice.referrer_tg_id, self._render(notice))
             await self.referrals.mark_notified(referrer_id, notice.last_id)
-            return True
+            return sent
         finally:
             with contextlib.suppress(LockError):
                 await lock.release()

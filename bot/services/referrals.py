@@ -32,6 +32,7 @@ class ReferralNotice:
     referrer_tg_language: str | None
     total: int
     last_id: int
+    wants_news: bool
     names: list[str] = field(default_factory=list)
 
 
@@ -105,6 +106,7 @@ class ReferralService:
             referrer_language=referrer.language,
             referrer_tg_language=referrer.tg_language,
             total=total,
+            wants_news=referrer.notify and referrer.blocked_at is None,
             last_id=cast(int, last_id),
             names=[r.referred.display_name for r in rows],
         )

@@ -4,6 +4,7 @@ import asyncio
 
 from aiogram.methods import SendMessage
 
+from keyboards.callbacks import SettingsAction, SettingsCallback
 from models import Affiliate, Referral
 from tests.conftest import Stack
 from tests.factories import Factory
@@ -139,7 +140,22 @@ async def test_referrer_who_blocked_the_bot_is_marked_and_nothing_fails(
 
     sent = await stack.services.notifier.flush_referrals(referrer.id)
 
-    assert sent
+    assert not sent
     await referrer.refresh_from_db()
     assert referrer.blocked_at is not None
     assert await Referral.filter(notified_at__isnull=True).count() == 0
+
+
+async def test_referrer_with_notifications_off_is_not_messaged(
+    stack: Stack, factory: Factory
+) -> None:
+    rita = stack.tg.user(80, first_name="Rita")
+    await rita.send("/start")
+    await rita.press(SettingsCallback(action=SettingsAction.NOTIFY, value="0").pack())
+    code = (await factory.link(await Affiliate.get(tg_id=80))).code
+
+    await stack.tg.user(81, first_name="Nick").send(f"/start {code}")
+    await asyncio.sleep(0.05)
+
+    assert not any("New referral" in t for t in sent_to(stack, 80))
+    assert await Referral.filter(referrer__tg_id=80, notified_at__isnull=False).count() == 1
