@@ -37,7 +37,9 @@ def tortoise_config(database_url: str, migrations: str = MIGRATIONS) -> dict[str
     }
 
 
-async def migrate(database_url: str, migrations: str = MIGRATIONS) -> None:
+async def migrate(
+    database_url: str, migrations: str = MIGRATIONS, target: str | None = None
+) -> None:
     """Apply every migration not yet applied. Run from one process: tortoise takes no lock.
 
     On SQLite, tortoise rebuilds a table to alter it: with foreign keys on, dropping the old
@@ -50,8 +52,8 @@ async def migrate(database_url: str, migrations: str = MIGRATIONS) -> None:
     if sqlite:
         config["connections"]["default"] = _with_query(config["connections"]["default"])
     try:
-        await migrate_api(config=config)
-        if sqlite:
+        await migrate_api(config=config, target=target)
+        if sqlite and target is None:
             await _check_foreign_keys()
             await _restore_sqlite_indexes()
     finally:
@@ -86,6 +88,11 @@ async def _sqlite_indexes(conn: BaseDBAsyncClient) -> set[tuple[str, tuple[str, 
     return found
 
 
+async def _has_columns(conn: BaseDBAsyncClient, table: str, columns: tuple[str, ...]) -> bool:
+    _, rows = await conn.execute_query(f'PRAGMA table_info("{table}")')
+    return set(columns) <= {row["name"] for row in rows}
+
+
 async def _restore_sqlite_indexes() -> None:
     """Recreate the indexes the models declare that a table rebuild dropped."""
     actual = await _sqlite_indexes(Tortoise.get_connection("default"))
@@ -95,6 +102,8 @@ async def _restore_sqlite_indexes() -> None:
         expected = await _sqlite_indexes(scratch.db())
     conn = Tortoise.get_connection("default")
     for table, columns, unique in sorted(expected - actual):
+        if not await _has_columns(conn, table, columns):
+            continue  # a table or column a later migration adds: not ours to make
         name = f"{'uniq' if unique else 'idx'}_{table}_{'_'.join(columns)}"
         cols = ", ".join(f'"{c}"' for c in columns)
         kind = "UNIQUE INDEX" if unique else "INDEX"

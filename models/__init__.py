@@ -1,8 +1,34 @@
-"""Tortoise models, the database's shape; rules live in bot/services."""
+"""Tortoise models, the database's shape. Rules live in bot/services."""
 
 from models.affiliate import Affiliate
 from models.link import Link, SubLink
+from models.money import (
+    AffiliateRate,
+    ChannelInvite,
+    Conversion,
+    ConversionStatus,
+    LedgerEntry,
+    LedgerKind,
+    PayoutRequest,
+    PayoutStatus,
+)
 from models.offer import Offer, OfferKind
 from models.tracking import Click, Referral
 
-__all__ = ["Affiliate", "Click", "Link", "Offer", "OfferKind", "Referral", "SubLink"]
+__all__ = [
+    "Affiliate",
+    "AffiliateRate",
+    "ChannelInvite",
+    "Click",
+    "Conversion",
+    "ConversionStatus",
+    "LedgerEntry",
+    "LedgerKind",
+    "Link",
+    "Offer",
+    "OfferKind",
+    "PayoutRequest",
+    "PayoutStatus",
+    "Referral",
+    "SubLink",
+]

@@ -157,6 +157,67 @@ def populate(path: Path) -> None:
     conn.close()
 
 
+def populate_pg_or_sqlite_sql() -> list[str]:
+    now = "'2026-01-01 00:00:00+00:00'"
+    rows = [
+        f"INSERT INTO offer (title, kind, target_url, created_at, updated_at) VALUES "
+        f"('Shop', 'url', 'https://x.test/', {now}, {now})"
+    ]
+    for i in range(1, 4):
+        rows += [
+            f"INSERT INTO affiliate (tg_id, first_name, created_at, updated_at) "
+            f"VALUES ({i}, 'A{i}', {now}, {now})",
+            f"INSERT INTO link (code, created_at, affiliate_id, offer_id) "
+            f"VALUES ('code{i:04d}', {now}, {i}, 1)",
+            f"INSERT INTO click (click_id, link_id, visitor, is_unique, is_bot, created_at) "
+            f"VALUES ('c{i}', {i}, 'v', true, false, {now})",
+        ]
+    rows.append(
+        f"INSERT INTO referral (referrer_id, referred_id, link_id, created_at) "
+        f"VALUES (1, 2, 1, {now})"
+    )
+    return rows
+
+
+async def row_counts(url: str) -> dict[str, int]:
+    await db.init(url)
+    try:
+        conn = Tortoise.get_connection("default")
+        result = {}
+        for table in sorted(TABLES):
+            _, rows = await conn.execute_query(f"SELECT COUNT(*) AS n FROM {table}")
+            result[table] = rows[0]["n"]
+        return result
+    finally:
+        await db.close()
+
+
+async def test_every_later_migration_keeps_the_rows_of_a_populated_database(
+    empty_db: str, tmp_path: Path
+) -> None:
+    await db.migrate(empty_db, target="models.0001_initial")
+    await db.init(empty_db)
+    for statement in populate_pg_or_sqlite_sql():
+        await Tortoise.get_connection("default").execute_script(statement)
+    await db.close()
+    before = await row_counts(empty_db)
+
+    await db.migrate(empty_db)
+
+    assert await row_counts(empty_db) == before
+    assert before["link"] == 3 and before["click"] == 3
+    if empty_db.startswith("sqlite"):
+        generated = tmp_path / "generated.sqlite3"
+        await Tortoise.init(config=db.tortoise_config(f"sqlite://{generated}"))
+        await Tortoise.generate_schemas()
+        await Tortoise.close_connections()
+        migrated = sqlite_schema(Path(empty_db.removeprefix("sqlite://")))
+        assert {t: v[1] for t, v in migrated.items()} == {  # type: ignore[index]
+            t: v[1]
+            for t, v in sqlite_schema(generated).items()  # type: ignore[index]
+        }
+
+
 def counts(path: Path) -> dict[str, int]:
     conn = sqlite3.connect(path)
     try:
