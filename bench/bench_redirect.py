@@ -136,6 +136,39 @@ class LoadResult:
     def rps(self) -> float:
         return self.received / self.elapsed if self.elapsed > 0 else 0.0
 
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU time per answered request, in microseconds."""
+        return self.server_cpu * self.elapsed / self.received * 1e6 if self.received else 0.0
+
+
+def summarize(runs: list[LoadResult]) -> dict[str, Any]:
+    """Medians over rounds of the figures, sums of the counts, and every round's req/s."""
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    status: Counter[str] = Counter()
+    for run in runs:
+        status.update(run.status)
+    return {
+        "tool": runs[0].tool,
+        "rounds": [round(run.rps, 1) for run in runs],
+        "rps": median([run.rps for run in runs]),
+        "p50_ms": median([run.p50_ms for run in runs]),
+        "p99_ms": median([run.p99_ms for run in runs]),
+        "server_cpu": median([run.server_cpu for run in runs]),
+        "loadgen_cpu": median([run.loadgen_cpu for run in runs]),
+        "cpu_us": median([run.cpu_us for run in runs]),
+        "sent": sum(run.sent for run in runs),
+        "received": sum(run.received for run in runs),
+        "status": dict(status),
+        "errors": sum(run.errors for run in runs),
+        "in_flight": sum(run.in_flight for run in runs),
+    }
+
 
 def percentile(sorted_values: list[float], pct: float) -> float:
     if not sorted_values:
@@ -420,6 +453,7 @@ class CaseConfig:
     redis_url: str | None
     duration: float
     warmup: float
+    rounds: int
     connections: int
     links: int
     loadgen: str
@@ -438,6 +472,7 @@ class CaseResult:
     loadgen: str
     connections: int
     duration: float
+    rounds: int
     bare: dict[str, Any] = field(default_factory=dict)
     tracked: dict[str, Any] = field(default_factory=dict)
     clicks: dict[str, Any] = field(default_factory=dict)
@@ -589,6 +624,7 @@ async def serve_case(cfg: CaseConfig) -> CaseResult:
         loadgen=cfg.loadgen,
         connections=cfg.connections,
         duration=cfg.duration,
+        rounds=cfg.rounds,
     )
     runners: list[web.AppRunner] = []
     redis: Redis | None = None
@@ -614,33 +650,42 @@ async def serve_case(cfg: CaseConfig) -> CaseResult:
         location = await sanity_check(tracked_url, bare_url, mix)
         log(f"[{cfg.name}] sanity: one tracked click -> 302 {location}, row committed")
 
-        for kind, url in (("bare", bare_url), ("tracked", tracked_url)):
-            if cfg.warmup > 0:
-                log(f"[{cfg.name}] {kind}: warm-up {cfg.warmup:g} s")
-                await load(cfg, url, mix, cfg.warmup)
-            before_rows = (await click_stats(0))["rows"]
-            after_id = await max_click_id()
-            log(f"[{cfg.name}] {kind}: {cfg.duration:g} s, {cfg.connections} connections")
-            run = await load(cfg, url, mix, cfg.duration)
-            log(
-                f"[{cfg.name}] {kind}: {run.rps:,.0f} req/s, p50 {run.p50_ms:.2f} ms, "
-                f"p99 {run.p99_ms:.2f} ms, statuses {run.status}, errors {run.errors}"
-            )
-            setattr(result, kind, {**asdict(run), "rps": run.rps, "in_flight": run.in_flight})
-            if kind == "tracked":
-                stats = await click_stats(after_id)
-                added = stats["rows"] - before_rows
-                result.clicks = {
-                    **stats,
-                    "added": added,
-                    "redirects": run.redirects,
-                    "in_flight": run.in_flight,
-                    "match": added == run.redirects,
-                }
+        runs: dict[str, list[LoadResult]] = {"bare": [], "tracked": []}
+        checks: list[dict[str, Any]] = []
+        for rnd in range(1, cfg.rounds + 1):
+            for kind, url in (("bare", bare_url), ("tracked", tracked_url)):
+                tag = f"[{cfg.name}] {kind}" + (f" round {rnd}" if cfg.rounds > 1 else "")
+                if rnd == 1 and cfg.warmup > 0:
+                    log(f"{tag}: warm-up {cfg.warmup:g} s")
+                    await load(cfg, url, mix, cfg.warmup)
+                before_rows = (await click_stats(0))["rows"]
+                after_id = await max_click_id()
+                run = await load(cfg, url, mix, cfg.duration)
+                runs[kind].append(run)
                 log(
-                    f"[{cfg.name}] click table: {added:,} rows added, {run.redirects:,} 302s "
-                    f"received, in flight at stop {run.in_flight}"
+                    f"{tag}: {run.rps:,.0f} req/s, p50 {run.p50_ms:.2f} ms, p99 "
+                    f"{run.p99_ms:.2f} ms, {run.cpu_us:.0f} us CPU/req, statuses {run.status}, "
+                    f"errors {run.errors}"
                 )
+                if kind == "tracked":
+                    stats = await click_stats(after_id)
+                    added = stats["rows"] - before_rows
+                    checks.append(
+                        {**stats, "added": added, "redirects": run.redirects}
+                        | {"in_flight": run.in_flight, "match": added == run.redirects}
+                    )
+                    log(
+                        f"{tag}: click table +{added:,} rows, {run.redirects:,} 302s received,"
+                        f" in flight at stop {run.in_flight}"
+                    )
+        result.bare = summarize(runs["bare"])
+        result.tracked = summarize(runs["tracked"])
+        result.clicks = {
+            key: sum(check[key] for check in checks)
+            for key in ("added", "redirects", "in_flight", "unique", "bot", "with_sub")
+        }
+        result.clicks["match"] = all(check["match"] for check in checks)
+        result.clicks["rows_total"] = checks[-1]["rows"]
         if cfg.name != "sqlite" and not cfg.keep_data:
             await cleanup(codes)
     finally:
@@ -717,7 +762,7 @@ def run_case(cfg: CaseConfig) -> CaseResult | None:
     case_file.write_text(json.dumps(asdict(cfg)))
     cmd = [sys.executable, str(SCRIPT), "--_case", str(case_file)]
     cmd += ["--result-file", str(result_file)]
-    budget = 4 * (cfg.duration + cfg.warmup + HARD_GRACE) + 120
+    budget = 2 * cfg.rounds * (cfg.duration + HARD_GRACE) + 2 * cfg.warmup + 180
     try:
         proc = subprocess.run(cmd, cwd=ROOT, timeout=budget, check=False)
     except subprocess.TimeoutExpired:
@@ -736,16 +781,20 @@ def report(results: list[CaseResult], target: float) -> list[str]:
         bare, tracked, clicks = res.bare, res.tracked, res.clicks
         ratio = tracked["rps"] / bare["rps"] if bare["rps"] else 0.0
         verdict = "PASS" if ratio >= target else "FAIL"
+        rounds = f", median of {res.rounds} rounds" if res.rounds > 1 else ""
         lines += [
             f"== {res.name}: {res.db}, redis {res.redis}",
-            f"   load: {res.loadgen}, {res.connections} connections, {res.duration:g} s",
-            f"   {'':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'srv CPU':>8} {'gen CPU':>8}",
+            f"   load: {res.loadgen}, {res.connections} connections, {res.duration:g} s{rounds}",
+            f"   {'':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} "
+            f"{'srv CPU':>8} {'gen CPU':>8}",
         ]
         for label, run in (("bare", bare), ("tracked", tracked)):
             lines.append(
                 f"   {label:8} {run['rps']:>9,.0f} {run['p50_ms']:>8.2f} {run['p99_ms']:>8.2f} "
-                f"{run['server_cpu']:>8.2f} {run['loadgen_cpu']:>8.2f}"
+                f"{run['cpu_us']:>11.0f} {run['server_cpu']:>8.2f} {run['loadgen_cpu']:>8.2f}"
             )
+            if res.rounds > 1:
+                lines.append(f"   {'':8} rounds: {', '.join(f'{r:,.0f}' for r in run['rounds'])}")
             other = {k: v for k, v in run["status"].items() if k != "302"}
             if other or run["errors"] or run["in_flight"]:
                 lines.append(
@@ -807,6 +856,7 @@ def main_run(args: argparse.Namespace) -> int:
                 redis_url=args.redis_url,
                 duration=args.duration,
                 warmup=args.warmup,
+                rounds=args.rounds,
                 connections=args.connections,
                 links=args.links,
                 loadgen=loadgen,
@@ -833,6 +883,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds (2)")
+    parser.add_argument("--rounds", type=int, default=1, help="bare+tracked pairs (1)")
     parser.add_argument("--connections", type=int, default=50, help="concurrency (50)")
     parser.add_argument("--links", type=int, default=100, help="links to spread over (100)")
     parser.add_argument("--db", choices=("both", "sqlite", "pg"), default="both")
@@ -855,6 +906,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--duration must be in (0, 600] and --warmup in [0, 60]")
     if not 1 <= args.connections <= 1000 or not 1 <= args.links <= 10_000:
         parser.error("--connections must be 1-1000 and --links 1-10000")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be 1-20")
     return args
 
 

@@ -40,7 +40,7 @@ async def run(settings: Settings) -> None:
     bot = create_bot(settings)
     services = create_services(settings, bot, redis)
     dp = create_dispatcher(settings, redis, services)
-    scheduler = create_scheduler(services.notifier)
+    scheduler = create_scheduler(services.notifier, services.conversions)
     runner = web.AppRunner(create_app(settings, bot, dp, redis, services), access_log=None)
     try:
         await _who_am_i(bot, settings, services)

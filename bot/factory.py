@@ -24,10 +24,15 @@ from bot.middlewares.i18n import UserI18nMiddleware
 from bot.middlewares.user import UserMiddleware
 from bot.notifier import Notifier
 from bot.services.affiliates import AffiliateService
+from bot.services.balance import BalanceService
+from bot.services.channels import ChannelService
 from bot.services.clicks import ClickService, TargetCache
+from bot.services.conversions import ConversionService
 from bot.services.links import LinkService, LinkUrls
+from bot.services.news import NewsService
 from bot.services.offers import OfferService
 from bot.services.referrals import ReferralService
+from bot.services.stats import StatsService
 from bot.web.app import create_web_app
 from handlers import get_routers
 
@@ -49,6 +54,10 @@ class Services:
     referrals: ReferralService
     offers: OfferService
     clicks: ClickService
+    conversions: ConversionService
+    channels: ChannelService
+    balance: BalanceService
+    stats: StatsService
     notifier: Notifier
     i18n: I18n
 
@@ -62,14 +71,25 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     salt = hmac.new(settings.BOT_TOKEN.get_secret_value().encode(), b"visitor", hashlib.sha256)
     # The bot's username is known only after getMe; on_startup fills it in.
     urls = LinkUrls(settings.PUBLIC_URL, "", settings.MINIAPP_SHORT_NAME)
+    conversions = ConversionService(min_click_seconds=settings.FRAUD_MIN_CLICK_SECONDS)
     return Services(
         affiliates=affiliates,
         links=LinkService(),
         referrals=referrals,
         offers=OfferService(cache),
         clicks=ClickService(redis, urls, salt.digest(), cache),
+        conversions=conversions,
+        channels=ChannelService(conversions),
+        balance=BalanceService(minimum=settings.PAYOUT_MINIMUM),
+        stats=StatsService(),
         notifier=Notifier(
-            bot, i18n, redis, affiliates, referrals, fold_delay=settings.REFERRAL_NOTIFY_DELAY
+            bot,
+            i18n,
+            redis,
+            affiliates,
+            referrals,
+            NewsService(),
+            fold_delay=settings.REFERRAL_NOTIFY_DELAY,
         ),
         i18n=i18n,
     )
@@ -85,6 +105,10 @@ def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> D
         referrals=services.referrals,
         offers=services.offers,
         notifier=services.notifier,
+        conversions=services.conversions,
+        channels=services.channels,
+        balance=services.balance,
+        stats=services.stats,
     )
     dp.update.outer_middleware(UserMiddleware(services.affiliates, settings.ADMIN_IDS))
     UserI18nMiddleware(services.i18n).setup(dp)
@@ -108,4 +132,6 @@ async def resolve_bot_identity(bot: Bot, settings: Settings, services: Services)
 def create_app(
     settings: Settings, bot: Bot, dp: Dispatcher, redis: Redis, services: Services
 ) -> web.Application:
-    return create_web_app(settings, services.clicks, redis, bot, dp)
+    return create_web_app(
+        settings, services.clicks, services.conversions, services.notifier, redis, bot, dp
+    )

@@ -59,9 +59,9 @@ def extract_messages(root: Path = LOCALES_DIR.parent) -> Catalog:
 
 def update_catalogues(path: Path = LOCALES_DIR) -> dict[str, list[str]]:
     """Merge new ids into each .po (English gets its own text); return the untranslated."""
-    template = extract_messages()
     missing: dict[str, list[str]] = {}
     for language in LANGUAGES:
+        template = extract_messages()  # fresh each time: update() shares its messages
         po_path = path / language / "LC_MESSAGES" / f"{DOMAIN}.po"
         po_path.parent.mkdir(parents=True, exist_ok=True)
         if po_path.exists():

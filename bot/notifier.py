@@ -1,9 +1,15 @@
-"""The one place that sends news to users outside a reply: paced, folded, block-aware."""
+"""The one place that sends news to users outside a reply: folded, block-aware.
+
+News waits in the database (rows with `notified_at` unset), so a restart loses none: a short
+timer folds a burst into one message, and a scheduled sweep sends whatever a restart or
+another instance left behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from html import escape
 
@@ -17,11 +23,18 @@ from redis.exceptions import LockError
 
 from bot.i18n import pick_language
 from bot.services.affiliates import AffiliateService
+from bot.services.balance import Payout
+from bot.services.money import format_money
+from bot.services.news import ConversionNews, NewsService
 from bot.services.referrals import ReferralNotice, ReferralService
+from models import PayoutStatus
+
+REFERRALS = "ref"
+CONVERSIONS = "conv"
 
 
 class Notifier:
-    """Tells referrers of new referrals, folding a burst into one message."""
+    """Tells affiliates of new referrals and conversions, a burst folded into one message."""
 
     def __init__(
         self,
@@ -30,6 +43,7 @@ class Notifier:
         redis: Redis,
         affiliates: AffiliateService,
         referrals: ReferralService,
+        news: NewsService,
         fold_delay: float,
     ) -> None:
         self.bot = bot
@@ -37,61 +51,101 @@ class Notifier:
         self.redis = redis
         self.affiliates = affiliates
         self.referrals = referrals
+        self.news = news
         self.fold_delay = fold_delay
-        self._timers: dict[int, asyncio.Task[None]] = {}
+        self._timers: dict[tuple[str, int], asyncio.Task[None]] = {}
 
     def referral_credited(self, referrer_id: int) -> None:
-        """Schedule one notice for this referrer after the fold delay; later credits join it."""
-        timer = self._timers.get(referrer_id)
+        self._schedule(REFERRALS, referrer_id)
+
+    def conversion_stored(self, affiliate_id: int) -> None:
+        self._schedule(CONVERSIONS, affiliate_id)
+
+    def _schedule(self, kind: str, affiliate_id: int) -> None:
+        """One notice after the fold delay; what arrives meanwhile joins it."""
+        timer = self._timers.get((kind, affiliate_id))
         if timer is not None and not timer.done():
             return
-        self._timers[referrer_id] = asyncio.create_task(self._flush_later(referrer_id))
+        task = asyncio.create_task(self._flush_later(kind, affiliate_id))
+        self._timers[(kind, affiliate_id)] = task
 
-    async def _flush_later(self, referrer_id: int) -> None:
+    def _flusher(self, kind: str) -> Callable[[int], Awaitable[bool]]:
+        return self.flush_referrals if kind == REFERRALS else self.flush_conversions
+
+    async def _flush_later(self, kind: str, affiliate_id: int) -> None:
         try:
             await asyncio.sleep(self.fold_delay)
-            await self.flush_referrals(referrer_id)
+            await self._flusher(kind)(affiliate_id)
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("referral notice for {} failed; the sweep will retry", referrer_id)
+            logger.exception("{} notice for {} failed; the sweep will retry", kind, affiliate_id)
         finally:
-            self._timers.pop(referrer_id, None)
+            self._timers.pop((kind, affiliate_id), None)
 
-    async def flush_referrals(self, referrer_id: int) -> bool:
-        """Send the waiting referrals of one referrer as one message; True if it was delivered.
-
-        Either way they are marked told, so nothing is sent twice.
-        """
-        lock = self.redis.lock(f"lock:refnotice:{referrer_id}", timeout=60)
+    async def _locked(
+        self, kind: str, affiliate_id: int, send: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        lock = self.redis.lock(f"lock:notice:{kind}:{affiliate_id}", timeout=60)
         if not await lock.acquire(blocking=False):
             return False
         try:
+            return await send()
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
+
+    async def flush_referrals(self, referrer_id: int) -> bool:
+        """Send the waiting referrals as one message; True if it was delivered.
+
+        Either way they are marked told, so nothing is sent twice.
+        """
+
+        async def send() -> bool:
             notice = await self.referrals.pending_notice(referrer_id)
             if notice is None:
                 return False
             sent = False
             if notice.wants_news:  # notifications off, or the bot is blocked: skip quietly
-                sent = await self.send(notice.referrer_tg_id, self._render(notice))
+                sent = await self.send(notice.referrer_tg_id, self._render_referrals(notice))
             await self.referrals.mark_notified(referrer_id, notice.last_id)
             return sent
-        finally:
-            with contextlib.suppress(LockError):
-                await lock.release()
 
-    async def sweep_referrals(self) -> int:
-        """Flush every referrer whose notice was left behind (a restart, another instance)."""
+        return await self._locked(REFERRALS, referrer_id, send)
+
+    async def flush_conversions(self, affiliate_id: int) -> bool:
+        """Send the waiting conversions as one message (a line each); True if delivered."""
+
+        async def send() -> bool:
+            news = await self.news.pending_conversions(affiliate_id)
+            if news is None:
+                return False
+            sent = False
+            if news.wants_news:
+                sent = await self.send(news.tg_id, self._render_conversions(news))
+            await self.news.mark_conversions_told(affiliate_id, news.last_id)
+            return sent
+
+        return await self._locked(CONVERSIONS, affiliate_id, send)
+
+    async def sweep(self) -> int:
+        """Send every notice left behind (a restart, another instance). Sends nothing twice."""
         sent = 0
-        for referrer_id in await self.referrals.referrers_waiting(
-            timedelta(seconds=self.fold_delay + 5)
+        age = timedelta(seconds=self.fold_delay + 5)
+        for kind, waiting in (
+            (REFERRALS, await self.referrals.referrers_waiting(age)),
+            (CONVERSIONS, await self.news.affiliates_waiting(age)),
         ):
-            if referrer_id in self._timers:
-                continue
-            sent += await self.flush_referrals(referrer_id)
+            for affiliate_id in waiting:
+                if (kind, affiliate_id) not in self._timers:
+                    sent += await self._flusher(kind)(affiliate_id)
         return sent
 
-    def _render(self, notice: ReferralNotice) -> str:
-        locale = pick_language(notice.referrer_language, notice.referrer_tg_language)
+    def _locale(self, language: str | None, tg_language: str | None) -> str:
+        return pick_language(language, tg_language)
+
+    def _render_referrals(self, notice: ReferralNotice) -> str:
+        locale = self._locale(notice.referrer_language, notice.referrer_tg_language)
         with self.i18n.context(), self.i18n.use_locale(locale):
             total = notice.total
             names = ", ".join(escape(n) for n in notice.names)
@@ -99,18 +153,48 @@ class Notifier:
                 return _("🎉 New referral: <b>{name}</b> joined through your link!").format(
                     name=names
                 )
-            more = total - len(notice.names)
             text = ngettext(
                 "🎉 {count} new referral joined through your links: {names}",
                 "🎉 {count} new referrals joined through your links: {names}",
                 total,
             ).format(count=total, names=names)
+            more = total - len(notice.names)
             if more > 0:
                 text += " " + _("and {more} more").format(more=more)
             return text
 
+    def _render_conversions(self, news: ConversionNews) -> str:
+        locale = self._locale(news.language, news.tg_language)
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            lines = [_("💸 New conversions:") if news.total > 1 else _("💸 New conversion:")]
+            for item in news.items:
+                money = format_money(item.commission_minor, item.currency, locale)
+                line = f"+{money} — {escape(item.event)} — {escape(item.offer_title)}"
+                if item.pending:
+                    line += " " + _("(pending)")
+                lines.append(line)
+            more = news.total - len(news.items)
+            if more > 0:
+                lines.append(_("and {more} more").format(more=more))
+            return "\n".join(lines)
+
+    async def payout_decided(self, payout: Payout) -> bool:
+        """Tell the affiliate what became of their payout request."""
+        affiliate = await self.affiliates.get(payout.affiliate_id)
+        locale = self._locale(affiliate.language, affiliate.tg_language)
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            money = format_money(payout.amount_minor, payout.currency, locale)
+            if payout.status is PayoutStatus.APPROVED:
+                text = _("✅ Your payout of {amount} was approved and is on its way.")
+            else:
+                text = _(
+                    "❌ Your payout request of {amount} was declined; the money is back on "
+                    "your balance."
+                )
+            return await self.send(affiliate.tg_id, text.format(amount=money))
+
     async def send(self, chat_id: int, text: str) -> bool:
-        """Send one message; honour RetryAfter once, mark the user blocked on Forbidden."""
+        """Send one message; honour RetryAfter, mark the user blocked on Forbidden."""
         for _attempt in range(3):
             try:
                 await self.bot.send_message(chat_id, text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, errors, fallback, inline, links, menu, settings, start
+from handlers import admin, channels, errors, fallback, inline, links, menu, money, settings, start
 
 
 def get_routers() -> list[Router]:
@@ -15,6 +15,8 @@ def get_routers() -> list[Router]:
         start.router,
         menu.router,
         links.router,
+        money.router,
+        channels.router,
         settings.router,
         inline.router,
         fallback.router,

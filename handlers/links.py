@@ -12,12 +12,15 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.errors import N_, NotFound
+from bot.services.channels import ChannelService
 from bot.services.links import MAX_SUBLINKS, LinkService, LinkUrls, LinkView, SubCounts
 from bot.services.qr import qr_png
+from handlers.channels import invite_link
 from handlers.common import link_urls, show
 from keyboards.callbacks import LinkAction, LinkCallback, MenuAction, MenuCallback
 from keyboards.links import cancel_kb, confirm_remove_kb, link_card_kb, links_kb, sublinks_kb
-from models import Affiliate
+from models import Affiliate, OfferKind
 
 router = Router(name=__name__)
 
@@ -38,7 +41,12 @@ def _counts_line(c: SubCounts) -> str:
 
 @router.callback_query(MenuCallback.filter(F.action == MenuAction.LINKS))
 async def open_links(
-    query: CallbackQuery, user: Affiliate, links: LinkService, bot: Bot, settings: Settings
+    query: CallbackQuery,
+    user: Affiliate,
+    links: LinkService,
+    bot: Bot,
+    settings: Settings,
+    channels: ChannelService,
 ) -> None:
     urls = await link_urls(bot, settings)
     base = await links.base_link(user)
@@ -54,7 +62,7 @@ async def open_links(
         lines.append(_("<b>Offers</b>"))
         for view in offers:
             lines.append(f"• <b>{escape(view.title or '')}</b>")
-            lines.append(f"<code>{urls.for_link(view.code, view.kind)}</code>")
+            lines.append(await url_line(view, urls, bot, channels))
         lines.append("")
         lines.append(_("Tap a link for its QR code, a share card and its numbers."))
     else:
@@ -62,8 +70,26 @@ async def open_links(
     await show(query, "\n".join(lines), links_kb([(v.link_id, v.title or "") for v in offers]))
 
 
-def link_card_text(view: LinkView, urls: LinkUrls, counts: list[SubCounts]) -> str:
-    lines = [f"🔗 <b>{_title(view)}</b>", f"<code>{urls.for_link(view.code, view.kind)}</code>"]
+async def share_url(
+    view: LinkView, urls: LinkUrls, bot: Bot, channels: ChannelService
+) -> str | None:
+    """The URL to share: a channel offer's is the affiliate's own invite link."""
+    if view.kind is OfferKind.CHANNEL:
+        return await invite_link(bot, channels, view.link_id)
+    return urls.for_link(view.code, view.kind)
+
+
+async def url_line(view: LinkView, urls: LinkUrls, bot: Bot, channels: ChannelService) -> str:
+    url = await share_url(view, urls, bot, channels)
+    if url is None:
+        return _("The invite link is not ready: the bot must be an admin of the channel.")
+    return f"<code>{url}</code>"
+
+
+def link_card_text(view: LinkView, urls: LinkUrls, counts: list[SubCounts], main_line: str) -> str:
+    lines = [f"🔗 <b>{_title(view)}</b>", main_line]
+    if view.kind is OfferKind.CHANNEL:
+        counts = counts[:1]  # an invite link has no labelled variants
     if counts:
         lines.append(_counts_line(counts[0]))
     for c in counts[1:]:
@@ -81,10 +107,12 @@ async def open_link(
     links: LinkService,
     bot: Bot,
     settings: Settings,
+    channels: ChannelService,
 ) -> None:
     view = await links.own_link(user, callback_data.link_id)
     counts = await links.counts(user, view.link_id)
-    text = link_card_text(view, await link_urls(bot, settings), counts)
+    urls = await link_urls(bot, settings)
+    text = link_card_text(view, urls, counts, await url_line(view, urls, bot, channels))
     await show(query, text, link_card_kb(callback_data.link_id, view.code))
 
 
@@ -96,9 +124,14 @@ async def send_qr(
     links: LinkService,
     bot: Bot,
     settings: Settings,
+    channels: ChannelService,
 ) -> None:
     view = await links.own_link(user, callback_data.link_id)
-    url = (await link_urls(bot, settings)).for_link(view.code, view.kind)
+    url = await share_url(view, await link_urls(bot, settings), bot, channels)
+    if url is None:
+        raise NotFound(
+            N_("The invite link is not ready: the bot must be an admin of the channel.")
+        )
     photo = BufferedInputFile(qr_png(url), filename=f"{view.code}.png")
     await bot.send_photo(user.tg_id, photo, caption=f"{_title(view)}\n{url}")
     await query.answer()

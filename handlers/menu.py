@@ -6,7 +6,6 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.links import LinkService
 from handlers.common import menu_text, show
 from handlers.start import help_text
 from keyboards.callbacks import MenuAction, MenuCallback
@@ -26,34 +25,10 @@ async def open_help(query: CallbackQuery) -> None:
     await show(query, help_text(), back_to_menu_kb())
 
 
-@router.callback_query(MenuCallback.filter(F.action == MenuAction.STATS))
-async def open_stats(query: CallbackQuery, user: Affiliate, links: LinkService) -> None:
-    counts = await links.counts(user)
-    text = _(
-        "📊 <b>Your numbers so far</b>\n\n"
-        "Clicks: {clicks} (unique: {unique})\nReferrals: {referrals}\n\n"
-        "Charts, conversions and earnings by period are coming soon."
-    ).format(
-        clicks=sum(c.clicks for c in counts),
-        unique=sum(c.unique_clicks for c in counts),
-        referrals=sum(c.referrals for c in counts),
-    )
-    await show(query, text, back_to_menu_kb())
-
-
 @router.callback_query(MenuCallback.filter(F.action == MenuAction.RACES))
 async def open_races(query: CallbackQuery) -> None:
     text = _(
         "🏁 <b>Races</b> are coming soon: time-boxed contests where the best affiliates win "
         "prizes. We will tell you when the first one starts."
-    )
-    await show(query, text, back_to_menu_kb())
-
-
-@router.callback_query(MenuCallback.filter(F.action == MenuAction.BALANCE))
-async def open_balance(query: CallbackQuery) -> None:
-    text = _(
-        "💰 <b>Balance</b> is coming soon: your earnings, their history and payouts will be "
-        "here once conversions start to count."
     )
     await show(query, text, back_to_menu_kb())

@@ -37,6 +37,24 @@ class LinkCallback(CallbackData, prefix="l"):
     label: str = ""
 
 
+class StatsCallback(CallbackData, prefix="sx"):
+    period: str = "today"
+    chart: bool = False
+
+
+class BalanceAction(StrEnum):
+    SHOW = "s"
+    HISTORY = "h"
+    PAYOUT = "p"
+    CONFIRM = "ok"
+
+
+class BalanceCallback(CallbackData, prefix="b"):
+    action: BalanceAction
+    page: int = 0
+    currency: str = ""
+
+
 class SettingsAction(StrEnum):
     LANGUAGE = "lang"
     SET_LANGUAGE = "sl"

@@ -26,7 +26,7 @@ class Offer(Model):
     # Commission: payout_minor per conversion (or per event in event_payouts) plus a share of
     # the sale amount in basis points (1250 = 12.5%), and a share of the affiliate's
     # commission for whoever referred them.
-    event_payouts = fields.JSONField(null=True)
+    event_payouts: fields.Field[dict[str, int] | None] = fields.JSONField(null=True)
     revshare_bp = fields.IntField(default=0, db_default=0)
     second_level_bp = fields.IntField(default=0, db_default=0)
     hold_days = fields.IntField(default=0, db_default=0)
@@ -35,7 +35,7 @@ class Offer(Model):
     secret_previous = fields.CharField(max_length=64, null=True)
     token = fields.CharField(max_length=64, null=True)
     ip_allowlist = fields.CharField(max_length=1024, default="", db_default="")
-    status_map = fields.JSONField(null=True)
+    status_map: fields.Field[dict[str, str] | None] = fields.JSONField(null=True)
     channel_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

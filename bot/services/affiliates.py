@@ -71,6 +71,9 @@ class AffiliateService:
                     setattr(affiliate, key, fresh[key])
             await affiliate.save(update_fields=[*changed, "updated_at"])
 
+    async def get(self, affiliate_id: int) -> Affiliate:
+        return await Affiliate.get(id=affiliate_id)
+
     async def mark_started(self, affiliate: Affiliate) -> bool:
         """Record the first /start; True only for the one call that did it."""
         now = datetime.now(UTC)

@@ -40,6 +40,8 @@ class LinkUrls:
             return self.bot_start(code, sub)
         if kind is OfferKind.APP:
             return self.app_start(code, sub)
+        if kind is OfferKind.CHANNEL:  # shared as an invite link; /r/ leads to the bot
+            return self.bot_start(code, sub)
         return self.redirect(code, sub)
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import secrets
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.errors import N_, InvalidInput, NotFound
 from bot.services.clicks import MACRO_RE, MACROS, TargetCache
+from bot.services.conversions import EVENT_RE
 from bot.services.money import check_currency, to_minor
-from models import Offer, OfferKind
+from models import Affiliate, AffiliateRate, ConversionStatus, Offer, OfferKind
 
 TITLE_MAX = 128
 URL_MAX = 2048
@@ -21,6 +27,7 @@ class OfferDraft:
     payout_minor: int
     currency: str
     target_url: str | None
+    channel_id: int | None = None
 
 
 def check_title(raw: str) -> str:
@@ -34,7 +41,7 @@ def check_kind(raw: str) -> OfferKind:
     try:
         return OfferKind(raw.strip().lower())
     except ValueError:
-        raise InvalidInput(N_("The kind is one of: url, bot, app.")) from None
+        raise InvalidInput(N_("The kind is one of: url, bot, app, channel.")) from None
 
 
 def check_target_url(raw: str) -> str:
@@ -67,6 +74,9 @@ class OfferService:
             payout_minor=draft.payout_minor,
             currency=draft.currency,
             target_url=draft.target_url,
+            channel_id=draft.channel_id,
+            secret=secrets.token_hex(24),
+            token=secrets.token_urlsafe(24),
         )
 
     async def list(self) -> list[Offer]:
@@ -103,13 +113,146 @@ class OfferService:
             kind = check_kind(value)
             if kind is OfferKind.URL and not offer.target_url:
                 raise InvalidInput(N_("A url offer needs a target address."))
+            if kind is OfferKind.CHANNEL and offer.channel_id is None:
+                raise InvalidInput(N_("Set the channel first: /offer_edit ID channel -100…"))
             offer.kind = kind
             changed = ["kind"]
+        elif field == "hold":
+            offer.hold_days = check_int(value, 0, 365)
+            changed = ["hold_days"]
+        elif field == "revshare":
+            offer.revshare_bp = check_percent(value)
+            changed = ["revshare_bp"]
+        elif field == "second":
+            offer.second_level_bp = check_percent(value)
+            changed = ["second_level_bp"]
+        elif field == "event":
+            offer.event_payouts = self._pair(offer.event_payouts, value, offer.currency, "event")
+            changed = ["event_payouts"]
+        elif field == "status":
+            offer.status_map = self._pair(offer.status_map, value, offer.currency, "status")
+            changed = ["status_map"]
+        elif field == "ips":
+            offer.ip_allowlist = check_ips(value)
+            changed = ["ip_allowlist"]
+        elif field == "channel":
+            offer.channel_id = check_chat_id(value)
+            changed = ["channel_id"]
         else:
-            raise InvalidInput(N_("You can edit: title, url, payout, kind."))
+            raise InvalidInput(
+                N_(
+                    "You can edit: title, url, payout, kind, hold, revshare, second, event, "
+                    "status, ips, channel."
+                )
+            )
         await offer.save(update_fields=[*changed, "updated_at"])
         self.cache.clear()
         return offer
+
+    @staticmethod
+    def _pair(
+        current: dict[str, Any] | None, value: str, currency: str, what: str
+    ) -> dict[str, Any]:
+        """`name=value` adds or changes one entry, `name=-` removes it."""
+        name, sep, raw = value.strip().partition("=")
+        name = name.strip().lower()
+        raw = raw.strip()
+        if not sep or not EVENT_RE.match(name) or not raw:
+            raise InvalidInput(N_("Write it as name=value, e.g. deposit=5.00 or paid=approved."))
+        mapping = dict(current or {})
+        if raw == "-":
+            mapping.pop(name, None)
+        elif what == "event":
+            mapping[name] = to_minor(raw, currency)
+        else:
+            if raw not in {s.value for s in ConversionStatus}:
+                raise InvalidInput(
+                    N_("The status is one of: pending, approved, rejected, reversed.")
+                )
+            mapping[name] = raw
+        return mapping
+
+    async def rotate_secret(self, offer_id: int) -> Offer:
+        """A new signing secret; the old one stays valid until the next rotation."""
+        offer = await self.get(offer_id)
+        offer.secret_previous = offer.secret or None
+        offer.secret = secrets.token_hex(24)
+        await offer.save(update_fields=["secret", "secret_previous", "updated_at"])
+        return offer
+
+    async def new_token(self, offer_id: int) -> Offer:
+        offer = await self.get(offer_id)
+        offer.token = secrets.token_urlsafe(24)
+        await offer.save(update_fields=["token", "updated_at"])
+        return offer
+
+    async def set_rate(
+        self, tg_id: int, offer_id: int, field: str, value: str
+    ) -> AffiliateRate | None:
+        """Override one affiliate's payout or RevShare on an offer; `clear` removes it."""
+        offer = await self.get(offer_id)
+        affiliate = await Affiliate.get_or_none(tg_id=tg_id)
+        if affiliate is None:
+            raise NotFound(N_("No affiliate with Telegram id {id}."), id=tg_id)
+        if field == "clear":
+            await AffiliateRate.filter(affiliate_id=affiliate.id, offer_id=offer.id).delete()
+            return None
+        rate, _ = await AffiliateRate.get_or_create(affiliate_id=affiliate.id, offer_id=offer.id)
+        if field == "payout":
+            rate.payout_minor = to_minor(value, offer.currency)
+        elif field == "revshare":
+            rate.revshare_bp = check_percent(value)
+        else:
+            raise InvalidInput(
+                N_("Usage: /rate TG_ID OFFER_ID payout AMOUNT | revshare PERCENT | clear")
+            )
+        await rate.save()
+        return rate
+
+
+def check_int(raw: str, low: int, high: int) -> int:
+    text = raw.strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise InvalidInput(N_("Give a whole number from {low} to {high}."), low=low, high=high)
+    return int(text)
+
+
+def check_percent(raw: str) -> int:
+    """'12.5' -> 1250 basis points; 0-100 with at most two decimals."""
+    text = raw.strip().rstrip("%").replace(",", ".")
+    try:
+        bp = Decimal(text) * 100
+    except InvalidOperation:
+        bp = Decimal(-1)
+    if not text or not bp.is_finite() or bp != bp.to_integral_value() or not 0 <= bp <= 10000:
+        raise InvalidInput(N_("Give a percentage from 0 to 100, e.g. 12.5"))
+    return int(bp)
+
+
+def check_ips(raw: str) -> str:
+    text = raw.strip()
+    if text == "-":
+        return ""
+    items = [i.strip() for i in text.replace(";", ",").split(",") if i.strip()]
+    try:
+        for item in items:
+            ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        raise InvalidInput(
+            N_("Give addresses or networks separated by commas, or - for any.")
+        ) from None
+    if not items or len(",".join(items)) > 1024:
+        raise InvalidInput(N_("Give addresses or networks separated by commas, or - for any."))
+    return ",".join(items)
+
+
+def check_chat_id(raw: str) -> int:
+    text = raw.strip()
+    if not re.match(r"^-100\d{5,15}$", text):
+        raise InvalidInput(
+            N_("A channel id looks like -1001234567890 (forward a post to @userinfobot).")
+        )
+    return int(text)
 
 
 def parse_offer_command(args: str) -> OfferDraft:
@@ -127,7 +270,11 @@ def parse_offer_command(args: str) -> OfferDraft:
     payout = to_minor(parts[1], currency)
     rest = parts[3]
     url = None
+    channel_id = None
     if kind is OfferKind.URL:
         url_raw, _, rest = rest.partition(" ")
         url = check_target_url(url_raw)
-    return OfferDraft(check_title(rest), kind, payout, currency, url)
+    elif kind is OfferKind.CHANNEL:
+        chat_raw, _, rest = rest.partition(" ")
+        channel_id = check_chat_id(chat_raw)
+    return OfferDraft(check_title(rest), kind, payout, currency, url, channel_id)

@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.web import health, redirect, webhook
-from bot.web.keys import BOT, CLICKS, DISPATCHER, REDIS, SETTINGS
+from bot.web import health, postback, redirect, webhook
+from bot.web.keys import BOT, CLICKS, CONVERSIONS, DISPATCHER, NOTIFIER, REDIS, SETTINGS
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
 
     from bot.config import Settings
+    from bot.notifier import Notifier
     from bot.services.clicks import ClickService
+    from bot.services.conversions import ConversionService
 
 MAX_BODY = 1024 * 1024
 
@@ -30,12 +32,17 @@ async def json_errors(
     except web.HTTPException as exc:
         if exc.status < 400 or request.path.startswith("/r/"):
             raise
+        if request.path.startswith("/postback/"):
+            body = {"result": "rejected", "conversion_id": None, "reason": exc.reason}
+            return web.json_response(body, status=exc.status)
         return web.json_response({"ok": False, "error": exc.reason}, status=exc.status)
 
 
 def setup_routes(app: web.Application, with_webhook: bool) -> None:
     app.router.add_get("/r/{code}", redirect.redirect)
     app.router.add_get("/r/{code}/{sub}", redirect.redirect)
+    app.router.add_get("/postback/{offer_id}", postback.postback)
+    app.router.add_post("/postback/{offer_id}", postback.postback)
     app.router.add_get("/health", health.health)
     app.router.add_get("/ready", health.ready)
     if with_webhook:
@@ -43,11 +50,19 @@ def setup_routes(app: web.Application, with_webhook: bool) -> None:
 
 
 def create_web_app(
-    settings: Settings, clicks: ClickService, redis: Redis, bot: Bot, dispatcher: Dispatcher
+    settings: Settings,
+    clicks: ClickService,
+    conversions: ConversionService,
+    notifier: Notifier,
+    redis: Redis,
+    bot: Bot,
+    dispatcher: Dispatcher,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
     app[SETTINGS] = settings
     app[CLICKS] = clicks
+    app[CONVERSIONS] = conversions
+    app[NOTIFIER] = notifier
     app[REDIS] = redis
     app[BOT] = bot
     app[DISPATCHER] = dispatcher

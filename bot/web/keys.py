@@ -7,10 +7,14 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from bot.notifier import Notifier
 from bot.services.clicks import ClickService
+from bot.services.conversions import ConversionService
 
 SETTINGS = web.AppKey("settings", Settings)
 CLICKS = web.AppKey("clicks", ClickService)
 REDIS = web.AppKey("redis", Redis)
+CONVERSIONS = web.AppKey("conversions", ConversionService)
+NOTIFIER = web.AppKey("notifier", Notifier)
 BOT = web.AppKey("bot", Bot)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)

@@ -12,9 +12,9 @@ async def test_every_menu_button_answers(stack: Stack) -> None:
     await alice.send("/start")
 
     for action, expected in [
-        (MenuAction.STATS, "Clicks: 0"),
+        (MenuAction.STATS, "Your numbers for today"),
         (MenuAction.RACES, "coming soon"),
-        (MenuAction.BALANCE, "coming soon"),
+        (MenuAction.BALANCE, "Nothing earned yet"),
         (MenuAction.HELP, "How it works"),
         (MenuAction.SETTINGS, "Settings"),
         (MenuAction.MAIN, "What would you like to do?"),
@@ -108,7 +108,7 @@ async def test_admin_bad_input_is_explained_and_changes_nothing(stack: Stack) ->
     texts = [r.text for r in replies]
     assert texts[0].startswith("Usage: /offer_add KIND AMOUNT CURRENCY [URL] TITLE")
     assert "{click_id}" in texts[0]
-    assert texts[1] == "The kind is one of: url, bot, app."
+    assert texts[1] == "The kind is one of: url, bot, app, channel."
     assert texts[2] == "abc is not an amount. Write it like 12.50"
     assert texts[3].startswith("XXX is not a currency code")
     assert texts[4] == "The target must be an http:// or https:// address."

@@ -87,8 +87,8 @@ async def test_notices_left_behind_are_sent_by_the_sweep_exactly_once(
     await stack.services.referrals.register_start(await factory.affiliate(name="Lost"), code)
     stack.services.notifier.fold_delay = -10  # everything waiting counts as left behind
 
-    sent_first = await stack.services.notifier.sweep_referrals()
-    sent_again = await stack.services.notifier.sweep_referrals()
+    sent_first = await stack.services.notifier.sweep()
+    sent_again = await stack.services.notifier.sweep()
 
     assert (sent_first, sent_again) == (1, 0)
     assert sent_to(stack, 30) == ["🎉 New referral: <b>Lost</b> joined through your link!"]

@@ -1,0 +1,403 @@
+"""Conversions: advertisers' postbacks and channel joins, commissions, and the ledger rows.
+
+The conversion row, its status and its ledger rows are written in one transaction, and a
+unique (offer, txid) is the last line of defence: a repeat, even a concurrent one, never
+counts twice and gets the first answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot.services.codes import normalize_label
+from bot.services.money import to_minor
+from models import (
+    AffiliateRate,
+    Click,
+    Conversion,
+    ConversionStatus,
+    LedgerEntry,
+    LedgerKind,
+    Link,
+    Offer,
+    Referral,
+)
+
+TS_WINDOW = 300
+TXID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+EVENT_RE = re.compile(r"^[a-z0-9_.-]{1,32}$")
+CLICK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+DEFAULT_STATUS_WORDS = {
+    "pending": ConversionStatus.PENDING,
+    "hold": ConversionStatus.PENDING,
+    "approved": ConversionStatus.APPROVED,
+    "confirmed": ConversionStatus.APPROVED,
+    "paid": ConversionStatus.APPROVED,
+    "rejected": ConversionStatus.REJECTED,
+    "declined": ConversionStatus.REJECTED,
+    "cancelled": ConversionStatus.REJECTED,
+    "reversed": ConversionStatus.REVERSED,
+    "chargeback": ConversionStatus.REVERSED,
+    "refunded": ConversionStatus.REVERSED,
+}
+ALLOWED_MOVES = {
+    (ConversionStatus.PENDING, ConversionStatus.APPROVED),
+    (ConversionStatus.PENDING, ConversionStatus.REJECTED),
+    (ConversionStatus.APPROVED, ConversionStatus.REVERSED),
+}
+
+
+def canonical(params: Mapping[str, str]) -> str:
+    """Every parameter but sig, sorted by name, as name=value (RFC 3986 encoded), joined by &."""
+    return "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+        for k, v in sorted(params.items())
+        if k != "sig"
+    )
+
+
+def sign(params: Mapping[str, str], secret: str) -> str:
+    return hmac.new(secret.encode(), canonical(params).encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to an advertiser: stored, duplicate (with the first result) or rejected."""
+
+    result: str
+    http_status: int
+    conversion_id: int | None = None
+    status: str | None = None
+    reason: str | None = None
+    affiliate_id: int | None = None  # whom to tell, when something new was stored
+
+    def body(self) -> dict[str, object]:
+        return {
+            "result": self.result,
+            "conversion_id": self.conversion_id,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+def rejected(http_status: int, reason: str) -> Outcome:
+    return Outcome("rejected", http_status, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A conversion to record, whatever reported it."""
+
+    offer: Offer
+    link: Link
+    click: Click | None
+    sub: str | None
+    txid: str
+    event: str
+    amount_minor: int
+    currency: str
+    status: ConversionStatus
+    review_reason: str | None = None
+
+
+def commission(offer: Offer, rate: AffiliateRate | None, event: str, amount_minor: int) -> int:
+    """Fixed per event (or the offer's payout) plus the RevShare part, rounded half up."""
+    fixed = offer.payout_minor
+    if offer.event_payouts and event in offer.event_payouts:
+        fixed = int(offer.event_payouts[event])
+    share_bp = offer.revshare_bp
+    if rate is not None:
+        fixed = rate.payout_minor if rate.payout_minor is not None else fixed
+        share_bp = rate.revshare_bp if rate.revshare_bp is not None else share_bp
+    return fixed + (max(amount_minor, 0) * share_bp + 5000) // 10000
+
+
+class ConversionService:
+    """Stores conversions exactly once, moves their status, and keeps the ledger in step."""
+
+    def __init__(
+        self,
+        min_click_seconds: int = 10,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.min_click_seconds = min_click_seconds
+        self.clock = clock
+
+    # -- postbacks ---------------------------------------------------------------------------
+
+    async def postback(self, offer_id: int, params: Mapping[str, str], ip: str) -> Outcome:
+        """Check, parse and store one advertiser postback; every refusal names its reason."""
+        offer = await Offer.get_or_none(id=offer_id)
+        if offer is None:
+            return rejected(404, "unknown offer")
+        problem = self._authenticate(offer, params)
+        if problem is not None:
+            return problem
+        if offer.ip_allowlist and not ip_allowed(ip, offer.ip_allowlist):
+            return rejected(403, f"address {ip} is not allowed for this offer")
+        claim = await self._parse(offer, params)
+        if isinstance(claim, Outcome):
+            return claim
+        return await self.record(claim)
+
+    def _authenticate(self, offer: Offer, params: Mapping[str, str]) -> Outcome | None:
+        if "sig" in params:
+            if not offer.secret:
+                return rejected(401, "this offer has no signing secret; use token")
+            ts = params.get("ts", "")
+            if not ts.isdigit() or len(ts) > 12:
+                return rejected(401, "ts must be unix seconds")
+            if abs(int(ts) - time.time()) > TS_WINDOW:
+                return rejected(401, "ts is more than 5 minutes from now")
+            given = params["sig"].lower()
+            for secret in (offer.secret, offer.secret_previous):
+                if secret and hmac.compare_digest(sign(params, secret), given):
+                    return None
+            return rejected(401, "bad signature")
+        if "token" in params:
+            if offer.token and hmac.compare_digest(params["token"], offer.token):
+                return None
+            return rejected(401, "bad token")
+        return rejected(401, "missing sig (with ts) or token")
+
+    async def _parse(self, offer: Offer, params: Mapping[str, str]) -> Claim | Outcome:
+        txid = params.get("txid", "")
+        if not TXID_RE.match(txid):
+            return rejected(400, "txid is missing or not 1-128 printable characters")
+        event = params.get("event", "").lower()
+        if not EVENT_RE.match(event):
+            return rejected(400, "event is missing or not 1-32 of a-z 0-9 _ . -")
+        currency = params.get("currency", offer.currency).upper()
+        if currency != offer.currency:
+            return rejected(400, f"currency must be {offer.currency} for this offer")
+        try:
+            amount_minor = to_minor(params.get("amount", "0") or "0", currency)
+        except Exception:
+            return rejected(400, "amount must be a non-negative decimal like 12.50")
+        word = params.get("status", "approved").lower()
+        status_words = {
+            **DEFAULT_STATUS_WORDS,
+            **{k.lower(): ConversionStatus(v) for k, v in (offer.status_map or {}).items()},
+        }
+        if word not in status_words:
+            return rejected(400, f"status {word[:32]!r} is not one this offer knows")
+        link, click, sub = await self._attribute(offer, params)
+        if link is None:
+            return rejected(404, "unknown click_id or code for this offer")
+        return Claim(
+            offer, link, click, sub, txid, event, amount_minor, currency, status_words[word]
+        )
+
+    async def _attribute(
+        self, offer: Offer, params: Mapping[str, str]
+    ) -> tuple[Link | None, Click | None, str | None]:
+        click_id = params.get("click_id", "").lower()
+        if click_id:
+            if not CLICK_ID_RE.match(click_id):
+                return None, None, None
+            click = await Click.get_or_none(click_id=click_id).select_related("link")
+            if click is None or click.link.offer_id != offer.id:
+                return None, None, None
+            return click.link, click, click.sub
+        code = params.get("code", "").lower()
+        if code:
+            link = await Link.get_or_none(code=code, offer_id=offer.id)
+            return (
+                link,
+                None,
+                normalize_label(params.get("sub", "")) if params.get("sub") else None,
+            )
+        return None, None, None
+
+    # -- recording ---------------------------------------------------------------------------
+
+    async def record(self, claim: Claim) -> Outcome:
+        existing = await Conversion.get_or_none(offer_id=claim.offer.id, txid=claim.txid)
+        if existing is not None:
+            return await self.move(existing, claim.status)
+        if claim.status is ConversionStatus.REVERSED:
+            return rejected(409, "cannot reverse a conversion that was never approved")
+        now = self.clock()
+        review = claim.review_reason or self._fraud_reason(claim, now)
+        status = claim.status
+        if review and status is ConversionStatus.APPROVED:
+            status = ConversionStatus.PENDING  # held for review instead of auto-approved
+        rate = await AffiliateRate.get_or_none(
+            affiliate_id=claim.link.affiliate_id, offer_id=claim.offer.id
+        )
+        try:
+            async with in_transaction():
+                conversion = await Conversion.create(
+                    offer=claim.offer,
+                    affiliate_id=claim.link.affiliate_id,
+                    link=claim.link,
+                    click=claim.click,
+                    sub=claim.sub,
+                    txid=claim.txid,
+                    event=claim.event,
+                    amount_minor=claim.amount_minor,
+                    currency=claim.currency,
+                    commission_minor=commission(
+                        claim.offer, rate, claim.event, claim.amount_minor
+                    ),
+                    status=status,
+                    review=bool(review),
+                    review_reason=review,
+                    created_at=now,
+                    decided_at=now if status is not ConversionStatus.PENDING else None,
+                )
+                if status is ConversionStatus.APPROVED:
+                    await self._credit(conversion, claim.offer)
+        except IntegrityError:  # a concurrent copy won the race: answer as a repeat
+            existing = await Conversion.get(offer_id=claim.offer.id, txid=claim.txid)
+            return await self.move(existing, claim.status)
+        return Outcome(
+            "stored",
+            200,
+            conversion.id,
+            conversion.status.value,
+            reason=f"held for review: {review}" if review else None,
+            affiliate_id=conversion.affiliate_id,
+        )
+
+    def _fraud_reason(self, claim: Claim, now: datetime) -> str | None:
+        if claim.click is None:
+            return None
+        if claim.click.is_bot:
+            return "click from a bot"
+        if now - claim.click.created_at < timedelta(seconds=self.min_click_seconds):
+            return "too soon after the click"
+        return None
+
+    async def move(self, conversion: Conversion, new: ConversionStatus) -> Outcome:
+        """Apply a status change once; a repeat of the current status is a duplicate."""
+        old = conversion.status
+        if new is old or (
+            conversion.review
+            and new is ConversionStatus.APPROVED
+            and old is ConversionStatus.PENDING
+        ):
+            return Outcome("duplicate", 200, conversion.id, old.value)
+        if (old, new) not in ALLOWED_MOVES:
+            return Outcome(
+                "rejected",
+                409,
+                conversion.id,
+                old.value,
+                reason=f"cannot move from {old.value} to {new.value}",
+            )
+        offer = await Offer.get(id=conversion.offer_id)
+        async with in_transaction():
+            moved = await Conversion.filter(id=conversion.id, status=old).update(
+                status=new, decided_at=self.clock()
+            )
+            if not moved:  # someone else moved it first
+                fresh = await Conversion.get(id=conversion.id)
+                return Outcome("duplicate", 200, fresh.id, fresh.status.value)
+            conversion.status = new
+            if new is ConversionStatus.APPROVED:
+                await self._credit(conversion, offer)
+            elif new is ConversionStatus.REVERSED:
+                await self._claw_back(conversion)
+        return Outcome("stored", 200, conversion.id, new.value)
+
+    async def _credit(self, conversion: Conversion, offer: Offer) -> None:
+        if conversion.commission_minor:
+            await LedgerEntry.create(
+                affiliate_id=conversion.affiliate_id,
+                kind=LedgerKind.EARNING,
+                amount_minor=conversion.commission_minor,
+                currency=conversion.currency,
+                key=f"c{conversion.id}:earn",
+                conversion_id=conversion.id,
+            )
+        if offer.second_level_bp and conversion.commission_minor > 0:
+            referral = await Referral.get_or_none(referred_id=conversion.affiliate_id)
+            share = (conversion.commission_minor * offer.second_level_bp + 5000) // 10000
+            if referral is not None and share:
+                await LedgerEntry.create(
+                    affiliate_id=referral.referrer_id,
+                    kind=LedgerKind.REFERRAL_SHARE,
+                    amount_minor=share,
+                    currency=conversion.currency,
+                    key=f"c{conversion.id}:ref",
+                    conversion_id=conversion.id,
+                )
+
+    async def _claw_back(self, conversion: Conversion) -> None:
+        for entry in await LedgerEntry.filter(
+            conversion_id=conversion.id,
+            kind__in=[LedgerKind.EARNING, LedgerKind.REFERRAL_SHARE],
+        ):
+            await LedgerEntry.create(
+                affiliate_id=entry.affiliate_id,
+                kind=LedgerKind.REVERSAL,
+                amount_minor=-entry.amount_minor,
+                currency=entry.currency,
+                key=f"{entry.key}:rev",
+                conversion_id=conversion.id,
+            )
+
+    # -- the hold sweep and reviews ----------------------------------------------------------
+
+    async def approve_due(self) -> list[int]:
+        """Approve pending conversions whose offer's hold has passed (never those in review)."""
+        now = self.clock()
+        approved = []
+        for offer in await Offer.all():
+            due = await Conversion.filter(
+                offer_id=offer.id,
+                status=ConversionStatus.PENDING,
+                review=False,
+                created_at__lte=now - timedelta(days=offer.hold_days),
+            ).limit(1000)
+            for conversion in due:
+                outcome = await self.move(conversion, ConversionStatus.APPROVED)
+                if outcome.result == "stored":
+                    approved.append(conversion.id)
+        return approved
+
+    async def held_for_review(self, limit: int = 30) -> list[Conversion]:
+        return (
+            await Conversion.filter(review=True, status=ConversionStatus.PENDING)
+            .order_by("id")
+            .limit(limit)
+            .select_related("affiliate", "offer")
+        )
+
+    async def decide_review(self, conversion_id: int, approve: bool) -> Outcome:
+        conversion = await Conversion.get_or_none(id=conversion_id)
+        if conversion is None:
+            return rejected(404, "unknown conversion")
+        await Conversion.filter(id=conversion.id).update(review=False)
+        conversion.review = False
+        target = ConversionStatus.APPROVED if approve else ConversionStatus.REJECTED
+        return await self.move(conversion, target)
+
+
+def ip_allowed(ip: str, allowlist: str) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for item in allowlist.replace(";", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            if address in ipaddress.ip_network(item, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
