@@ -59,6 +59,7 @@ DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/affrace_bench"
 TARGET_TEMPLATE = "https://adv.example/land?cid={click_id}&s={sub}&a={affiliate_id}"
 BARE_LOCATION = "https://adv.example/land?cid=bare&s="
 SUB_LABEL = "tg"
+SATURATED = 0.75  # load generator CPU share above which its figures are suspect
 HARD_GRACE = 10  # seconds a load run may overrun its deadline before wrk is cut off
 BROWSERS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -795,6 +796,11 @@ def report(results: list[CaseResult], target: float) -> list[str]:
             )
             if res.rounds > 1:
                 lines.append(f"   {'':8} rounds: {', '.join(f'{r:,.0f}' for r in run['rounds'])}")
+            if run["loadgen_cpu"] >= SATURATED:
+                lines.append(
+                    f"   !! {label}: the load generator used {run['loadgen_cpu']:.0%} of a core: "
+                    "this req/s is a lower bound (use wrk)"
+                )
             other = {k: v for k, v in run["status"].items() if k != "302"}
             if other or run["errors"] or run["in_flight"]:
                 lines.append(
@@ -814,11 +820,11 @@ def report(results: list[CaseResult], target: float) -> list[str]:
 def main_run(args: argparse.Namespace) -> int:
     wrk = shutil.which("wrk")
     loadgen = args.loadgen
-    if loadgen == "auto":
-        loadgen = "wrk" if wrk else "python"
-    if loadgen == "wrk" and wrk is None:
+    if loadgen in ("auto", "wrk") and wrk is None:
         log("wrk is not installed (apt-get install -y wrk): using the Python client")
         loadgen = "python"
+    elif loadgen == "auto":
+        loadgen = "wrk"
     server_cpu, loadgen_cpu = cpu_plan(args.no_pin)
     tool = wrk_version(wrk) if loadgen == "wrk" and wrk else "Python aiohttp client"
 

@@ -54,6 +54,7 @@ class Notifier:
         self.news = news
         self.fold_delay = fold_delay
         self._timers: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._again: set[tuple[str, int]] = set()
 
     def referral_credited(self, referrer_id: int) -> None:
         self._schedule(REFERRALS, referrer_id)
@@ -65,6 +66,7 @@ class Notifier:
         """One notice after the fold delay; what arrives meanwhile joins it."""
         timer = self._timers.get((kind, affiliate_id))
         if timer is not None and not timer.done():
+            self._again.add((kind, affiliate_id))  # news during a flush gets its own round
             return
         task = asyncio.create_task(self._flush_later(kind, affiliate_id))
         self._timers[(kind, affiliate_id)] = task
@@ -73,15 +75,21 @@ class Notifier:
         return self.flush_referrals if kind == REFERRALS else self.flush_conversions
 
     async def _flush_later(self, kind: str, affiliate_id: int) -> None:
+        key = (kind, affiliate_id)
         try:
-            await asyncio.sleep(self.fold_delay)
-            await self._flusher(kind)(affiliate_id)
+            while True:
+                await asyncio.sleep(self.fold_delay)
+                self._again.discard(key)
+                await self._flusher(kind)(affiliate_id)
+                if key not in self._again:
+                    break
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("{} notice for {} failed; the sweep will retry", kind, affiliate_id)
         finally:
-            self._timers.pop((kind, affiliate_id), None)
+            self._timers.pop(key, None)
+            self._again.discard(key)
 
     async def _locked(
         self, kind: str, affiliate_id: int, send: Callable[[], Awaitable[bool]]

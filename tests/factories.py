@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from bot.services.affiliates import AffiliateService, Profile, create_link
-from models import Affiliate, Link, Offer, OfferKind
+from models import Affiliate, Click, Link, Offer, OfferKind
 
 _ids = itertools.count(5000)
 
@@ -29,6 +31,8 @@ class Factory:
         active: bool = True,
     ) -> Offer:
         return await Offer.create(
+            secret="s3cret",
+            token="tok-en",
             title=title,
             kind=kind,
             target_url=url if kind is OfferKind.URL else None,
@@ -41,3 +45,15 @@ class Factory:
         if offer is None:
             return await Link.get(affiliate_id=affiliate.id, offer_id=None)
         return await create_link(affiliate, offer.id)
+
+
+async def make_click(link: Link, *, seconds_ago: int = 3600, is_bot: bool = False) -> Click:
+    """A click that happened `seconds_ago`, as the redirect would have stored it."""
+    return await Click.create(
+        click_id=uuid.uuid4().hex,
+        link=link,
+        visitor="v",
+        is_unique=True,
+        is_bot=is_bot,
+        created_at=datetime.now(UTC) - timedelta(seconds=seconds_ago),
+    )

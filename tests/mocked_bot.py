@@ -17,6 +17,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
     AnswerCallbackQuery,
     AnswerInlineQuery,
+    CreateChatInviteLink,
     DeleteWebhook,
     EditMessageText,
     GetMe,
@@ -26,7 +27,7 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, Message, PhotoSize, User
+from aiogram.types import Chat, ChatInviteLink, Message, PhotoSize, User
 
 BOT_ID = 424242
 BOT_USERNAME = "affrace_test_bot"
@@ -73,6 +74,15 @@ class MockedSession(BaseSession):
         if isinstance(method, SendPhoto):
             photo = [PhotoSize(file_id="p", file_unique_id="p", width=300, height=300)]
             return self._message(method.chat_id, photo=photo, caption=method.caption)
+        if isinstance(method, CreateChatInviteLink):
+            return ChatInviteLink(
+                invite_link=f"https://t.me/+inv{next(self._ids)}",
+                creator=User(id=BOT_ID, is_bot=True, first_name="Affrace"),
+                creates_join_request=False,
+                is_primary=False,
+                is_revoked=False,
+                name=method.name,
+            )
         if isinstance(method, (AnswerCallbackQuery, AnswerInlineQuery, DeleteWebhook, SetWebhook)):
             return True
         raise AssertionError(f"no canned answer for {type(method).__name__}")

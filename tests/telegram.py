@@ -19,6 +19,7 @@ from aiogram.methods import (
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    ChatInviteLink,
     InlineKeyboardMarkup,
     InlineQuery,
     Message,
@@ -157,6 +158,35 @@ class TgUser:
     async def inline(self, text: str = "") -> Reply:
         query = InlineQuery(id=str(next(_update_ids)), from_user=self.tg, query=text, offset="")
         return await self.client.feed(Update(update_id=next(_update_ids), inline_query=query))
+
+
+def member_update(
+    chat_id: int, user_id: int, old: str, new: str, invite_link: str | None = None
+) -> Update:
+    """A chat_member update: `user_id` went from status `old` to `new` in channel `chat_id`."""
+    user = User(id=user_id, is_bot=False, first_name="Joiner")
+    invite = None
+    if invite_link:
+        invite = ChatInviteLink(
+            invite_link=invite_link,
+            creator=User(id=BOT_ID, is_bot=True, first_name="A"),
+            creates_join_request=False,
+            is_primary=False,
+            is_revoked=False,
+        )
+    return Update.model_validate(
+        {
+            "update_id": next(_update_ids),
+            "chat_member": {
+                "chat": Chat(id=chat_id, type="channel", title="Channel").model_dump(),
+                "from": user.model_dump(),
+                "date": int(datetime.now(UTC).timestamp()),
+                "old_chat_member": {"status": old, "user": user.model_dump()},
+                "new_chat_member": {"status": new, "user": user.model_dump()},
+                **({"invite_link": invite.model_dump()} if invite else {}),
+            },
+        }
+    )
 
 
 @dataclass

@@ -37,10 +37,11 @@ class NewsService:
         waiting = Conversion.filter(
             affiliate_id=affiliate_id, notified_at__isnull=True, status__in=TOLD
         )
-        total = await waiting.count()
-        if not total:
-            return None
         last_id = await waiting.order_by("-id").first().values_list("id", flat=True)
+        if last_id is None:
+            return None
+        waiting = waiting.filter(id__lte=last_id)  # one consistent batch, whatever arrives now
+        total = await waiting.count()
         rows = await waiting.order_by("id").limit(SHOWN).select_related("offer")
         affiliate = await Affiliate.get(id=affiliate_id)
         return ConversionNews(

@@ -87,16 +87,12 @@ class ReferralService:
     async def pending_notice(self, referrer_id: int, limit: int = 10) -> ReferralNotice | None:
         """The waiting referrals of one referrer: how many, up to which id, the first names."""
         waiting = Referral.filter(referrer_id=referrer_id, notified_at__isnull=True)
-        total = await waiting.count()
-        if not total:
+        last_id = await waiting.order_by("-id").first().values_list("id", flat=True)
+        if last_id is None:
             return None
-        last_id = (await waiting.order_by("-id").first().values_list("id", flat=True)) or 0
-        rows = (
-            await Referral.filter(referrer_id=referrer_id, notified_at__isnull=True)
-            .order_by("id")
-            .limit(limit)
-            .select_related("referred", "referrer")
-        )
+        waiting = waiting.filter(id__lte=last_id)  # one consistent batch, whatever arrives now
+        total = await waiting.count()
+        rows = await waiting.order_by("id").limit(limit).select_related("referred", "referrer")
         if not rows:
             return None
         referrer = rows[0].referrer

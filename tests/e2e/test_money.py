@@ -1,0 +1,246 @@
+"""Channel joins, conversion notices, stats, balance and payouts, as users live them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from aiogram.methods import SendMessage, SendPhoto
+from aiogram.types import BufferedInputFile
+
+from bot.services.conversions import Claim
+from keyboards.callbacks import (
+    BalanceAction,
+    BalanceCallback,
+    MenuAction,
+    MenuCallback,
+    StatsCallback,
+)
+from models import Affiliate, Conversion, ConversionStatus, LedgerEntry, Link, Offer, OfferKind
+from tests.conftest import ADMIN_ID, Stack
+from tests.factories import Factory
+from tests.telegram import member_update
+
+CHANNEL = -1001234567890
+
+
+def sent_to(stack: Stack, chat_id: int) -> list[str]:
+    return [
+        r.text
+        for r in stack.session.requests
+        if isinstance(r, SendMessage) and r.chat_id == chat_id
+    ]
+
+
+async def channel_offer(factory: Factory) -> Offer:
+    offer = await factory.offer("Channel", kind=OfferKind.CHANNEL, url=None)
+    await Offer.filter(id=offer.id).update(channel_id=CHANNEL, payout_minor=50, hold_days=3)
+    return await Offer.get(id=offer.id)
+
+
+async def test_channel_join_through_the_invite_counts_and_an_early_leave_undoes_it(
+    stack: Stack, factory: Factory
+) -> None:
+    await channel_offer(factory)
+    rita = stack.tg.user(10, first_name="Rita")
+    await rita.send("/start")
+    links = await rita.press(MenuCallback(action=MenuAction.LINKS).pack())
+    invite = next(line for line in links.text.splitlines() if "t.me/+inv" in line)
+    invite = invite.removeprefix("<code>").removesuffix("</code>")
+
+    await stack.tg.feed(member_update(CHANNEL, 77, "left", "member", invite))
+    await stack.tg.feed(member_update(CHANNEL, 77, "left", "member", invite))  # repeated
+    await stack.tg.feed(member_update(CHANNEL, 10, "left", "member", invite))  # herself
+    joined = await Conversion.all().values_list("event", "status")
+    await stack.tg.feed(member_update(CHANNEL, 77, "member", "left"))
+
+    assert joined == [("join", "pending")]
+    assert await Conversion.all().values_list("status", flat=True) == ["rejected"]
+    assert "invite" not in links.text.lower() or "t.me/+inv" in links.text
+
+
+async def test_invite_link_is_made_once_per_affiliate(stack: Stack, factory: Factory) -> None:
+    await channel_offer(factory)
+    rita = stack.tg.user(10)
+    await rita.send("/start")
+
+    first = await rita.press(MenuCallback(action=MenuAction.LINKS).pack())
+    second = await rita.press(MenuCallback(action=MenuAction.LINKS).pack())
+
+    made = [r for r in stack.session.requests if type(r).__name__ == "CreateChatInviteLink"]
+    assert len(made) == 1
+    assert first.text == second.text
+
+
+async def test_conversions_are_told_folded_into_one_message(
+    database: str, redis: object, factory: Factory
+) -> None:
+    from tests.conftest import build_stack
+
+    stack = await build_stack(database, redis, REFERRAL_NOTIFY_DELAY=0.3)  # type: ignore[arg-type]
+    offer = await factory.offer("Casino")
+    aff = await factory.affiliate(tg_id=20)
+    link = await factory.link(aff, offer)
+    for txid, status in (("a", ConversionStatus.APPROVED), ("b", ConversionStatus.PENDING)):
+        outcome = await stack.services.conversions.record(
+            Claim(offer, link, None, None, txid, "deposit", 0, "USD", status)
+        )
+        stack.services.notifier.conversion_stored(outcome.affiliate_id or 0)
+    await asyncio.sleep(0.6)
+
+    assert sent_to(stack, 20) == [
+        "💸 New conversions:\n+$2.50 — deposit — Casino\n+$2.50 — deposit — Casino (pending)"
+    ]
+    await stack.services.notifier.close()
+    await stack.services.clicks.close()
+
+
+async def test_news_arriving_during_a_flush_is_sent_too(stack: Stack, factory: Factory) -> None:
+    offer = await factory.offer("Casino")
+    aff = await factory.affiliate(tg_id=21)
+    link = await factory.link(aff, offer)
+    for txid in ("a", "b", "c"):
+        await stack.services.conversions.record(
+            Claim(offer, link, None, None, txid, "deposit", 0, "USD", ConversionStatus.APPROVED)
+        )
+        stack.services.notifier.conversion_stored(aff.id)
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.2)
+
+    told = "\n".join(sent_to(stack, 21))
+    assert told.count("+$2.50") == 3
+    assert await Conversion.filter(notified_at__isnull=True).count() == 0
+
+
+async def test_stats_periods_and_chart(stack: Stack, factory: Factory) -> None:
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+
+    week = await alice.press(StatsCallback(period="7d").pack())
+    bad = await alice.press(StatsCallback(period="1y").pack())
+    chart = await alice.press(StatsCallback(period="7d", chart=True).pack())
+
+    assert "Your numbers for the last 7 days" in week.text
+    assert "• 7 days" in week.buttons
+    assert bad.alert == "This button is out of date."
+    photo = next(r for r in chart.requests if isinstance(r, SendPhoto))
+    assert isinstance(photo.photo, BufferedInputFile) and photo.photo.data.startswith(b"\x89PNG")
+
+
+async def give(stack: Stack, factory: Factory, tg_id: int, minor: int) -> Affiliate:
+    offer = await factory.offer()
+    await Offer.filter(id=offer.id).update(payout_minor=minor)
+    offer = await Offer.get(id=offer.id)
+    aff = await Affiliate.get(tg_id=tg_id)
+    link = await Link.create(affiliate=aff, offer=offer, code=f"x{tg_id:07d}")
+    await stack.services.conversions.record(
+        Claim(offer, link, None, None, f"g{tg_id}", "sale", 0, "USD", ConversionStatus.APPROVED)
+    )
+    return aff
+
+
+async def test_payout_request_dialog_then_admin_approves(stack: Stack, factory: Factory) -> None:
+    alice = stack.tg.user(1, first_name="Alice")
+    await alice.send("/start")
+    await give(stack, factory, 1, 2500)
+
+    balance = await alice.press(MenuCallback(action=MenuAction.BALANCE).pack())
+    ask = await alice.press(balance.button("Request payout"))
+    photo = await alice.send_sticker()
+    confirm = await alice.send("USDT TRC20 TXyz")
+    done = await alice.press(confirm.button("Send the request"))
+    twice = await alice.press(confirm.button("Send the request"))
+    listing = await stack.tg.user(ADMIN_ID).send("/payouts")
+    approved = await stack.tg.user(ADMIN_ID).send("/payout_ok 1")
+
+    assert "available <b>$25.00</b>" in balance.text
+    assert "payout details" in ask.text
+    assert photo.text == "Please send the payout details as text."
+    assert "USDT TRC20 TXyz" in confirm.text
+    assert "Payout request #1 for $25.00 sent" in done.text
+    assert twice.alert == "This button is out of date."
+    assert "USDT TRC20 TXyz" in listing.text
+    assert "Payout #1 approved." in approved.messages[0].text  # type: ignore[union-attr]
+    assert sent_to(stack, 1)[-1] == "✅ Your payout of $25.00 was approved and is on its way."
+    assert sum(await LedgerEntry.all().values_list("amount_minor", flat=True)) == 0
+
+
+async def test_balance_below_minimum_offers_no_payout(stack: Stack, factory: Factory) -> None:
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+    await give(stack, factory, 1, 500)
+
+    balance = await alice.press(MenuCallback(action=MenuAction.BALANCE).pack())
+    forged = await alice.press(
+        BalanceCallback(action=BalanceAction.CONFIRM, currency="USD").pack()
+    )
+
+    assert "Payouts start from $10.00." in balance.text
+    assert not any("Request payout" in b for b in balance.buttons)
+    assert forged.alert == "This button is out of date."
+
+
+async def test_history_pages(stack: Stack, factory: Factory) -> None:
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+    aff = await Affiliate.get(tg_id=1)
+    for i in range(12):
+        await LedgerEntry.create(
+            affiliate=aff,
+            kind="adjustment",
+            amount_minor=100 + i,
+            currency="USD",
+            key=f"k{i}",
+            note="bonus",
+        )
+
+    page0 = await alice.press(BalanceCallback(action=BalanceAction.HISTORY).pack())
+    page1 = await alice.press(BalanceCallback(action=BalanceAction.HISTORY, page=1).pack())
+
+    assert page0.text.count("adjustment") == 10 and "+$1.11" in page0.text
+    assert page1.text.count("adjustment") == 2 and "+$1.00" in page1.text
+    assert "▶️" in page0.buttons and "◀️" in page1.buttons
+
+
+async def test_admin_configures_an_offer_and_reads_its_postback(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/offer_add url 1 USD https://x.test/?c={click_id} Shop")
+
+    replies = [
+        await admin.send("/offer_edit 1 hold 7"),
+        await admin.send("/offer_edit 1 revshare 12.5"),
+        await admin.send("/offer_edit 1 event deposit=5.00"),
+        await admin.send("/offer_edit 1 status paid=approved"),
+        await admin.send("/offer_edit 1 ips 1.2.3.4, 10.0.0.0/8"),
+        await admin.send("/offer_edit 1 revshare 150"),
+        await admin.send("/offer_edit 1 ips not-an-ip"),
+        await admin.send("/offer_edit 1 hold -1"),
+    ]
+    postback = await admin.send("/offer_postback 1")
+
+    offer = await Offer.get(id=1)
+    assert (offer.hold_days, offer.revshare_bp) == (7, 1250)
+    assert offer.event_payouts == {"deposit": 500} and offer.status_map == {"paid": "approved"}
+    assert offer.ip_allowlist == "1.2.3.4,10.0.0.0/8"
+    assert replies[5].text == "Give a percentage from 0 to 100, e.g. 12.5"
+    assert replies[6].text.startswith("Give addresses or networks")
+    assert replies[7].text == "Give a whole number from 0 to 365."
+    assert "https://aff.example/postback/1?click_id={click_id}" in postback.text
+    assert offer.secret in postback.text and (offer.token or "-") in postback.text
+
+
+async def test_leave_after_the_hold_keeps_the_join(stack: Stack, factory: Factory) -> None:
+    offer = await channel_offer(factory)
+    rita = await factory.affiliate(tg_id=10)
+    link = await factory.link(rita, offer)
+    from models import ChannelInvite
+
+    await ChannelInvite.create(offer=offer, link=link, invite_link="https://t.me/+fixed")
+    await stack.tg.feed(member_update(CHANNEL, 77, "left", "member", "https://t.me/+fixed"))
+    await Conversion.all().update(created_at=datetime.now(UTC) - timedelta(days=4))
+    await stack.services.conversions.approve_due()
+
+    await stack.tg.feed(member_update(CHANNEL, 77, "member", "left"))
+
+    assert await Conversion.all().values_list("status", flat=True) == ["approved"]
+    assert await LedgerEntry.all().values_list("amount_minor", flat=True) == [50]

@@ -1,0 +1,193 @@
+"""Commission arithmetic, overrides, the second level, the hold sweep and payouts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.errors import Conflict, InvalidInput
+from bot.services.balance import BalanceService
+from bot.services.conversions import Claim, ConversionService, commission
+from bot.services.referrals import ReferralService
+from models import (
+    AffiliateRate,
+    Conversion,
+    ConversionStatus,
+    LedgerEntry,
+    Link,
+    Offer,
+    PayoutStatus,
+)
+from tests.factories import Factory
+
+
+def claim(
+    offer: Offer,
+    link: Link,
+    txid: str,
+    amount: int = 0,
+    event: str = "sale",
+    status: ConversionStatus = ConversionStatus.APPROVED,
+) -> Claim:
+    return Claim(offer, link, None, None, txid, event, amount, offer.currency, status)
+
+
+def test_commission_is_fixed_plus_revshare_rounded_half_up() -> None:
+    offer = Offer(payout_minor=100, revshare_bp=1250, event_payouts={"deposit": 500})
+
+    assert commission(offer, None, "sale", 1000) == 100 + 125
+    assert commission(offer, None, "deposit", 1) == 500  # 0.125 rounds to 0
+    assert commission(offer, None, "deposit", 4) == 500 + 1  # 0.5 rounds up
+    override = AffiliateRate(payout_minor=0, revshare_bp=5000)
+    assert commission(offer, override, "deposit", 1000) == 500
+    assert commission(offer, AffiliateRate(payout_minor=None, revshare_bp=None), "x", 0) == 100
+
+
+async def test_second_level_share_goes_to_whoever_referred_the_affiliate(
+    factory: Factory,
+) -> None:
+    offer = await factory.offer()
+    await Offer.filter(id=offer.id).update(second_level_bp=1000)
+    offer = await Offer.get(id=offer.id)
+    boss = await factory.affiliate()
+    earner = await factory.affiliate()
+    await ReferralService().register_start(earner, (await factory.link(boss)).code)
+    link = await factory.link(earner, offer)
+
+    await ConversionService().record(claim(offer, link, "t1"))
+
+    rows = sorted(await LedgerEntry.all().values_list("affiliate_id", "kind", "amount_minor"))
+    assert rows == sorted([(earner.id, "earning", 250), (boss.id, "referral_share", 25)])
+
+
+async def test_per_affiliate_override_applies(factory: Factory) -> None:
+    offer = await factory.offer()
+    aff = await factory.affiliate()
+    link = await factory.link(aff, offer)
+    await AffiliateRate.create(affiliate=aff, offer=offer, payout_minor=999)
+
+    await ConversionService().record(claim(offer, link, "t1"))
+
+    assert (await Conversion.get(txid="t1")).commission_minor == 999
+
+
+async def test_hold_sweep_approves_due_pending_conversions_once(factory: Factory) -> None:
+    offer = await factory.offer()
+    await Offer.filter(id=offer.id).update(hold_days=7)
+    offer = await Offer.get(id=offer.id)
+    link = await factory.link(await factory.affiliate(), offer)
+    now = datetime.now(UTC)
+    service = ConversionService(clock=lambda: now)
+    await service.record(claim(offer, link, "old", status=ConversionStatus.PENDING))
+    await service.record(claim(offer, link, "new", status=ConversionStatus.PENDING))
+    await Conversion.filter(txid="old").update(created_at=now - timedelta(days=8))
+    await Conversion.filter(txid="new").update(created_at=now - timedelta(days=2))
+
+    first = await service.approve_due()
+    again = await service.approve_due()
+
+    assert len(first) == 1 and again == []
+    statuses = dict(await Conversion.all().values_list("txid", "status"))
+    assert statuses == {"old": "approved", "new": "pending"}
+    assert await LedgerEntry.all().count() == 1
+
+
+async def test_reviewed_conversion_waits_for_an_admin(factory: Factory) -> None:
+    offer = await factory.offer()
+    link = await factory.link(await factory.affiliate(), offer)
+    service = ConversionService()
+    held = Claim(
+        offer,
+        link,
+        None,
+        None,
+        "r",
+        "sale",
+        0,
+        "USD",
+        ConversionStatus.APPROVED,
+        review_reason="manual",
+    )
+    stored = await service.record(held)
+
+    assert stored.status == "pending"
+    assert await service.approve_due() == []
+    decided = await service.decide_review(stored.conversion_id or 0, approve=True)
+    assert decided.status == "approved"
+    assert await LedgerEntry.all().count() == 1
+
+
+async def earn(factory: Factory, amount_minor: int) -> tuple[object, Link]:
+    offer = await factory.offer()
+    await Offer.filter(id=offer.id).update(payout_minor=amount_minor)
+    offer = await Offer.get(id=offer.id)
+    aff = await factory.affiliate()
+    link = await factory.link(aff, offer)
+    await ConversionService().record(claim(offer, link, f"e{amount_minor}"))
+    return aff, link
+
+
+async def test_payout_request_takes_the_balance_and_rejection_returns_it(
+    factory: Factory,
+) -> None:
+    aff, _link = await earn(factory, 2500)
+    balance = BalanceService(minimum=Decimal("10"))
+
+    payout = await balance.request_payout(aff, "USD", "  IBAN   DE00 1234  ")  # type: ignore[arg-type]
+    with pytest.raises(Conflict):
+        await balance.request_payout(aff, "USD", "again")  # type: ignore[arg-type]
+    after_request = (await balance.balances(aff.id))[0]  # type: ignore[attr-defined]
+    await balance.decide(payout.id, approve=False, note="wrong IBAN")
+    with pytest.raises(Conflict):
+        await balance.decide(payout.id, approve=True)
+
+    assert payout.amount_minor == 2500 and payout.details == "IBAN DE00 1234"
+    assert after_request.available_minor == 0
+    assert (await balance.balances(aff.id))[0].available_minor == 2500  # type: ignore[attr-defined]
+
+
+async def test_payout_below_minimum_is_refused(factory: Factory) -> None:
+    aff, _link = await earn(factory, 500)
+
+    with pytest.raises(InvalidInput) as caught:
+        await BalanceService(minimum=Decimal("10")).request_payout(aff, "USD", "x")  # type: ignore[arg-type]
+
+    assert caught.value.params["amount"] == "$10.00"
+    assert await LedgerEntry.filter(kind="payout").count() == 0
+
+
+async def test_approved_payout_stays_paid(factory: Factory) -> None:
+    aff, _link = await earn(factory, 1500)
+    balance = BalanceService(minimum=Decimal("10"))
+    payout = await balance.request_payout(aff, "USD", "wallet")  # type: ignore[arg-type]
+
+    decided = await balance.decide(payout.id, approve=True)
+
+    assert decided.status is PayoutStatus.APPROVED
+    assert (await balance.balances(aff.id))[0].available_minor == 0  # type: ignore[attr-defined]
+
+
+async def test_stats_report_counts_and_daily_chart(factory: Factory) -> None:
+    from bot.services.stats import Period, StatsService, chart_png
+    from tests.factories import make_click
+
+    offer = await factory.offer("Shop")
+    aff = await factory.affiliate()
+    link = await factory.link(aff, offer)
+    for _ in range(4):
+        await make_click(link, seconds_ago=60)
+    await ConversionService().record(claim(offer, link, "s1"))
+    await ConversionService().record(claim(offer, link, "s2", status=ConversionStatus.PENDING))
+
+    report = await StatsService().report(aff.id, Period.TODAY)
+    days = await StatsService().daily(aff.id)
+    png = chart_png(days, 2, ("t", "e", "c"))
+
+    assert (report.total.clicks, report.total.conversions) == (4, 2)
+    assert report.total.earnings == {"USD": 250}
+    assert report.total.conversion_rate == Decimal("50.0")
+    assert [r.label for r in report.offers] == ["Shop"]
+    assert days[-1][1:] == (2, 250) and len(days) == 30
+    assert png.startswith(b"\x89PNG")
