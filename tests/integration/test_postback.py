@@ -222,7 +222,7 @@ async def test_code_instead_of_click_id(http: Client, setup: tuple[Offer, Link, 
 
 
 async def test_status_moves_and_illegal_ones(http: Client, setup: tuple[Offer, Link, str]) -> None:
-    offer, link, click_id = setup
+    offer, _link, click_id = setup
 
     async def send(status: str, txid: str = "t") -> tuple[int, dict[str, Any]]:
         resp = await http.get(
