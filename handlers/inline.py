@@ -14,8 +14,10 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.services.channels import ChannelService
 from bot.services.links import LinkService
 from handlers.common import link_urls
+from handlers.links import share_url
 from keyboards.links import share_kb
 from models import Affiliate
 
@@ -24,7 +26,12 @@ router = Router(name=__name__)
 
 @router.inline_query()
 async def share_links(
-    query: InlineQuery, user: Affiliate, links: LinkService, bot: Bot, settings: Settings
+    query: InlineQuery,
+    user: Affiliate,
+    links: LinkService,
+    bot: Bot,
+    settings: Settings,
+    channels: ChannelService,
 ) -> None:
     urls = await link_urls(bot, settings)
     views = [await links.base_link(user), *await links.offer_links(user)]
@@ -32,7 +39,9 @@ async def share_links(
     views.sort(key=lambda v: v.code != wanted)  # the shared one first
     results: list[InlineQueryResultUnion] = []
     for view in views[:20]:
-        url = urls.for_link(view.code, view.kind)
+        url = await share_url(view, urls, bot, channels)
+        if url is None:
+            continue
         title = view.title or _("Join me here")
         card = _("👉 <b>{title}</b>\n{url}").format(title=escape(title), url=url)
         results.append(

@@ -23,6 +23,7 @@ from tortoise.transactions import in_transaction
 from bot.services.codes import normalize_label
 from bot.services.money import to_minor
 from models import (
+    Affiliate,
     AffiliateRate,
     Click,
     Conversion,
@@ -195,6 +196,11 @@ class ConversionService:
         link, click, sub = await self._attribute(offer, params)
         if link is None:
             return rejected(404, "unknown click_id or code for this offer")
+        converter = params.get("tg_user_id", "")
+        if converter.isdigit() and await Affiliate.exists(
+            id=link.affiliate_id, tg_id=int(converter[:20])
+        ):
+            return rejected(403, "an affiliate cannot convert through their own link")
         return Claim(
             offer, link, click, sub, txid, event, amount_minor, currency, status_words[word]
         )

@@ -130,3 +130,9 @@ async def test_flood_from_one_user_is_throttled_politely(database: str, redis: o
     assert texts[4:] == [None, None]
     assert all("How it works" in t for t in texts[:3] if t)
     await stack.services.clicks.close()
+
+
+def test_the_bot_asks_telegram_for_every_update_it_handles(stack: Stack) -> None:
+    wanted = set(stack.dp.resolve_used_update_types())
+
+    assert {"message", "callback_query", "inline_query", "chat_member"} <= wanted

@@ -277,3 +277,23 @@ async def test_fast_or_bot_clicks_are_held_for_review(
     assert "too soon" in (await a.json())["reason"]
     assert await Conversion.filter(review=True).count() == 2
     assert await LedgerEntry.all().count() == 0
+
+
+async def test_converting_through_your_own_link_is_refused(
+    http: Client, setup: tuple[Offer, Link, str]
+) -> None:
+    from models import Affiliate
+
+    offer, link, click_id = setup
+    owner = await Affiliate.get(id=link.affiliate_id)
+
+    own = await http.get(
+        f"/postback/{offer.id}", params=signed(**deposit(click_id, tg_user_id=str(owner.tg_id)))
+    )
+    other = await http.get(
+        f"/postback/{offer.id}", params=signed(**deposit(click_id, "o", tg_user_id="42"))
+    )
+
+    assert own.status == 403 and "own link" in (await own.json())["reason"]
+    assert other.status == 200
+    assert await Conversion.all().count() == 1
