@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, User
+from aiogram.types import TelegramObject, Update, User
 
 from bot.services.affiliates import AffiliateService, Profile
 
@@ -23,7 +23,9 @@ class UserMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         tg_user: User | None = data.get("event_from_user")
-        if tg_user is not None and not tg_user.is_bot:
+        # Someone joining a channel has not met the bot: no affiliate is made for them.
+        membership = isinstance(event, Update) and (event.chat_member or event.my_chat_member)
+        if tg_user is not None and not tg_user.is_bot and not membership:
             user, created = await self.affiliates.load_or_create(
                 Profile(
                     tg_id=tg_user.id,

@@ -55,6 +55,7 @@ async def test_channel_join_through_the_invite_counts_and_an_early_leave_undoes_
     await stack.tg.feed(member_update(CHANNEL, 77, "member", "left"))
 
     assert joined == [("join", "pending")]
+    assert not await Affiliate.exists(tg_id=77)  # joiners are not made affiliates
     assert await Conversion.all().values_list("status", flat=True) == ["rejected"]
     assert "invite" not in links.text.lower() or "t.me/+inv" in links.text
 
