@@ -13,6 +13,16 @@ from models.money import (
     PayoutStatus,
 )
 from models.offer import Offer, OfferKind
+from models.race import (
+    Outbox,
+    Race,
+    RaceEntry,
+    RaceMetric,
+    RacePrize,
+    RaceSnapshot,
+    RaceStatus,
+    TieBreak,
+)
 from models.tracking import Click, Referral
 
 __all__ = [
@@ -27,8 +37,16 @@ __all__ = [
     "Link",
     "Offer",
     "OfferKind",
+    "Outbox",
     "PayoutRequest",
     "PayoutStatus",
+    "Race",
+    "RaceEntry",
+    "RaceMetric",
+    "RacePrize",
+    "RaceSnapshot",
+    "RaceStatus",
     "Referral",
     "SubLink",
+    "TieBreak",
 ]

@@ -15,6 +15,7 @@ class Affiliate(Model):
     tg_language = fields.CharField(max_length=16, null=True)
     language = fields.CharField(max_length=8, null=True)
     is_banned = fields.BooleanField(default=False, db_default=False)
+    timezone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
     notify = fields.BooleanField(default=True, db_default=True)
     started_at = fields.DatetimeField(null=True)
     blocked_at = fields.DatetimeField(null=True)
