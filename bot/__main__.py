@@ -21,12 +21,13 @@ from bot.factory import (
     create_app,
     create_bot,
     create_dispatcher,
+    create_scheduler_for,
     create_services,
     resolve_bot_identity,
 )
 from bot.logging import setup_logging
 from bot.redis import create_redis
-from scheduler import create_scheduler
+from scheduler import jobs
 
 
 class StartupError(Exception):
@@ -40,7 +41,7 @@ async def run(settings: Settings) -> None:
     bot = create_bot(settings)
     services = create_services(settings, bot, redis)
     dp = create_dispatcher(settings, redis, services)
-    scheduler = create_scheduler(services.notifier, services.conversions)
+    scheduler = create_scheduler_for(settings, services)
     runner = web.AppRunner(create_app(settings, bot, dp, redis, services), access_log=None)
     try:
         await _who_am_i(bot, settings, services)
@@ -48,6 +49,8 @@ async def run(settings: Settings) -> None:
         await web.TCPSite(runner, settings.WEB_HOST, settings.WEB_PORT).start()
         logger.info("HTTP server on {}:{}", settings.WEB_HOST, settings.WEB_PORT)
         scheduler.start()
+        # A race whose end passed while no process ran is finalised now, not a tick later.
+        await jobs.tick_races(services.races, services.race_news, services.lease)
         allowed = dp.resolve_used_update_types()
         if settings.use_webhook:
             assert settings.WEBHOOK_URL and settings.WEBHOOK_SECRET
@@ -65,6 +68,7 @@ async def run(settings: Settings) -> None:
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await services.lease.release()
         await runner.cleanup()
         await services.clicks.close()
         await services.notifier.close()

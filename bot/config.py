@@ -62,6 +62,8 @@ class Settings(DatabaseSettings):
     THROTTLE_RATE: int = Field(5, ge=1, le=1000)
     REFERRAL_NOTIFY_DELAY: float = Field(10.0, ge=0, le=3600)
     TRUST_PROXY_HEADERS: bool = False
+    RACE_TICK_SECONDS: int = Field(60, ge=5, le=3600)
+    PAID_BROADCAST: bool = False
     FRAUD_MIN_CLICK_SECONDS: int = Field(10, ge=0, le=86400)
     PAYOUT_MINIMUM: Decimal = Field(Decimal("10"), gt=0, le=Decimal("1000000"))
 

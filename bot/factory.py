@@ -15,14 +15,18 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR, compile_catalogues
+from bot.lease import Lease
 from bot.middlewares.guard import BanMiddleware, ThrottlingMiddleware
 from bot.middlewares.i18n import UserI18nMiddleware
 from bot.middlewares.user import UserMiddleware
 from bot.notifier import Notifier
+from bot.race_news import RaceNews
+from bot.sender import OutboxSender
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import BalanceService
 from bot.services.channels import ChannelService
@@ -31,10 +35,13 @@ from bot.services.conversions import ConversionService
 from bot.services.links import LinkService, LinkUrls
 from bot.services.news import NewsService
 from bot.services.offers import OfferService
+from bot.services.outbox import OutboxService
+from bot.services.races import RaceService
 from bot.services.referrals import ReferralService
 from bot.services.stats import StatsService
 from bot.web.app import create_web_app
 from handlers import get_routers
+from scheduler import create_scheduler
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -58,6 +65,11 @@ class Services:
     channels: ChannelService
     balance: BalanceService
     stats: StatsService
+    races: RaceService
+    outbox: OutboxService
+    sender: OutboxSender
+    race_news: RaceNews
+    lease: Lease
     notifier: Notifier
     i18n: I18n
 
@@ -67,17 +79,26 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     i18n = I18n(path=LOCALES_DIR, default_locale=DEFAULT_LANGUAGE, domain=DOMAIN)
     cache = TargetCache()
     affiliates = AffiliateService()
-    referrals = ReferralService()
     salt = hmac.new(settings.BOT_TOKEN.get_secret_value().encode(), b"visitor", hashlib.sha256)
     # The bot's username is known only after getMe; on_startup fills it in.
     urls = LinkUrls(settings.PUBLIC_URL, "", settings.MINIAPP_SHORT_NAME)
-    conversions = ConversionService(min_click_seconds=settings.FRAUD_MIN_CLICK_SECONDS)
+    races = RaceService(redis)
+    referrals = ReferralService(races)
+    conversions = ConversionService(
+        min_click_seconds=settings.FRAUD_MIN_CLICK_SECONDS, races=races
+    )
+    outbox = OutboxService()
     return Services(
+        outbox=outbox,
+        sender=OutboxSender(bot, outbox, affiliates, paid=settings.PAID_BROADCAST),
+        race_news=RaceNews(bot, i18n, redis, races, outbox),
+        lease=Lease(redis),
         affiliates=affiliates,
         links=LinkService(),
         referrals=referrals,
         offers=OfferService(cache),
-        clicks=ClickService(redis, urls, salt.digest(), cache),
+        clicks=ClickService(redis, urls, salt.digest(), cache, races),
+        races=races,
         conversions=conversions,
         channels=ChannelService(conversions),
         balance=BalanceService(minimum=settings.PAYOUT_MINIMUM),
@@ -109,6 +130,7 @@ def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> D
         channels=services.channels,
         balance=services.balance,
         stats=services.stats,
+        races=services.races,
     )
     dp.update.outer_middleware(UserMiddleware(services.affiliates, settings.ADMIN_IDS))
     UserI18nMiddleware(services.i18n).setup(dp)
@@ -126,6 +148,18 @@ async def resolve_bot_identity(bot: Bot, settings: Settings, services: Services)
     me = await bot.me()
     services.clicks.urls = LinkUrls(
         settings.PUBLIC_URL, me.username or "", settings.MINIAPP_SHORT_NAME
+    )
+
+
+def create_scheduler_for(settings: Settings, services: Services) -> AsyncIOScheduler:
+    return create_scheduler(
+        lease=services.lease,
+        notifier=services.notifier,
+        conversions=services.conversions,
+        races=services.races,
+        race_news=services.race_news,
+        sender=services.sender,
+        tick_seconds=settings.RACE_TICK_SECONDS,
     )
 
 

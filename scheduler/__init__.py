@@ -6,8 +6,12 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.lease import Lease
 from bot.notifier import Notifier
+from bot.race_news import RaceNews
+from bot.sender import OutboxSender
 from bot.services.conversions import ConversionService
+from bot.services.races import RaceService
 from scheduler import jobs
 
 JOB_DEFAULTS: dict[str, Any] = {
@@ -16,24 +20,29 @@ JOB_DEFAULTS: dict[str, Any] = {
     "coalesce": True,
     "misfire_grace_time": 60,
 }
+OUTBOX_EVERY = 5
 
 
-def create_scheduler(notifier: Notifier, conversions: ConversionService) -> AsyncIOScheduler:
+def create_scheduler(
+    *,
+    lease: Lease,
+    notifier: Notifier,
+    conversions: ConversionService,
+    races: RaceService,
+    race_news: RaceNews,
+    sender: OutboxSender,
+    tick_seconds: int,
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(
-        jobs.sweep_notices,
-        "interval",
-        seconds=30,
-        kwargs={"notifier": notifier},
-        id="sweep_notices",
-        **JOB_DEFAULTS,
-    )
-    scheduler.add_job(
-        jobs.approve_held_conversions,
-        "interval",
-        seconds=60,
-        kwargs={"conversions": conversions},
-        id="approve_held_conversions",
-        **JOB_DEFAULTS,
-    )
+
+    def add(func: Any, every: float, **kwargs: Any) -> None:
+        scheduler.add_job(
+            func, "interval", seconds=every, kwargs=kwargs, id=func.__name__, **JOB_DEFAULTS
+        )
+
+    add(jobs.keep_lease, 10, lease=lease)
+    add(jobs.sweep_notices, 30, notifier=notifier, lease=lease)
+    add(jobs.approve_held_conversions, 60, conversions=conversions, lease=lease)
+    add(jobs.tick_races, tick_seconds, races=races, news=race_news, lease=lease)
+    add(jobs.send_outbox, OUTBOX_EVERY, sender=sender, lease=lease, seconds=OUTBOX_EVERY - 0.5)
     return scheduler

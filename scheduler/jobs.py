@@ -1,22 +1,69 @@
-"""Scheduled jobs: module-level, explicit arguments, idempotent sweeps over the database."""
+"""Scheduled jobs: module-level, explicit arguments, idempotent sweeps over the database.
+
+With several processes, each job first checks the lease: only its holder does the work.
+"""
 
 from __future__ import annotations
 
 from loguru import logger
 
+from bot.lease import Lease
 from bot.notifier import Notifier
+from bot.race_news import RaceNews
+from bot.sender import OutboxSender
 from bot.services.conversions import ConversionService
+from bot.services.races import RaceService
 
 
-async def sweep_notices(notifier: Notifier) -> None:
+async def keep_lease(lease: Lease) -> None:
+    """Take or renew the scheduler lease; another process takes over if this one dies."""
+    await lease.hold()
+
+
+async def sweep_notices(notifier: Notifier, lease: Lease) -> None:
     """Send notices left behind by a restart or another instance. Sends nothing twice."""
+    if not await lease.hold():
+        return
     sent = await notifier.sweep()
     if sent:
         logger.info("sent {} delayed notices", sent)
 
 
-async def approve_held_conversions(conversions: ConversionService) -> None:
+async def approve_held_conversions(conversions: ConversionService, lease: Lease) -> None:
     """Approve pending conversions whose hold has passed. A rerun approves nothing twice."""
+    if not await lease.hold():
+        return
     approved = await conversions.approve_due()
     if approved:
         logger.info("approved {} conversions after their hold", len(approved))
+
+
+async def tick_races(races: RaceService, news: RaceNews, lease: Lease) -> None:
+    """Start due races, tick running ones, remind, finalise ended ones, announce results.
+
+    Every step is a guarded transition or keyed in the outbox, so a rerun (or a restart in the
+    middle) sends nothing twice and credits no prize twice.
+    """
+    if not await lease.hold():
+        return
+    for race in await races.start_due():
+        logger.info("race {} started", race.id)
+    for race in await races.ended():
+        placings = await races.finalise(race.id)
+        if placings is not None:
+            logger.info("race {} finished: {} prize winners", race.id, len(placings))
+    for race, label in await races.due_reminders():
+        await news.remind(race, label)
+    for race in await races.listing_running():
+        result = await races.tick(race)
+        await news.after_tick(result)
+    for race in await races.results_due():
+        queued = await news.results(race)
+        logger.info("race {} results queued for {} participants", race.id, queued)
+
+
+async def send_outbox(sender: OutboxSender, lease: Lease, seconds: float) -> None:
+    """Deliver waiting bulk messages for a while, paced under Telegram's limits."""
+    if not await lease.hold():
+        return
+    await sender.drain(seconds)

@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -19,7 +20,8 @@ from tortoise.transactions import in_transaction
 
 from bot.errors import N_, NotFound
 from bot.services.links import LinkUrls
-from models import Click, Link, OfferKind, SubLink
+from bot.services.races import RaceService, ScoreEvent
+from models import Click, Link, OfferKind, RaceMetric, SubLink
 
 BOT_UA = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|preview|facebookexternalhit|embedly|whatsapp|"
@@ -90,20 +92,25 @@ class ClickWriter:
     click that is on disk, yet a busy second costs a few commits rather than thousands.
     """
 
-    def __init__(self, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        max_batch: int = 500,
+        scoring: Callable[[list[ScoreEvent]], Awaitable[int]] | None = None,
+    ) -> None:
         self.max_batch = max_batch
-        self._pending: list[tuple[Click, asyncio.Future[None]]] = []
+        self.scoring = scoring  # moves race scores in the same transaction as the clicks
+        self._pending: list[tuple[Click, ScoreEvent | None, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def write(self, click: Click) -> None:
+    async def write(self, click: Click, event: ScoreEvent | None = None) -> None:
         if self._closed:
             raise RuntimeError("click writer is closed")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="click-writer")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((click, future))
+        self._pending.append((click, event, future))
         self._wake.set()
         await future
 
@@ -117,14 +124,17 @@ class ClickWriter:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:
                 async with in_transaction():
-                    await Click.bulk_create([click for click, _ in batch])
+                    await Click.bulk_create([click for click, _, _ in batch])
+                    events = [event for _, event, _ in batch if event is not None]
+                    if events and self.scoring is not None:
+                        await self.scoring(events)
             except Exception as exc:  # every waiter hears of it; the writer goes on
                 logger.exception("could not store {} clicks", len(batch))
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
             else:
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_result(None)
 
@@ -140,13 +150,18 @@ class ClickService:
     """Counts a visit (raw, unique per visitor per day, bots flagged) and says where to go."""
 
     def __init__(
-        self, redis: Redis, urls: LinkUrls, salt: bytes, cache: TargetCache | None = None
+        self,
+        redis: Redis,
+        urls: LinkUrls,
+        salt: bytes,
+        cache: TargetCache | None = None,
+        races: RaceService | None = None,
     ) -> None:
         self.redis = redis
         self.urls = urls
         self.salt = salt
         self.cache = cache or TargetCache()
-        self.writer = ClickWriter()
+        self.writer = ClickWriter(scoring=races.apply if races is not None else None)
 
     async def resolve(self, code: str) -> Target | None:
         hit, target = self.cache.get(code)
@@ -197,7 +212,12 @@ class ClickService:
             user_agent=user_agent,
             created_at=now,
         )
-        await self.writer.write(click)
+        event = None
+        if is_unique:  # races count unique human clicks
+            event = ScoreEvent(
+                RaceMetric.CLICKS, target.affiliate_id, target.offer_id, now, final=1
+            )
+        await self.writer.write(click, event)
         return self.destination(target, click.click_id, sub)
 
     def destination(self, target: Target, click_id: str, sub: str | None) -> str:

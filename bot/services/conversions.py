@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from bot.services.codes import normalize_label
 from bot.services.money import to_minor
+from bot.services.races import RaceService, ScoreEvent
 from models import (
     Affiliate,
     AffiliateRate,
@@ -32,6 +33,7 @@ from models import (
     LedgerKind,
     Link,
     Offer,
+    RaceMetric,
     Referral,
 )
 
@@ -124,6 +126,30 @@ def commission(offer: Offer, rate: AffiliateRate | None, event: str, amount_mino
     return fixed + (max(amount_minor, 0) * share_bp + 5000) // 10000
 
 
+def race_events(conversion: Conversion, final: int, provisional: int) -> list[ScoreEvent]:
+    """What a conversion is worth in each race metric, times the signs given."""
+    worth = {
+        RaceMetric.CONVERSIONS: 0 if conversion.event == "join" else 1,
+        RaceMetric.JOINS: 1 if conversion.event == "join" else 0,
+        RaceMetric.REVENUE: conversion.amount_minor,
+        RaceMetric.COMMISSION: conversion.commission_minor,
+    }
+    money = {RaceMetric.REVENUE, RaceMetric.COMMISSION}
+    return [
+        ScoreEvent(
+            metric,
+            conversion.affiliate_id,
+            conversion.offer_id,
+            conversion.created_at,
+            final=final * value,
+            provisional=provisional * value,
+            currency=conversion.currency if metric in money else None,
+        )
+        for metric, value in worth.items()
+        if value
+    ]
+
+
 class ConversionService:
     """Stores conversions exactly once, moves their status, and keeps the ledger in step."""
 
@@ -131,9 +157,15 @@ class ConversionService:
         self,
         min_click_seconds: int = 10,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        races: RaceService | None = None,
     ) -> None:
         self.min_click_seconds = min_click_seconds
         self.clock = clock
+        self.races = races
+
+    async def _score(self, conversion: Conversion, final: int, provisional: int) -> None:
+        if self.races is not None:
+            await self.races.apply(race_events(conversion, final, provisional))
 
     # -- postbacks ---------------------------------------------------------------------------
 
@@ -265,6 +297,9 @@ class ConversionService:
                 )
                 if status is ConversionStatus.APPROVED:
                     await self._credit(conversion, claim.offer)
+                    await self._score(conversion, 1, 0)
+                elif status is ConversionStatus.PENDING:
+                    await self._score(conversion, 0, 1)
         except IntegrityError:  # a concurrent copy won the race: answer as a repeat
             existing = await Conversion.get(offer_id=claim.offer.id, txid=claim.txid)
             return await self.move(existing, claim.status)
@@ -314,8 +349,12 @@ class ConversionService:
             conversion.status = new
             if new is ConversionStatus.APPROVED:
                 await self._credit(conversion, offer)
+                await self._score(conversion, 1, -1)
+            elif new is ConversionStatus.REJECTED:
+                await self._score(conversion, 0, -1)
             elif new is ConversionStatus.REVERSED:
                 await self._claw_back(conversion)
+                await self._score(conversion, -1, 0)
         return Outcome("stored", 200, conversion.id, new.value)
 
     async def _credit(self, conversion: Conversion, offer: Offer) -> None:

@@ -10,7 +10,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.services.codes import parse_payload
-from models import Affiliate, Link, Referral, SubLink
+from bot.services.races import RaceService, ScoreEvent
+from models import Affiliate, Link, RaceMetric, Referral, SubLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,9 @@ class ReferralNotice:
 
 class ReferralService:
     """Records referrals before anything else in /start can fail, and never twice."""
+
+    def __init__(self, races: RaceService | None = None) -> None:
+        self.races = races
 
     async def register_start(self, user: Affiliate, raw_payload: str | None) -> StartOutcome:
         payload = parse_payload(raw_payload)
@@ -69,6 +73,18 @@ class ReferralService:
                     await Referral.create(
                         referrer_id=link.affiliate_id, referred_id=user.id, link=link, sub=sub
                     )
+                    if self.races is not None:
+                        await self.races.apply(
+                            [
+                                ScoreEvent(
+                                    RaceMetric.REFERRALS,
+                                    link.affiliate_id,
+                                    link.offer_id,
+                                    now,
+                                    final=1,
+                                )
+                            ]
+                        )
             except IntegrityError:  # the unique referred_id: credited already
                 return StartOutcome(True, refused="repeat")
             return StartOutcome(True, referrer_id=link.affiliate_id)

@@ -1,0 +1,39 @@
+"""One scheduler at a time: a renewed Redis lease decides which process runs the jobs."""
+
+from __future__ import annotations
+
+import uuid
+
+from redis.asyncio import Redis
+
+RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class Lease:
+    def __init__(self, redis: Redis, name: str = "scheduler", ttl: float = 30.0) -> None:
+        self.redis = redis
+        self.key = f"lease:{name}"
+        self.ttl_ms = int(ttl * 1000)
+        self.token = uuid.uuid4().hex
+
+    async def hold(self) -> bool:
+        """Take the lease if it is free, or renew it if it is ours; True while we hold it."""
+        renewed = await self.redis.eval(RENEW, 1, self.key, self.token, self.ttl_ms)  # type: ignore[misc]
+        if renewed:
+            return True
+        taken = await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms)
+        return bool(taken)
+
+    async def release(self) -> None:
+        await self.redis.eval(RELEASE, 1, self.key, self.token)  # type: ignore[misc]

@@ -1,0 +1,178 @@
+"""Turns what a race tick found into messages: the outbox for people, edits for the channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from loguru import logger
+from redis.asyncio import Redis
+
+from bot.i18n import DEFAULT_LANGUAGE, pick_language
+from bot.render import board_lines, news_text, prize_lines, race_title, reminder_text, result_text
+from bot.services.money import format_money
+from bot.services.outbox import Letter, OutboxService
+from bot.services.races import RaceService, Standing, TickResult
+from models import Affiliate, Race
+
+NEWS_COOLDOWN = 300  # seconds between two race news messages to one person
+
+
+class RaceNews:
+    def __init__(
+        self, bot: Bot, i18n: I18n, redis: Redis, races: RaceService, outbox: OutboxService
+    ) -> None:
+        self.bot = bot
+        self.i18n = i18n
+        self.redis = redis
+        self.races = races
+        self.outbox = outbox
+
+    def _locale(self, affiliate: Affiliate) -> str:
+        return pick_language(affiliate.language, affiliate.tg_language)
+
+    def _reachable(self, affiliate: Affiliate | None) -> bool:
+        return affiliate is not None and affiliate.notify and affiliate.blocked_at is None
+
+    async def after_tick(self, result: TickResult) -> int:
+        """Queue each affiliate's news (one item, at most one per cooldown) and edit the board."""
+        race = result.race
+        stamp = int(datetime.now(UTC).timestamp())
+        people = await self.races.names([n.affiliate_id for n in result.news])
+        letters = []
+        for item in result.news:
+            affiliate = people.get(item.affiliate_id)
+            if affiliate is None or not self._reachable(affiliate):
+                continue
+            fresh = await self.redis.set(
+                f"race:{race.id}:news:{item.affiliate_id}", b"1", nx=True, ex=NEWS_COOLDOWN
+            )
+            if not fresh:
+                continue
+            with self.i18n.context(), self.i18n.use_locale(self._locale(affiliate)):
+                text = news_text(race, item.kind, item.rank)
+            letters.append(
+                Letter(f"race{race.id}:news:{stamp}:{affiliate.id}", affiliate.tg_id, text)
+            )
+        queued = await self.outbox.enqueue(letters)
+        await self.update_board(race, result)
+        return queued
+
+    async def update_board(self, race: Race, result: TickResult) -> None:
+        """One leaderboard message in the announce channel, edited rather than posted anew."""
+        if race.announce_chat_id is None:
+            return
+        names = await self.races.names([s.affiliate_id for s in result.top])
+        with self.i18n.context(), self.i18n.use_locale(DEFAULT_LANGUAGE):
+            text = "\n".join(
+                [
+                    race_title(race),
+                    "",
+                    *board_lines(race, result.top, names, DEFAULT_LANGUAGE),
+                    "",
+                    _("{count} taking part · updated {time} UTC").format(
+                        count=result.participants, time=datetime.now(UTC).strftime("%H:%M")
+                    ),
+                ]
+            )
+        try:
+            if race.announce_message_id:
+                await self.bot.edit_message_text(
+                    text=text,
+                    chat_id=race.announce_chat_id,
+                    message_id=race.announce_message_id,
+                )
+                return
+            sent = await self.bot.send_message(race.announce_chat_id, text)
+            race.announce_message_id = sent.message_id
+            await race.save(update_fields=["announce_message_id"])
+            await self.bot.pin_chat_message(
+                race.announce_chat_id, sent.message_id, disable_notification=True
+            )
+        except TelegramBadRequest as exc:
+            if "not modified" not in exc.message:
+                logger.warning("race {} board: {}", race.id, exc.message)
+        except TelegramForbiddenError as exc:
+            logger.warning("race {} board: the bot cannot post there ({})", race.id, exc.message)
+
+    async def remind(self, race: Race, label: str) -> int:
+        queued = 0
+        after = 0
+        while True:
+            page = await self.races.participant_ids(race.id, after)
+            if not page:
+                return queued
+            after = page[-1][0]
+            people = await self.races.names([aff for _, aff in page])
+            letters = []
+            for _entry, aff in page:
+                affiliate = people.get(aff)
+                if affiliate is None or not self._reachable(affiliate):
+                    continue
+                locale = self._locale(affiliate)
+                standing = await self.races.rank(race, aff)
+                with self.i18n.context(), self.i18n.use_locale(locale):
+                    text = reminder_text(race, label, standing, locale)
+                letters.append(Letter(f"race{race.id}:remind{label}:{aff}", affiliate.tg_id, text))
+            queued += await self.outbox.enqueue(letters)
+
+    async def results(self, race: Race) -> int:
+        """Tell every participant their final place, and post the results to the channel."""
+        placings = {p.affiliate_id: p for p in await self.races.placings(race)}
+        queued = 0
+        after = 0
+        while True:
+            page = await self.races.final_standings(race, after)
+            if not page:
+                break
+            after += len(page)
+            people = await self.races.names([aff for _, aff, _ in page])
+            letters = []
+            for place, aff, score in page:
+                affiliate = people.get(aff)
+                if affiliate is None or not self._reachable(affiliate):
+                    continue
+                locale = self._locale(affiliate)
+                placing = placings.get(aff)
+                with self.i18n.context(), self.i18n.use_locale(locale):
+                    prize = ""
+                    if placing is not None:
+                        parts = []
+                        if placing.prize_minor:
+                            parts.append(format_money(placing.prize_minor, race.currency, locale))
+                        if placing.prize_text:
+                            parts.append(escape(placing.prize_text))
+                        prize = " + ".join(parts)
+                    text = result_text(race, place, score, prize, locale)
+                letters.append(Letter(f"race{race.id}:result:{aff}", affiliate.tg_id, text))
+            queued += await self.outbox.enqueue(letters)
+        await self._post_results(race)
+        await self.races.mark_results_sent(race.id)
+        return queued
+
+    async def _post_results(self, race: Race) -> None:
+        if race.announce_chat_id is None:
+            return
+        top = await self.races.final_standings(race, 0, 10)
+        names = await self.races.names([aff for _, aff, _ in top])
+        prizes = await self.races.prizes(race.id)
+        standings = [Standing(aff, place, score) for place, aff, score in top]
+        with self.i18n.context(), self.i18n.use_locale(DEFAULT_LANGUAGE):
+            text = "\n".join(
+                [
+                    race_title(race),
+                    _("🏁 The race is over! Final standings:"),
+                    "",
+                    *board_lines(race, standings, names, DEFAULT_LANGUAGE),
+                    "",
+                    *prize_lines(race, prizes, DEFAULT_LANGUAGE),
+                ]
+            )
+        try:
+            await self.bot.send_message(race.announce_chat_id, text)
+        except (TelegramBadRequest, TelegramForbiddenError) as exc:
+            logger.warning("race {} results post: {}", race.id, exc.message)

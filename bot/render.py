@@ -1,0 +1,169 @@
+"""How races look in Telegram: leaderboards, cards, news. Texts go through gettext."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from html import escape
+
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
+
+from bot.services.money import format_money
+from bot.services.races import Standing
+from models import Affiliate, Race, RaceMetric, RacePrize, RaceStatus
+
+MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+BAR = 8
+
+
+def metric_name(metric: RaceMetric) -> str:
+    return {
+        RaceMetric.CLICKS: _("clicks"),
+        RaceMetric.REFERRALS: _("referrals"),
+        RaceMetric.CONVERSIONS: _("conversions"),
+        RaceMetric.REVENUE: _("revenue"),
+        RaceMetric.COMMISSION: _("commission"),
+        RaceMetric.JOINS: _("channel joins"),
+    }[metric]
+
+
+def amount(race: Race, value: int, locale: str) -> str:
+    """A score in the race's unit: money for revenue and commission, a count otherwise."""
+    if race.metric in (RaceMetric.REVENUE, RaceMetric.COMMISSION):
+        return format_money(value, race.currency, locale)
+    return str(value)
+
+
+def gap_text(race: Race, gap: int, place: int, locale: str) -> str:
+    """ "2 conversions to pass #3"."""
+    if race.metric in (RaceMetric.REVENUE, RaceMetric.COMMISSION):
+        return _("{amount} to pass #{place}").format(
+            amount=format_money(gap, race.currency, locale), place=place
+        )
+    forms = {
+        RaceMetric.CLICKS: ngettext(
+            "{n} click to pass #{place}", "{n} clicks to pass #{place}", gap
+        ),
+        RaceMetric.REFERRALS: ngettext(
+            "{n} referral to pass #{place}", "{n} referrals to pass #{place}", gap
+        ),
+        RaceMetric.CONVERSIONS: ngettext(
+            "{n} conversion to pass #{place}", "{n} conversions to pass #{place}", gap
+        ),
+        RaceMetric.JOINS: ngettext("{n} join to pass #{place}", "{n} joins to pass #{place}", gap),
+    }
+    return forms[race.metric].format(n=gap, place=place)
+
+
+def countdown(delta: timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return _("{d} d {h} h").format(d=days, h=hours)
+    if hours:
+        return _("{h} h {m} min").format(h=hours, m=minutes)
+    return _("{m} min").format(m=minutes)
+
+
+def display_name(race: Race, affiliate: Affiliate | None) -> str:
+    if affiliate is None:
+        return "—"
+    name = affiliate.display_name
+    if race.mask_names:
+        name = name[:2] + "***"
+    return escape(name)
+
+
+def bar(score: int, leader: int) -> str:
+    filled = round(BAR * score / leader) if leader > 0 else 0
+    return "▰" * filled + "▱" * (BAR - filled)
+
+
+def board_lines(
+    race: Race,
+    standings: Sequence[Standing],
+    names: dict[int, Affiliate],
+    locale: str,
+    viewer_id: int | None = None,
+    leader: int | None = None,
+) -> list[str]:
+    if not standings:
+        return [_("Nobody has scored yet. Be the first!")]
+    top = leader if leader is not None else standings[0].score
+    lines = []
+    for s in standings:
+        mark = "👉 " if s.affiliate_id == viewer_id else ""
+        medal = MEDALS.get(s.rank, f"#{s.rank}")
+        lines.append(
+            f"{mark}{medal} {display_name(race, names.get(s.affiliate_id))} — "
+            f"<b>{amount(race, s.score, locale)}</b> {bar(s.score, top)}"
+        )
+    return lines
+
+
+def prize_lines(race: Race, prizes: Sequence[RacePrize], locale: str) -> list[str]:
+    lines = []
+    for p in prizes:
+        parts = []
+        if p.amount_minor:
+            parts.append(format_money(p.amount_minor, race.currency, locale))
+        if p.text:
+            parts.append(escape(p.text))
+        lines.append(f"{MEDALS.get(p.place, f'#{p.place}')} {' + '.join(parts)}")
+    return lines
+
+
+def status_line(race: Race, now: datetime) -> str:
+    if race.status is RaceStatus.SCHEDULED:
+        return _("⏳ Starts in {left}").format(left=countdown(race.starts_at - now))
+    if race.status is RaceStatus.RUNNING:
+        return _("🏃 Running, ends in {left}").format(left=countdown(race.ends_at - now))
+    if race.status is RaceStatus.FINISHED:
+        return _("🏁 Finished")
+    return _("✖️ Cancelled")
+
+
+def race_title(race: Race) -> str:
+    return f"🏁 <b>{escape(race.title)}</b>"
+
+
+def news_text(race: Race, kind: str, rank: int) -> str:
+    title = escape(race.title)
+    texts = {
+        "entered_zone": _("🏆 You are in the prize places of «{title}»: #{rank}!"),
+        "left_zone": _("😬 You dropped out of the prize places of «{title}»: now #{rank}."),
+        "overtaken": _("⚠️ You were overtaken in «{title}»: now #{rank}."),
+        "best_rank": _("🚀 New best in «{title}»: #{rank}!"),
+    }
+    return texts[kind].format(title=title, rank=rank)
+
+
+def reminder_text(race: Race, label: str, standing: Standing | None, locale: str) -> str:
+    title = escape(race.title)
+    head = (
+        _("⏰ «{title}» ends in 24 hours.")
+        if label == "24h"
+        else _("⏰ «{title}» ends in 1 hour.")
+    ).format(title=title)
+    if standing is None:
+        return head + " " + _("You have not scored yet: there is still time!")
+    return (
+        head
+        + " "
+        + _("You are #{rank} with {score}.").format(
+            rank=standing.rank, score=amount(race, standing.score, locale)
+        )
+    )
+
+
+def result_text(race: Race, place: int, score: int, prize: str, locale: str) -> str:
+    text = _("🏁 «{title}» is over. Your final place: #{place} with {score}.").format(
+        title=escape(race.title), place=place, score=amount(race, score, locale)
+    )
+    if prize:
+        text += "\n" + _("🎁 Your prize: {prize}. Money prizes are on your balance.").format(
+            prize=prize
+        )
+    return text

@@ -1,0 +1,129 @@
+"""The paced sender of the outbox: ~30 messages a second overall, one a second per chat.
+
+It honours RetryAfter (everything waits), marks users who blocked the bot and never fails a
+job because of them. With PAID_BROADCAST, messages go out with allow_paid_broadcast and the
+overall pace rises to what Telegram allows for paid broadcasts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+)
+from loguru import logger
+
+from bot.services.affiliates import AffiliateService
+from bot.services.outbox import OutboxService
+from models import Outbox
+
+FREE_RATE = 30
+PAID_RATE = 1000
+PER_CHAT = 1.0
+
+
+class Pacer:
+    """At most `rate` sends in any one-second window, and one per chat per second."""
+
+    def __init__(
+        self,
+        rate: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.rate = rate
+        self.clock = clock
+        self.sleep = sleep
+        self._sent: deque[float] = deque()
+        self._last: dict[int, float] = {}
+
+    def chat_ready(self, chat_id: int) -> bool:
+        last = self._last.get(chat_id)
+        return last is None or self.clock() - last >= PER_CHAT
+
+    async def wait(self) -> None:
+        """Wait for a free slot in the overall one-second window."""
+        while True:
+            now = self.clock()
+            while self._sent and now - self._sent[0] >= 1.0:
+                self._sent.popleft()
+            if len(self._sent) < self.rate:
+                return
+            await self.sleep(1.0 - (now - self._sent[0]))
+
+    def record(self, chat_id: int) -> None:
+        now = self.clock()
+        self._sent.append(now)
+        self._last[chat_id] = now
+        if len(self._last) > 100_000:  # forget chats not heard of for a while
+            self._last = {c: t for c, t in self._last.items() if now - t < PER_CHAT}
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        bot: Bot,
+        outbox: OutboxService,
+        affiliates: AffiliateService,
+        paid: bool = False,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.bot = bot
+        self.outbox = outbox
+        self.affiliates = affiliates
+        self.paid = paid
+        self.pacer = pacer or Pacer(PAID_RATE if paid else FREE_RATE)
+
+    async def drain(self, seconds: float = 5.0) -> int:
+        """Send what is waiting for about `seconds`; return how many were delivered."""
+        deadline = self.pacer.clock() + seconds
+        delivered = 0
+        while self.pacer.clock() < deadline:
+            rows = await self.outbox.pending(limit=200)
+            if not rows:
+                break
+            progressed = False
+            for row in rows:
+                if self.pacer.clock() >= deadline:
+                    break
+                if not self.pacer.chat_ready(row.chat_id):
+                    continue  # this chat had a message this second: it waits its turn
+                await self.pacer.wait()
+                progressed = True
+                delivered += await self._send(row)
+            if not progressed:
+                await self.pacer.sleep(0.2)
+        return delivered
+
+    async def _send(self, row: Outbox) -> int:
+        while True:
+            try:
+                await self.bot.send_message(
+                    row.chat_id, row.text, allow_paid_broadcast=True if self.paid else None
+                )
+            except TelegramRetryAfter as exc:
+                logger.warning("flood limit: waiting {} s", exc.retry_after)
+                await self.pacer.sleep(float(exc.retry_after))
+                continue
+            except TelegramForbiddenError:
+                await self.affiliates.mark_blocked(row.chat_id)
+                await self.outbox.done(row, "blocked by the user")
+                return 0
+            except TelegramBadRequest as exc:
+                await self.outbox.done(row, exc.message)
+                return 0
+            except TelegramNetworkError as exc:
+                await self.outbox.retry_later(row, exc.message)
+                return 0
+            finally:
+                self.pacer.record(row.chat_id)
+            await self.outbox.done(row)
+            return 1

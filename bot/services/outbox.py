@@ -1,0 +1,55 @@
+"""The outbox: bulk messages wait in the database until the paced sender delivers them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from models import Outbox
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    key: str  # unique: the same news is never queued twice
+    chat_id: int
+    text: str
+
+
+class OutboxService:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    async def enqueue(self, letters: Sequence[Letter]) -> int:
+        """Queue letters; ones whose key is already queued are skipped. Returns how many."""
+        if not letters:
+            return 0
+        keys = [letter.key for letter in letters]
+        known = set(await Outbox.filter(key__in=keys).values_list("key", flat=True))
+        fresh = {letter.key: letter for letter in letters if letter.key not in known}.values()
+        now = self.clock()
+        await Outbox.bulk_create(
+            [Outbox(key=x.key, chat_id=x.chat_id, text=x.text, created_at=now) for x in fresh],
+            ignore_conflicts=True,
+        )
+        return len(fresh)
+
+    async def pending(self, limit: int = 100) -> list[Outbox]:
+        return await Outbox.filter(sent_at__isnull=True).order_by("id").limit(limit)
+
+    async def done(self, row: Outbox, error: str | None = None) -> None:
+        await Outbox.filter(id=row.id).update(
+            sent_at=self.clock(), error=error[:256] if error else None, attempts=row.attempts + 1
+        )
+
+    async def retry_later(self, row: Outbox, error: str) -> None:
+        """A passing failure: try again later, until MAX_ATTEMPTS, then give up on it."""
+        if row.attempts + 1 >= MAX_ATTEMPTS:
+            await self.done(row, f"gave up: {error}")
+            return
+        await Outbox.filter(id=row.id).update(attempts=row.attempts + 1, error=error[:256])
+
+    async def waiting(self) -> int:
+        return await Outbox.filter(sent_at__isnull=True).count()
