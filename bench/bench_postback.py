@@ -119,33 +119,45 @@ def system_busy() -> tuple[float, float]:
     return sum(values) - idle, sum(values)
 
 
-def postgres_seconds() -> float:
-    """CPU seconds used so far by the processes named `postgres` (the server's backends)."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def postgres_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of PostgreSQL's own processes and of the backends of `database`.
+
+    Backends serving other databases (other jobs) are left out.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for proc in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            text = stat.read_text()
-            if text[text.index("(") + 1 : text.rindex(")")] != "postgres":
+            stat = (proc / "stat").read_text()
+            if stat[stat.index("(") + 1 : stat.rindex(")")] != "postgres":
                 continue
-            fields = text[text.rindex(")") + 2 :].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+            title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            client = "(" in title or "[local]" in title  # "db 127.0.0.1(5678) idle"
+            if client and f" {database} " not in title:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            found[int(proc.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
 
 
 @dataclass
 class CpuMeter:
     """CPU used over one case, in cores: this process, PostgreSQL, the whole machine."""
 
+    database: str = ""
     own0: float = field(default_factory=time.process_time)
-    pg0: float = field(default_factory=postgres_seconds)
+    pg0: dict[int, float] = field(default_factory=dict)
     sys0: tuple[float, float] = field(default_factory=system_busy)
+
+    def __post_init__(self) -> None:
+        self.pg0 = postgres_cpu(self.database)
 
     def read(self, elapsed: float) -> tuple[float, float, float]:
         if elapsed <= 0:
             return 0.0, 0.0, 0.0
         own = (time.process_time() - self.own0) / elapsed
-        pg = (postgres_seconds() - self.pg0) / elapsed
+        pg1 = postgres_cpu(self.database)
+        pg = sum(cpu - self.pg0.get(pid, 0.0) for pid, cpu in pg1.items()) / elapsed
         busy1, total1 = system_busy()
         busy0, total0 = self.sys0
         cpus = os.cpu_count() or 1
@@ -318,12 +330,13 @@ async def ensure_database(url: str) -> None:
 
 @dataclass
 class Seed:
+    database: str
     offer_id: int
     affiliate_ids: list[int]
     clicks: list[tuple[int, str, int, int]]  # (click pk, click_id, link_id, affiliate_id)
 
 
-async def seed(n_affiliates: int, n_clicks: int) -> Seed:
+async def seed(database: str, n_affiliates: int, n_clicks: int) -> Seed:
     """An offer, affiliates with a link to it each, and clicks an hour old spread over them."""
     from bot.services.affiliates import AffiliateService, Profile, create_link
     from models import Click, Offer, OfferKind
@@ -372,7 +385,7 @@ async def seed(n_affiliates: int, n_clicks: int) -> Seed:
     clicks = [(int(pk), str(cid), int(lid), link_owner[int(lid)]) for pk, cid, lid in rows]
     if len(clicks) != n_clicks:
         raise RuntimeError(f"seeded {len(clicks)} clicks, wanted {n_clicks}")
-    return Seed(offer.id, affiliate_ids, clicks)
+    return Seed(database, offer.id, affiliate_ids, clicks)
 
 
 async def cleanup(pool: asyncpg.Pool, data: Seed) -> None:
@@ -495,7 +508,7 @@ async def run_baseline(
         status = await pool.execute(BASELINE_SQL, *row)
         return "stored" if status == "INSERT 0 1" else f"not-inserted {status}"
 
-    meter = CpuMeter()
+    meter = CpuMeter(data.database)
     elapsed, answers, latencies, samples = await bounded(rows, concurrency, insert)
     own, pg, machine = meter.read(elapsed)
     result = CaseResult(
@@ -533,7 +546,7 @@ async def run_service(
         outcome = await conversions.postback(data.offer_id, params, "127.0.0.1")
         return outcome.result if outcome.result == "stored" else f"{outcome.result} {outcome}"
 
-    meter = CpuMeter()
+    meter = CpuMeter(data.database)
     elapsed, answers, latencies, samples = await bounded(batch, concurrency, post)
     own, pg, machine = meter.read(elapsed)
     result = CaseResult(
@@ -602,7 +615,7 @@ async def run_http(
         async with asyncio.timeout(budget):
             if (await proc.stdout.readline()).strip() != b"READY":
                 raise RuntimeError("the HTTP client did not start")
-            meter = CpuMeter()
+            meter = CpuMeter(data.database)
             start = time.perf_counter()
             proc.stdin.write(b"GO\n")
             await proc.stdin.drain()
@@ -718,7 +731,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> Report:
 
         n_clicks = args.warmup + 1 + n * 2
         log(f"seeding 1 offer, {args.affiliates} affiliates and links, {n_clicks:,} clicks")
-        data = await seed(args.affiliates, n_clicks)
+        data = await seed(database, args.affiliates, n_clicks)
         background = background_load()
         if background > 0.25:
             log(f"!! {background:.2f} cores are busy with other jobs: the figures will suffer")

@@ -60,6 +60,7 @@ TARGET_TEMPLATE = "https://adv.example/land?cid={click_id}&s={sub}&a={affiliate_
 BARE_LOCATION = "https://adv.example/land?cid=bare&s="
 SUB_LABEL = "tg"
 SATURATED = 0.75  # load generator CPU share above which its figures are suspect
+STARVED = 0.8  # bare server CPU share below which something else was using the machine
 HARD_GRACE = 10  # seconds a load run may overrun its deadline before wrk is cut off
 BROWSERS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -748,6 +749,20 @@ def cpu_plan(no_pin: bool) -> tuple[int | None, int | None]:
     return cpus[0], cpus[1]
 
 
+def project_revision() -> str:
+    """The commit benchmarked, and whether the tree outside bench/ had local changes."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "unknown (not a git checkout)"
+    dirty = [line for line in git("status", "--porcelain").splitlines() if " bench/" not in line]
+    return commit + (" with uncommitted changes" if dirty else "")
+
+
 def cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -801,6 +816,11 @@ def report(results: list[CaseResult], target: float) -> list[str]:
                     f"   !! {label}: the load generator used {run['loadgen_cpu']:.0%} of a core: "
                     "this req/s is a lower bound (use wrk)"
                 )
+            elif label == "bare" and run["server_cpu"] < STARVED:
+                lines.append(
+                    f"   !! bare: the server got only {run['server_cpu']:.0%} of its core with an "
+                    "idle load generator: other work on the machine? rerun (--rounds 3)"
+                )
             other = {k: v for k, v in run["status"].items() if k != "302"}
             if other or run["errors"] or run["in_flight"]:
                 lines.append(
@@ -833,6 +853,8 @@ def main_run(args: argparse.Namespace) -> int:
 
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, {platform.platform()}")
+    print(f"project: {project_revision()}")
+    print(f"load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print(
         f"python {platform.python_version()}, aiohttp {aiohttp.__version__}, "
         f"tortoise-orm {tortoise.__version__}; load generator: {tool}"

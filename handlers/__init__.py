@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, channels, errors, fallback, inline, links, menu, money, settings, start
+from handlers import (
+    admin,
+    admin_races,
+    channels,
+    errors,
+    fallback,
+    inline,
+    links,
+    menu,
+    money,
+    races,
+    settings,
+    start,
+)
 
 
 def get_routers() -> list[Router]:
@@ -12,10 +25,12 @@ def get_routers() -> list[Router]:
     routers = [
         errors.router,
         admin.router,
+        admin_races.router,
         start.router,
         menu.router,
         links.router,
         money.router,
+        races.router,
         channels.router,
         settings.router,
         inline.router,

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 from aiogram import Router
-from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.errors import N_, InvalidInput, NotFound
+from bot.filters import IsAdmin
 from bot.notifier import Notifier
 from bot.services.balance import BalanceService
 from bot.services.conversions import ConversionService
 from bot.services.money import check_currency, format_money
 from bot.services.offers import OfferService, parse_offer_command
 from models import Offer
-
-
-class IsAdmin(Filter):
-    async def __call__(self, event: Any, is_admin: bool = False) -> bool:
-        return is_admin
-
 
 router = Router(name=__name__)
 router.message.filter(IsAdmin())
@@ -66,7 +60,10 @@ async def cmd_admin(message: Message) -> None:
             "/rate TG_ID OFFER_ID payout AMOUNT | revshare PERCENT | clear\n"
             "/reviews, /review_ok ID, /review_no ID: conversions held for review\n"
             "/payouts, /payout_ok ID, /payout_no ID [reason]: payout requests\n"
-            "/adjust TG_ID AMOUNT CURRENCY NOTE: a manual balance correction\n\n"
+            "/adjust TG_ID AMOUNT CURRENCY NOTE: a manual balance correction\n"
+            "/race_new: create a race (a guided dialog), /races: list them\n"
+            "/race_edit ID FIELD VALUE, /race_cancel ID, /race_end ID (end now)\n"
+            "/timezone ZONE: the time zone your race times are read in\n\n"
             "Macros in a target URL: {click_id}, {sub}, {affiliate_id}, {offer_id}, {link_code}"
         )
     )

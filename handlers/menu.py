@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
-from aiogram.utils.i18n import gettext as _
 
 from handlers.common import menu_text, show
 from handlers.start import help_text
@@ -23,12 +22,3 @@ async def open_menu(query: CallbackQuery, user: Affiliate) -> None:
 @router.callback_query(MenuCallback.filter(F.action == MenuAction.HELP))
 async def open_help(query: CallbackQuery) -> None:
     await show(query, help_text(), back_to_menu_kb())
-
-
-@router.callback_query(MenuCallback.filter(F.action == MenuAction.RACES))
-async def open_races(query: CallbackQuery) -> None:
-    text = _(
-        "🏁 <b>Races</b> are coming soon: time-boxed contests where the best affiliates win "
-        "prizes. We will tell you when the first one starts."
-    )
-    await show(query, text, back_to_menu_kb())

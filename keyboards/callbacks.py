@@ -55,6 +55,32 @@ class BalanceCallback(CallbackData, prefix="b"):
     currency: str = ""
 
 
+class RaceAction(StrEnum):
+    LIST = "l"
+    SHOW = "s"
+    BOARD = "b"
+    JOIN = "j"
+
+
+class RaceCallback(CallbackData, prefix="r"):
+    action: RaceAction
+    race_id: int = 0
+    page: int = 0
+
+
+class RaceFormAction(StrEnum):
+    PICK = "p"
+    SKIP = "k"
+    BACK = "b"
+    CANCEL = "c"
+    CONFIRM = "ok"
+
+
+class RaceFormCallback(CallbackData, prefix="rf"):
+    action: RaceFormAction
+    value: str = ""
+
+
 class SettingsAction(StrEnum):
     LANGUAGE = "lang"
     SET_LANGUAGE = "sl"

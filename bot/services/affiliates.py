@@ -90,6 +90,10 @@ class AffiliateService:
         affiliate.language = language
         await affiliate.save(update_fields=["language", "updated_at"])
 
+    async def set_timezone(self, affiliate: Affiliate, name: str) -> None:
+        affiliate.timezone = name
+        await affiliate.save(update_fields=["timezone", "updated_at"])
+
     async def set_notify(self, affiliate: Affiliate, notify: bool) -> None:
         affiliate.notify = notify
         await affiliate.save(update_fields=["notify", "updated_at"])

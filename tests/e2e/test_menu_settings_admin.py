@@ -13,7 +13,7 @@ async def test_every_menu_button_answers(stack: Stack) -> None:
 
     for action, expected in [
         (MenuAction.STATS, "Your numbers for today"),
-        (MenuAction.RACES, "coming soon"),
+        (MenuAction.RACES, "No races yet"),
         (MenuAction.BALANCE, "Nothing earned yet"),
         (MenuAction.HELP, "How it works"),
         (MenuAction.SETTINGS, "Settings"),

@@ -1,0 +1,99 @@
+"""Keyboards of the Races section and the admin's race dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from keyboards.callbacks import (
+    MenuAction,
+    MenuCallback,
+    RaceAction,
+    RaceCallback,
+    RaceFormAction,
+    RaceFormCallback,
+)
+
+
+def races_kb(races: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for race_id, label in races:
+        kb.button(
+            text=label[:60], callback_data=RaceCallback(action=RaceAction.SHOW, race_id=race_id)
+        )
+    kb.button(text=_("⬅️ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def race_card_kb(race_id: int, can_join: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if can_join:
+        kb.button(
+            text=_("✅ Join"), callback_data=RaceCallback(action=RaceAction.JOIN, race_id=race_id)
+        )
+    kb.button(
+        text=_("📋 Leaderboard"),
+        callback_data=RaceCallback(action=RaceAction.BOARD, race_id=race_id),
+    )
+    kb.button(
+        text=_("🔄 Refresh"), callback_data=RaceCallback(action=RaceAction.SHOW, race_id=race_id)
+    )
+    kb.button(text=_("⬅️ Races"), callback_data=RaceCallback(action=RaceAction.LIST))
+    kb.adjust(1, 2, 1)
+    return kb.as_markup()
+
+
+def board_kb(race_id: int, page: int, more: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if page > 0:
+        kb.button(
+            text="◀️",
+            callback_data=RaceCallback(action=RaceAction.BOARD, race_id=race_id, page=page - 1),
+        )
+    if more:
+        kb.button(
+            text="▶️",
+            callback_data=RaceCallback(action=RaceAction.BOARD, race_id=race_id, page=page + 1),
+        )
+    kb.button(
+        text=_("⬅️ Race"), callback_data=RaceCallback(action=RaceAction.SHOW, race_id=race_id)
+    )
+    kb.adjust(2, 1)
+    return kb.as_markup()
+
+
+def form_kb(
+    choices: Sequence[tuple[str, str]] = (), can_skip: bool = False, can_back: bool = True
+) -> InlineKeyboardMarkup:
+    """A dialog step: its choices (value, label), then Skip, Back and Cancel."""
+    kb = InlineKeyboardBuilder()
+    for value, label in choices:
+        kb.button(
+            text=label, callback_data=RaceFormCallback(action=RaceFormAction.PICK, value=value)
+        )
+    sizes = [2] * ((len(choices) + 1) // 2)
+    row = 0
+    if can_skip:
+        kb.button(text=_("⏭ Skip"), callback_data=RaceFormCallback(action=RaceFormAction.SKIP))
+        row += 1
+    if can_back:
+        kb.button(text=_("⬅️ Back"), callback_data=RaceFormCallback(action=RaceFormAction.BACK))
+        row += 1
+    kb.button(text=_("✖️ Cancel"), callback_data=RaceFormCallback(action=RaceFormAction.CANCEL))
+    kb.adjust(*sizes, row + 1)
+    return kb.as_markup()
+
+
+def confirm_kb() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=_("✅ Create the race"), callback_data=RaceFormCallback(action=RaceFormAction.CONFIRM)
+    )
+    kb.button(text=_("⬅️ Back"), callback_data=RaceFormCallback(action=RaceFormAction.BACK))
+    kb.button(text=_("✖️ Cancel"), callback_data=RaceFormCallback(action=RaceFormAction.CANCEL))
+    kb.adjust(1, 2)
+    return kb.as_markup()
