@@ -64,6 +64,7 @@ class Settings(DatabaseSettings):
     TRUST_PROXY_HEADERS: bool = False
     RACE_TICK_SECONDS: int = Field(60, ge=5, le=3600)
     PAID_BROADCAST: bool = False
+    RACE_NEWS_COOLDOWN: int = Field(300, ge=0, le=86400)
     FRAUD_MIN_CLICK_SECONDS: int = Field(10, ge=0, le=86400)
     PAYOUT_MINIMUM: Decimal = Field(Decimal("10"), gt=0, le=Decimal("1000000"))
 

@@ -91,7 +91,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     return Services(
         outbox=outbox,
         sender=OutboxSender(bot, outbox, affiliates, paid=settings.PAID_BROADCAST),
-        race_news=RaceNews(bot, i18n, redis, races, outbox),
+        race_news=RaceNews(bot, i18n, redis, races, outbox, settings.RACE_NEWS_COOLDOWN),
         lease=Lease(redis),
         affiliates=affiliates,
         links=LinkService(),

@@ -19,13 +19,18 @@ from bot.services.outbox import Letter, OutboxService
 from bot.services.races import RaceService, Standing, TickResult
 from models import Affiliate, Race
 
-NEWS_COOLDOWN = 300  # seconds between two race news messages to one person
-
 
 class RaceNews:
     def __init__(
-        self, bot: Bot, i18n: I18n, redis: Redis, races: RaceService, outbox: OutboxService
+        self,
+        bot: Bot,
+        i18n: I18n,
+        redis: Redis,
+        races: RaceService,
+        outbox: OutboxService,
+        cooldown: int = 300,
     ) -> None:
+        self.cooldown = cooldown  # seconds between two race news messages to one person
         self.bot = bot
         self.i18n = i18n
         self.redis = redis
@@ -41,22 +46,26 @@ class RaceNews:
     async def after_tick(self, result: TickResult) -> int:
         """Queue each affiliate's news (one item, at most one per cooldown) and edit the board."""
         race = result.race
-        stamp = int(datetime.now(UTC).timestamp())
         people = await self.races.names([n.affiliate_id for n in result.news])
         letters = []
         for item in result.news:
             affiliate = people.get(item.affiliate_id)
             if affiliate is None or not self._reachable(affiliate):
                 continue
-            fresh = await self.redis.set(
-                f"race:{race.id}:news:{item.affiliate_id}", b"1", nx=True, ex=NEWS_COOLDOWN
-            )
-            if not fresh:
-                continue
+            if self.cooldown:
+                fresh = await self.redis.set(
+                    f"race:{race.id}:news:{item.affiliate_id}", b"1", nx=True, ex=self.cooldown
+                )
+                if not fresh:
+                    continue
             with self.i18n.context(), self.i18n.use_locale(self._locale(affiliate)):
                 text = news_text(race, item.kind, item.rank)
             letters.append(
-                Letter(f"race{race.id}:news:{stamp}:{affiliate.id}", affiliate.tg_id, text)
+                Letter(
+                    f"race{race.id}:news:{result.snapshot_id}:{affiliate.id}",
+                    affiliate.tg_id,
+                    text,
+                )
             )
         queued = await self.outbox.enqueue(letters)
         await self.update_board(race, result)

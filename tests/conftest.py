@@ -37,7 +37,6 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if TEST_DATABASE_URL else [])
 TOKEN = "123456:" + "A" * 35
 ADMIN_ID = 1000
-TABLES = ("click", "referral", "sublink", "link", "offer", "affiliate")
 
 
 async def recreate_pg_database(url: str) -> None:
@@ -90,9 +89,13 @@ async def database(
     else:
         url = request.getfixturevalue("pg_url")
         await db.init(url)
-        await Tortoise.get_connection("default").execute_script(
-            f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"
+        conn = Tortoise.get_connection("default")
+        _, rows = await conn.execute_query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename != 'tortoise_migrations'"
         )
+        tables = ", ".join(f'"{r["tablename"]}"' for r in rows)
+        await conn.execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     try:
         yield url
     finally:

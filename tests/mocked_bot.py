@@ -21,6 +21,7 @@ from aiogram.methods import (
     DeleteWebhook,
     EditMessageText,
     GetMe,
+    PinChatMessage,
     SendMessage,
     SendPhoto,
     SetWebhook,
@@ -83,7 +84,10 @@ class MockedSession(BaseSession):
                 is_revoked=False,
                 name=method.name,
             )
-        if isinstance(method, (AnswerCallbackQuery, AnswerInlineQuery, DeleteWebhook, SetWebhook)):
+        if isinstance(
+            method,
+            (AnswerCallbackQuery, AnswerInlineQuery, DeleteWebhook, SetWebhook, PinChatMessage),
+        ):
             return True
         raise AssertionError(f"no canned answer for {type(method).__name__}")
 

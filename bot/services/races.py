@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from redis.asyncio import Redis
 from tortoise.expressions import F
@@ -90,6 +91,7 @@ class TickResult:
     participants: int
     top: list[Standing]
     news: list[News] = field(default_factory=list)
+    snapshot_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,9 +365,12 @@ class RaceService:
     async def _sync(self, race: Race) -> list[int]:
         """Copy dirty entries into Redis; return whose score changed."""
         board = key(race.id)
-        if not await self.redis.exists(board):
+        if not await self.redis.exists(board):  # first tick, or Redis lost it
+            moved = await RaceEntry.filter(race_id=race.id, dirty=True).values_list(
+                "affiliate_id", flat=True
+            )
             await self.rebuild(race)
-            return []
+            return [cast(int, a) for a in moved]
         rows = await RaceEntry.filter(race_id=race.id, dirty=True).values_list(
             "id", "affiliate_id", "score", "reached_at"
         )
@@ -441,7 +446,7 @@ class RaceService:
         if changed:
             await self._best_ranks(race, changed, news)
         snapshot = {"ids": [s.affiliate_id for s in top]}
-        await RaceSnapshot.create(
+        taken = await RaceSnapshot.create(
             race=race,
             taken_at=self.clock(),
             participants=participants,
@@ -449,7 +454,7 @@ class RaceService:
         )
         race.last_snapshot = snapshot
         await race.save(update_fields=["last_snapshot"])
-        return TickResult(race, participants, top[:TOP], list(news.values()))
+        return TickResult(race, participants, top[:TOP], list(news.values()), taken.id)
 
     async def _best_ranks(self, race: Race, changed: list[int], news: dict[int, News]) -> None:
         board = key(race.id)
@@ -488,7 +493,9 @@ class RaceService:
             ):
                 if timedelta(0) < left <= span and not getattr(race, flag):
                     if await Race.filter(id=race.id, **{flag: False}).update(**{flag: True}):
-                        due.append((race, label))
+                        # A race shorter than the span never ran "24 h before the end".
+                        if race.starts_at <= race.ends_at - span:
+                            due.append((race, label))
                         if label == "1h":  # a 24 h reminder that late is pointless
                             await Race.filter(id=race.id).update(reminded_24h=True)
                     break

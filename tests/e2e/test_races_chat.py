@@ -1,0 +1,323 @@
+"""Races as people live them: the card, joining, the leaderboard in both languages, the admin's
+dialog, and a whole race run by the scheduler's job with news, channel board and results."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiogram.methods import EditMessageText, PinChatMessage, SendMessage
+
+from bot.sender import OutboxSender, Pacer
+from bot.services.conversions import Claim
+from bot.services.races import RaceDraft, ScoreEvent
+from keyboards.callbacks import RaceAction, RaceCallback, RaceFormAction, RaceFormCallback
+from models import (
+    Affiliate,
+    ConversionStatus,
+    LedgerEntry,
+    Outbox,
+    Race,
+    RaceEntry,
+    RaceMetric,
+    RaceStatus,
+    TieBreak,
+)
+from scheduler import jobs
+from tests.conftest import ADMIN_ID, Stack
+from tests.factories import Factory
+
+CHANNEL = -1009876543210
+
+
+def race_draft(**changes: object) -> RaceDraft:
+    now = datetime.now(UTC)
+    values: dict[str, object] = {
+        "title": "Winter cup",
+        "description": "Bring people!",
+        "metric": RaceMetric.REFERRALS,
+        "offer_id": None,
+        "starts_at": now - timedelta(minutes=1),
+        "ends_at": now + timedelta(days=1),
+        "prizes": [(1, "Hoodie", 5000), (2, "", 2000)],
+        "min_score": 0,
+        "opt_in": False,
+        "tie_break": TieBreak.FIRST,
+        "mask_names": False,
+        "currency": "USD",
+        "announce_chat_id": None,
+    }
+    values.update(changes)
+    return RaceDraft(**values)  # type: ignore[arg-type]
+
+
+async def running_race(stack: Stack, **changes: object) -> Race:
+    race = await stack.services.races.create(race_draft(**changes))
+    await stack.services.races.start_due()
+    return await stack.services.races.get(race.id)
+
+
+async def test_race_card_shows_prizes_rank_gap_and_top(stack: Stack, factory: Factory) -> None:
+    race = await running_race(stack)
+    alice = stack.tg.user(1, first_name="Alice")
+    await alice.send("/start")
+    me = await Affiliate.get(tg_id=1)
+    leader = await factory.affiliate(name="Leader")
+    await stack.services.races.apply(
+        [
+            ScoreEvent(RaceMetric.REFERRALS, leader.id, None, datetime.now(UTC), final=5),
+            ScoreEvent(RaceMetric.REFERRALS, me.id, None, datetime.now(UTC), final=3),
+        ]
+    )
+    await stack.services.races.tick(race)
+
+    card = await alice.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+
+    assert "Winter cup" in card.text and "Running, ends in" in card.text
+    assert "🥇 $50.00 + Hoodie" in card.text
+    assert "You: #2 with 3" in card.text
+    assert "3 referrals to pass #1" in card.text
+    assert "🥇 Leader — <b>5</b> ▰▰▰▰▰▰▰▰" in card.text
+    assert "👉 🥈 Alice — <b>3</b>" in card.text
+
+
+async def test_leaderboard_in_russian_with_masked_names(stack: Stack, factory: Factory) -> None:
+    race = await running_race(stack, mask_names=True)
+    ivan = stack.tg.user(2, first_name="Иван", language_code="ru")
+    await ivan.send("/start")
+    for i in range(12):
+        aff = await factory.affiliate(name=f"Player{i}")
+        await stack.services.races.apply(
+            [ScoreEvent(RaceMetric.REFERRALS, aff.id, None, datetime.now(UTC), final=20 - i)]
+        )
+    await stack.services.races.tick(race)
+
+    page1 = await ivan.press(RaceCallback(action=RaceAction.BOARD, race_id=race.id).pack())
+    page2 = await ivan.press(RaceCallback(action=RaceAction.BOARD, race_id=race.id, page=1).pack())
+
+    assert "Таблица, страница 1" in page1.text
+    assert "🥇 Pl*** — <b>20</b>" in page1.text and "Player" not in page1.text
+    assert "▶️" in page1.buttons and "◀️" in page2.buttons
+    assert "#11 Pl***" in page2.text
+
+
+async def test_opt_in_race_has_a_join_button(stack: Stack) -> None:
+    race = await running_race(stack, opt_in=True)
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+
+    card = await alice.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+    joined = await alice.press(card.button("Join"))
+    again = await alice.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+
+    assert "Join to take part." in card.text
+    assert "You're in!" in joined.text
+    assert not any("Join" in b for b in again.buttons)
+    assert await RaceEntry.filter(race_id=race.id).count() == 1
+
+
+async def test_pending_conversions_are_provisional_until_approved(
+    stack: Stack, factory: Factory
+) -> None:
+    race = await running_race(stack, metric=RaceMetric.CONVERSIONS)
+    offer = await factory.offer()
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+    me = await Affiliate.get(tg_id=1)
+    link = await factory.link(me, offer)
+    outcome = await stack.services.conversions.record(
+        Claim(offer, link, None, None, "p1", "sale", 0, "USD", ConversionStatus.PENDING)
+    )
+    await stack.services.races.tick(race)
+
+    pending = await alice.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+    conversion = await factory_conversion(outcome.conversion_id)
+    await stack.services.conversions.move(conversion, ConversionStatus.APPROVED)
+    await stack.services.races.tick(await stack.services.races.get(race.id))
+    final = await alice.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+
+    assert "+1 provisional" in pending.text and "You: #1 with 0" in pending.text
+    assert "You: #1 with 1" in final.text and "provisional" not in final.text
+
+
+async def factory_conversion(conversion_id: int | None):  # type: ignore[no-untyped-def]
+    from models import Conversion
+
+    return await Conversion.get(id=conversion_id)
+
+
+async def test_clicks_and_referrals_score_in_their_races(stack: Stack, factory: Factory) -> None:
+    clicks = await running_race(stack, metric=RaceMetric.CLICKS, title="Clicks")
+    refs = await running_race(stack, metric=RaceMetric.REFERRALS, title="Refs")
+    owner = await factory.affiliate(tg_id=30)
+    link = await factory.link(owner, await factory.offer())
+
+    await stack.services.clicks.track(link.code, None, "1.1.1.1", "Mozilla/5.0 Firefox")
+    await stack.services.clicks.track(link.code, None, "1.1.1.1", "Mozilla/5.0 Firefox")  # again
+    await stack.services.clicks.track(link.code, None, "2.2.2.2", "curl/8")  # a bot
+    await stack.tg.user(31).send(f"/start {(await factory.link(owner)).code}")
+
+    scores = dict(await RaceEntry.filter(affiliate_id=owner.id).values_list("race_id", "score"))
+    assert scores == {clicks.id: 1, refs.id: 1}
+
+
+async def test_the_scheduler_job_runs_a_whole_race(
+    database: str, redis: object, factory: Factory
+) -> None:
+    from tests.conftest import build_stack
+
+    stack = await build_stack(database, redis, RACE_NEWS_COOLDOWN=0)  # type: ignore[arg-type]
+    races = stack.services.races
+    race = await running_race(stack, announce_chat_id=CHANNEL)
+    alice = stack.tg.user(1, first_name="Alice")
+    await alice.send("/start")
+    me = await Affiliate.get(tg_id=1)
+    other = await factory.affiliate(tg_id=2, name="Bob")
+    now = datetime.now(UTC)
+    await races.apply(
+        [
+            ScoreEvent(RaceMetric.REFERRALS, me.id, None, now, final=2),
+            ScoreEvent(RaceMetric.REFERRALS, other.id, None, now, final=1),
+        ]
+    )
+
+    await jobs.tick_races(races, stack.services.race_news, stack.services.lease)
+    board_posts = [
+        r for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == CHANNEL
+    ]
+    pinned = [r for r in stack.session.requests if isinstance(r, PinChatMessage)]
+    await races.apply([ScoreEvent(RaceMetric.REFERRALS, other.id, None, now, final=5)])
+    await jobs.tick_races(races, stack.services.race_news, stack.services.lease)
+    edits = [
+        r
+        for r in stack.session.requests
+        if isinstance(r, EditMessageText) and r.chat_id == CHANNEL
+    ]
+    await Race.filter(id=race.id).update(ends_at=datetime.now(UTC) - timedelta(seconds=1))
+    await jobs.tick_races(races, stack.services.race_news, stack.services.lease)
+    await jobs.tick_races(races, stack.services.race_news, stack.services.lease)  # a rerun
+    sender = OutboxSender(
+        stack.bot, stack.services.outbox, stack.services.affiliates, pacer=Pacer(30)
+    )
+    await sender.drain(seconds=5)
+
+    assert len(board_posts) == 1 and len(pinned) == 1 and len(edits) == 1
+    assert "Bob" in edits[0].text and "2 taking part" in edits[0].text
+    told = [
+        r.text for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == 1
+    ]
+    assert any("You were overtaken in «Winter cup»: now #2." in t for t in told)
+    assert any("Your final place: #2 with 2." in t for t in told)
+    bob = [r.text for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == 2]
+    assert any("Your final place: #1 with 6." in t and "$50.00 + Hoodie" in t for t in bob)
+    assert (await races.get(race.id)).status is RaceStatus.FINISHED
+    prizes = (
+        await LedgerEntry.filter(kind="prize")
+        .order_by("amount_minor")
+        .values_list("affiliate_id", "amount_minor")
+    )
+    assert prizes == [(me.id, 2000), (other.id, 5000)]
+    assert await Outbox.filter(key__startswith=f"race{race.id}:result").count() == 2
+
+
+async def test_admin_dialog_creates_a_race_with_back_and_bad_inputs(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    pick = lambda v: RaceFormCallback(action=RaceFormAction.PICK, value=v).pack()  # noqa: E731
+    skip = RaceFormCallback(action=RaceFormAction.SKIP).pack()
+    back = RaceFormCallback(action=RaceFormAction.BACK).pack()
+
+    start = await admin.send("/race_new")
+    long_title = await admin.send("x" * 5000)
+    await admin.send("New Year race")
+    await admin.press(skip)  # description
+    await admin.press(pick("conversions"))
+    await admin.press(skip)  # all offers
+    await admin.send("now")
+    before_start = await admin.send("2020-01-01 10:00")
+    await admin.send("+7d")
+    ten_thousand = await admin.send("; ".join(f"{i}=1" for i in range(1, 10001)))
+    negative = await admin.send("1=-5")
+    went_back = await admin.press(back)
+    await admin.send("+3d")
+    await admin.send("1=100 iPhone; 2=50")
+    await admin.press(skip)  # min score
+    await admin.press(pick("0"))  # open to all
+    await admin.press(pick("split"))
+    await admin.press(pick("1"))  # mask names
+    preview = await admin.press(skip)  # no channel
+    created = await admin.press(RaceFormCallback(action=RaceFormAction.CONFIRM).pack())
+
+    assert "Step 1 of 12" in start.text and "⬅️ Back" not in start.buttons
+    assert long_title.text == "A title is 1–128 characters."
+    assert before_start.text == "The end must be after the start."
+    assert ten_thousand.text == "At most 100 prize places."
+    assert negative.text == "A prize cannot be negative."
+    assert "When does it end?" in went_back.text
+    assert "Preview" in preview.text and "🥇 $100.00 + iPhone" in preview.text
+    assert "is scheduled" in created.text
+    race = await Race.get(title="New Year race")
+    assert (race.metric, race.tie_break, race.mask_names) == (
+        RaceMetric.CONVERSIONS,
+        TieBreak.SPLIT,
+        True,
+    )
+    assert round((race.ends_at - race.starts_at).total_seconds() / 86400) == 3
+
+
+async def test_admin_dialog_cancel_saves_nothing(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/race_new")
+    await admin.send("Temp")
+
+    cancelled = await admin.press(RaceFormCallback(action=RaceFormAction.CANCEL).pack())
+    later = await admin.send("hello")
+
+    assert "cancelled" in cancelled.text
+    assert "I work with buttons" in later.text
+    assert await Race.all().count() == 0
+
+
+async def test_admin_race_commands(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    scheduled = await stack.services.races.create(
+        race_draft(
+            starts_at=datetime.now(UTC) + timedelta(days=1),
+            ends_at=datetime.now(UTC) + timedelta(days=2),
+        )
+    )
+
+    listing = await admin.send("/races")
+    edit = await admin.send(f"/race_edit {scheduled.id} title Bigger cup")
+    bad = await admin.send(f"/race_edit {scheduled.id} end 2020-01-01 00:00")
+    prizes = await admin.send(f"/race_edit {scheduled.id} prizes 1=10; 2=5")
+    ended = await admin.send(f"/race_end {scheduled.id}")
+    cancel = await admin.send(f"/race_cancel {scheduled.id}")
+    mallory = await stack.tg.user(3).send("/race_new")
+
+    assert "Winter cup" in listing.text
+    assert "updated" in edit.text
+    assert bad.text == "The end must be after the start."
+    assert prizes.text == "✅ Prizes saved."
+    assert "ended" in ended.text
+    assert cancel.text == f"Race #{scheduled.id} is already over."
+    assert mallory.text.startswith("I don't know that command.")
+    assert (await Race.get(id=scheduled.id)).title == "Bigger cup"
+
+
+async def test_race_news_to_one_person_is_throttled(stack: Stack, factory: Factory) -> None:
+    race = await running_race(stack)
+    alice = stack.tg.user(1, first_name="Alice")
+    await alice.send("/start")
+    me = await Affiliate.get(tg_id=1)
+    rival = await factory.affiliate(name="Rival")
+    now = datetime.now(UTC)
+    await stack.services.races.apply([ScoreEvent(RaceMetric.REFERRALS, me.id, None, now, 2)])
+    first = await stack.services.races.tick(race)
+    await stack.services.race_news.after_tick(first)
+    await stack.services.races.apply([ScoreEvent(RaceMetric.REFERRALS, rival.id, None, now, 5)])
+    second = await stack.services.races.tick(await stack.services.races.get(race.id))
+
+    queued = await stack.services.race_news.after_tick(second)
+
+    assert [n.kind for n in second.news if n.affiliate_id == me.id] == ["overtaken"]
+    assert queued == 1  # the rival's news; Alice heard from this race a moment ago
+    assert await Outbox.filter(chat_id=1).count() == 1
