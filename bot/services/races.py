@@ -300,8 +300,11 @@ class RaceService:
         if not events:
             return 0
         races = await self._running()
+        now = self.clock()
         moved = 0
         for race in races:
+            if now >= race.ends_at:
+                continue  # frozen at the end: a late approval no longer counts
             for event in events:
                 if (
                     event.metric is not race.metric

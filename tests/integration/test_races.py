@@ -310,3 +310,15 @@ async def test_reminders_are_due_once(races: RaceService, clock: Clock) -> None:
 
     assert [label for _, label in first] == ["24h"] and again == []
     assert [label for _, label in last] == ["1h"]
+
+
+async def test_scores_freeze_at_the_end(races: RaceService, clock: Clock, factory: Factory) -> None:
+    a = await factory.affiliate()
+    race = await started(races, clock)
+    await score(races, clock, a, final=1)
+    event_time = clock.now
+
+    clock.now = race.ends_at + timedelta(seconds=1)  # a conversion from the race approved late
+    await races.apply([ScoreEvent(RaceMetric.CONVERSIONS, a.id, None, event_time, final=5)])
+
+    assert await RaceEntry.filter(race_id=race.id).values_list("score", flat=True) == [1]
