@@ -312,7 +312,9 @@ async def test_reminders_are_due_once(races: RaceService, clock: Clock) -> None:
     assert [label for _, label in last] == ["1h"]
 
 
-async def test_scores_freeze_at_the_end(races: RaceService, clock: Clock, factory: Factory) -> None:
+async def test_scores_freeze_at_the_end(
+    races: RaceService, clock: Clock, factory: Factory
+) -> None:
     a = await factory.affiliate()
     race = await started(races, clock)
     await score(races, clock, a, final=1)
