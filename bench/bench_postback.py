@@ -201,6 +201,10 @@ class CaseResult:
         return self.stored / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
+    def app_ms(self) -> float:
+        return self.server_cpu / self.rate * 1000 if self.rate > 0 else 0.0
+
+    @property
     def others_cpu(self) -> float:
         return max(0.0, self.machine_cpu - self.server_cpu - self.client_cpu - self.pg_cpu)
 
@@ -831,7 +835,7 @@ def report_lines(rep: Report) -> list[str]:
         f" end), baseline pool the same",
         f"   {rep.postbacks:,} new conversions per case, {rep.concurrency} in flight",
         f"   {'case':22} {'conv/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'app CPU':>8} "
-        f"{'client':>7} {'pg CPU':>7} {'others':>7}",
+        f"{'client':>7} {'pg CPU':>7} {'others':>7} {'app ms/conv':>12}",
     ]
     labels = {
         "baseline": "baseline INSERT",
@@ -843,11 +847,12 @@ def report_lines(rep: Report) -> list[str]:
         lines.append(
             f"   {labels[case.name]:22} {case.rate:>8,.0f} {case.p50_ms:>8.2f} "
             f"{case.p99_ms:>8.2f} {case.server_cpu:>8.2f} {client} {case.pg_cpu:>7.2f} "
-            f"{case.others_cpu:>7.2f}"
+            f"{case.others_cpu:>7.2f} {case.app_ms:>12.3f}"
         )
     lines.append(
         "   (CPU in cores: app = this process (the app, or the baseline's asyncpg), client ="
-        " the HTTP load generator, pg = PostgreSQL, others = everything else on the machine)"
+        " the HTTP load generator, pg = PostgreSQL, others = everything else on the machine;"
+        " app ms/conv = this process's CPU time per conversion)"
     )
     if rep.background > 0.25:
         lines.append(

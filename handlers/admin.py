@@ -18,6 +18,7 @@ from bot.services.balance import BalanceService
 from bot.services.conversions import ConversionService
 from bot.services.money import check_currency, format_money
 from bot.services.offers import OfferService, parse_offer_command
+from handlers.common import leading_id
 from models import Offer
 
 router = Router(name=__name__)
@@ -34,12 +35,7 @@ def offer_line(offer: Offer, locale: str) -> str:
 
 
 def parse_id(command: CommandObject) -> tuple[int, str]:
-    head, _sep, rest = (command.args or "").strip().partition(" ")
-    if not head.isdigit() or len(head) > 9:
-        raise InvalidInput(
-            N_("Give the offer's number, e.g. /{command} 3"), command=command.command
-        )
-    return int(head), rest.strip()
+    return leading_id(command, N_("Give the offer's number, e.g. /{command} 3"))
 
 
 @router.message(Command("admin"))
@@ -173,7 +169,7 @@ async def cmd_reviews(message: Message, conversions: ConversionService, i18n: I1
 
 @router.message(Command("review_ok", "review_no"))
 async def cmd_review(
-    message: Message, command: CommandObject, conversions: ConversionService, notifier: Notifier
+    message: Message, command: CommandObject, conversions: ConversionService
 ) -> None:
     conversion_id, _rest = parse_id(command)
     outcome = await conversions.decide_review(conversion_id, command.command == "review_ok")

@@ -23,6 +23,7 @@ from bot.services.affiliates import AffiliateService
 from bot.services.offers import OfferService
 from bot.services.race_input import parse_chat_id, parse_prizes, parse_score, parse_when, zone
 from bot.services.races import RaceDraft, RaceService, check_draft
+from handlers.common import leading_id
 from keyboards.callbacks import RaceFormAction, RaceFormCallback
 from keyboards.races import confirm_kb, form_kb
 from models import Affiliate, RaceMetric, RacePrize, TieBreak
@@ -348,12 +349,7 @@ async def cmd_races(message: Message, races: RaceService) -> None:
 
 
 def race_id_of(command: CommandObject) -> tuple[int, str]:
-    head, _sep, rest = (command.args or "").strip().partition(" ")
-    if not head.isdigit() or len(head) > 9:
-        raise InvalidInput(
-            N_("Give the race's number, e.g. /{command} 3"), command=command.command
-        )
-    return int(head), rest.strip()
+    return leading_id(command, N_("Give the race's number, e.g. /{command} 3"))
 
 
 @router.message(Command("race_cancel"))

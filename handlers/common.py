@@ -6,10 +6,12 @@ from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.errors import InvalidInput
 from bot.services.links import LinkUrls
 from models import Affiliate
 
@@ -34,3 +36,11 @@ async def show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
     elif query.bot is not None:
         await query.bot.send_message(query.from_user.id, text, reply_markup=markup)
     await query.answer()
+
+
+def leading_id(command: CommandObject, problem: str) -> tuple[int, str]:
+    """`/command 12 rest…` -> (12, "rest…"); `problem` (a message id) when there is no number."""
+    head, _sep, rest = (command.args or "").strip().partition(" ")
+    if not head.isdigit() or len(head) > 9:
+        raise InvalidInput(problem, command=command.command)
+    return int(head), rest.strip()
