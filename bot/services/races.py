@@ -8,6 +8,7 @@ ordered by who reached them first: the tie-break is encoded in the sorted-set sc
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.exceptions import LockError
+from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -54,6 +58,31 @@ def decode(value: float) -> int:
 
 def key(race_id: int) -> str:
     return f"race:{race_id}:board"
+
+
+def built_key(race_id: int) -> str:
+    """Set once the board is built: an empty race has no sorted set to tell it by."""
+    return f"race:{race_id}:built"
+
+
+def placeholders(conn: BaseDBAsyncClient, count: int) -> dict[str, str]:
+    """{p1}..{pN} for raw SQL: $1 on PostgreSQL, ? on SQLite."""
+    postgres = conn.capabilities.dialect == "postgres"
+    return {f"p{i}": f"${i}" if postgres else "?" for i in range(1, count + 1)}
+
+
+def booleans(conn: BaseDBAsyncClient) -> dict[str, str]:
+    if conn.capabilities.dialect == "postgres":
+        return {"true": "TRUE", "false": "FALSE"}
+    return {"true": "1", "false": "0"}
+
+
+def as_datetime(value: object) -> datetime:
+    """A timestamp from a raw row: asyncpg gives datetimes, SQLite gives ISO text."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +283,7 @@ class RaceService:
         ).update(status=RaceStatus.CANCELLED, finished_at=self.clock())
         if not moved:
             raise Conflict(N_("Race #{id} is already over."), id=race.id)
-        await self.redis.delete(key(race.id))
+        await self.redis.delete(key(race.id), built_key(race.id))
         self._live = None
         return await self.get(race.id)
 
@@ -344,48 +373,103 @@ class RaceService:
     # -- ranks -------------------------------------------------------------------------------
 
     async def rebuild(self, race: Race) -> int:
-        """Recreate the sorted set from the database; returns the number of entries."""
+        """Recreate the sorted set from the database; returns the number of entries.
+
+        It claims every dirty flag first (a score that moves meanwhile is dirty again and goes
+        in at the next tick), fills a temporary key and renames it over the board, so readers
+        never see a half-built board; a lock keeps two rebuilds from running at once.
+        """
         board = key(race.id)
-        await self.redis.delete(board)
-        count = 0
-        last_id = 0
-        while True:
-            rows = (
-                await RaceEntry.filter(race_id=race.id, id__gt=last_id)
-                .order_by("id")
-                .limit(10000)
-                .values_list("id", "affiliate_id", "score", "reached_at")
-            )
-            if not rows:
-                break
-            mapping = {str(aff): encode(score, at, race.starts_at) for _, aff, score, at in rows}
-            await self.redis.zadd(board, mapping)
-            count += len(rows)
-            last_id = rows[-1][0]
-        await RaceEntry.filter(race_id=race.id, dirty=True).update(dirty=False)
-        return count
+        lock = self.redis.lock(f"race:{race.id}:rebuild", timeout=600, blocking_timeout=0.1)
+        if not await lock.acquire():
+            return 0
+        try:
+            await RaceEntry.filter(race_id=race.id, dirty=True).update(dirty=False)
+            temp = f"{board}:tmp"
+            await self.redis.delete(temp)
+            count = 0
+            last_id = 0
+            while True:
+                rows = await self._raw_entries(race.id, last_id, 20000)
+                if not rows:
+                    break
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for start in range(0, len(rows), 5000):
+                        pipe.zadd(
+                            temp,
+                            {
+                                str(aff): encode(score, at, race.starts_at)
+                                for _, aff, score, at in rows[start : start + 5000]
+                            },
+                        )
+                    await pipe.execute()
+                count += len(rows)
+                last_id = rows[-1][0]
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if count:
+                    pipe.rename(temp, board)
+                else:
+                    pipe.delete(board)
+                pipe.set(built_key(race.id), b"1")
+                await pipe.execute()
+            return count
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
+
+    async def _raw_entries(
+        self, race_id: int, after_id: int, limit: int
+    ) -> list[tuple[int, int, int, datetime]]:
+        """(id, affiliate, score, reached_at) pages, read raw: the ORM's row building is the
+        slow part at a million rows."""
+        conn = Tortoise.get_connection("default")
+        sql = (
+            "SELECT id, affiliate_id, score, reached_at FROM race_entry "
+            "WHERE race_id = {p1} AND id > {p2} ORDER BY id LIMIT {p3}"
+        )
+        rows = await conn.execute_query_dict(
+            sql.format(**placeholders(conn, 3)), [race_id, after_id, limit]
+        )
+        return [
+            (r["id"], r["affiliate_id"], r["score"], as_datetime(r["reached_at"])) for r in rows
+        ]
 
     async def _sync(self, race: Race) -> list[int]:
-        """Copy dirty entries into Redis; return whose score changed."""
-        board = key(race.id)
-        if not await self.redis.exists(board):  # first tick, or Redis lost it
+        """Copy dirty entries into Redis; return whose score changed.
+
+        The dirty flags are claimed and the scores read in one statement (UPDATE … RETURNING),
+        so a score that moves meanwhile stays dirty for the next tick instead of being lost.
+        """
+        if await self._board_missing(race):  # first tick, or Redis lost it
             moved = await RaceEntry.filter(race_id=race.id, dirty=True).values_list(
                 "affiliate_id", flat=True
             )
             await self.rebuild(race)
             return [cast(int, a) for a in moved]
-        rows = await RaceEntry.filter(race_id=race.id, dirty=True).values_list(
-            "id", "affiliate_id", "score", "reached_at"
+        conn = Tortoise.get_connection("default")
+        sql = (
+            "UPDATE race_entry SET dirty = {false} WHERE race_id = {p1} AND dirty = {true} "
+            "RETURNING affiliate_id, score, reached_at"
+        )
+        rows = await conn.execute_query_dict(
+            sql.format(**placeholders(conn, 1), **booleans(conn)), [race.id]
         )
         if not rows:
             return []
-        await self.redis.zadd(
-            board, {str(aff): encode(score, at, race.starts_at) for _, aff, score, at in rows}
-        )
-        ids = [r[0] for r in rows]
-        for start in range(0, len(ids), 5000):
-            await RaceEntry.filter(id__in=ids[start : start + 5000]).update(dirty=False)
-        return [r[1] for r in rows]
+        board = key(race.id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(rows), 5000):
+                pipe.zadd(
+                    board,
+                    {
+                        str(r["affiliate_id"]): encode(
+                            r["score"], as_datetime(r["reached_at"]), race.starts_at
+                        )
+                        for r in rows[start : start + 5000]
+                    },
+                )
+            await pipe.execute()
+        return [int(r["affiliate_id"]) for r in rows]
 
     async def top(self, race: Race, start: int = 0, count: int = TOP) -> list[Standing]:
         rows = await self.redis.zrevrange(key(race.id), start, start + count - 1, withscores=True)
@@ -408,8 +492,17 @@ class RaceService:
         return int(await self.redis.zcard(key(race.id)))
 
     async def ensure_board(self, race: Race) -> None:
-        if not await self.redis.exists(key(race.id)):
+        """Build the board if Redis has none (a new process with the in-process stand-in, or a
+        lost Redis); the lock in rebuild() makes concurrent callers skip, not repeat it."""
+        if await self._board_missing(race):
             await self.rebuild(race)
+
+    async def _board_missing(self, race: Race) -> bool:
+        if await self.redis.exists(key(race.id)):
+            return False
+        if not await self.redis.exists(built_key(race.id)):
+            return True
+        return await RaceEntry.exists(race_id=race.id)  # built empty, but now has entries
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -460,6 +553,7 @@ class RaceService:
         return TickResult(race, participants, top[:TOP], list(news.values()), taken.id)
 
     async def _best_ranks(self, race: Race, changed: list[int], news: dict[int, News]) -> None:
+        """Record new best ranks (one batched update) and tell those who beat an earlier best."""
         board = key(race.id)
         for start in range(0, len(changed), 5000):
             chunk = changed[start : start + 5000]
@@ -467,22 +561,22 @@ class RaceService:
                 for aff in chunk:
                     pipe.zrevrank(board, str(aff))
                 ranks = await pipe.execute()
-            best = dict(
-                await RaceEntry.filter(race_id=race.id, affiliate_id__in=chunk).values_list(
-                    "affiliate_id", "best_rank"
-                )
+            rows = await RaceEntry.filter(race_id=race.id, affiliate_id__in=chunk).values_list(
+                "id", "affiliate_id", "best_rank"
             )
-            improved: dict[int, int] = {}
-            for aff, rank in zip(chunk, ranks, strict=True):
-                if rank is None:
+            entries = {aff: (pk, best) for pk, aff, best in rows}
+            improved: list[RaceEntry] = []
+            for aff, value in zip(chunk, ranks, strict=True):
+                if value is None or aff not in entries:
                     continue
-                rank = int(rank) + 1
-                if best.get(aff) is None or rank < best[aff]:
-                    improved[aff] = rank
-                    if aff not in news and best.get(aff) is not None:
+                pk, best = entries[aff]
+                rank = int(value) + 1
+                if best is None or rank < best:
+                    improved.append(RaceEntry(id=pk, best_rank=rank))
+                    if aff not in news and best is not None:
                         news[aff] = News(aff, "best_rank", rank)
-            for aff, rank in improved.items():
-                await RaceEntry.filter(race_id=race.id, affiliate_id=aff).update(best_rank=rank)
+            if improved:
+                await RaceEntry.bulk_update(improved, fields=["best_rank"], batch_size=1000)
 
     async def due_reminders(self) -> list[tuple[Race, str]]:
         """Races that should remind their participants now: (race, "24h" | "1h"), once each."""
