@@ -28,6 +28,12 @@ class InterceptHandler(logging.Handler):
 def setup_logging(level: str = "INFO", json: bool = False) -> None:
     logger.remove()
     logger.add(sys.stderr, level=level, serialize=json, backtrace=False, diagnose=False)
-    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    # The stdlib level follows ours: at level 0, aiosqlite formats a debug line per query.
+    numeric = logging.getLevelName(level if level != "TRACE" else "DEBUG")
+    logging.basicConfig(
+        handlers=[InterceptHandler()],
+        level=numeric if isinstance(numeric, int) else logging.INFO,
+        force=True,
+    )
     for name in ("aiohttp.access", "tortoise.db_client", "apscheduler.executors.default"):
         logging.getLogger(name).setLevel(logging.WARNING)
