@@ -104,6 +104,16 @@ class PendingClick:
     is_unique: bool = False
 
 
+# One command for a whole batch: SET NX on each key, 1 where it was new. (Packing one command
+# with many keys costs far less than a pipeline of many commands.)
+FIRST_SEEN = """
+local seen = {}
+for i, key in ipairs(KEYS) do
+    seen[i] = redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) and 1 or 0
+end
+return seen
+"""
+
 INSERT_COLUMNS = (
     "click_id",
     "link_id",
@@ -129,6 +139,7 @@ class ClickWriter:
         self,
         redis: Redis,
         max_batch: int = 500,
+        concurrency: int = 3,
         scoring: Callable[[list[ScoreEvent]], Awaitable[int]] | None = None,
     ) -> None:
         self.redis = redis
@@ -138,6 +149,8 @@ class ClickWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._slots = asyncio.Semaphore(concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
 
     async def write(self, click: PendingClick) -> bool:
         """Store the click; returns whether it was unique."""
@@ -156,26 +169,34 @@ class ClickWriter:
                 await self._wake.wait()
                 continue
             await asyncio.sleep(0)  # let requests already running join this batch
+            await self._slots.acquire()  # a few batches in flight: round trips overlap
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            try:
-                await self._store(batch)
-            except Exception as exc:  # every waiter hears of it; the writer goes on
-                logger.exception("could not store {} clicks", len(batch))
-                for click in batch:
-                    if not click.future.done():
-                        click.future.set_exception(exc)
-            else:
-                for click in batch:
-                    if not click.future.done():
-                        click.future.set_result(click.is_unique)
+            task = asyncio.create_task(self._flush(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        if self._inflight:
+            await asyncio.gather(*self._inflight)
+
+    async def _flush(self, batch: list[PendingClick]) -> None:
+        try:
+            await self._store(batch)
+        except Exception as exc:  # every waiter hears of it; the writer goes on
+            logger.exception("could not store {} clicks", len(batch))
+            for click in batch:
+                if not click.future.done():
+                    click.future.set_exception(exc)
+        else:
+            for click in batch:
+                if not click.future.done():
+                    click.future.set_result(click.is_unique)
+        finally:
+            self._slots.release()
 
     async def _store(self, batch: list[PendingClick]) -> None:
         humans = [c for c in batch if c.unique_key is not None]
         if humans:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for click in humans:
-                    pipe.set(click.unique_key, b"1", nx=True, ex=2 * 86400)  # type: ignore[arg-type]
-                answers = await pipe.execute()
+            keys = [c.unique_key for c in humans if c.unique_key is not None]
+            answers = await self.redis.eval(FIRST_SEEN, len(keys), *keys, 2 * 86400)  # type: ignore[misc]
             for click, fresh in zip(humans, answers, strict=True):
                 click.is_unique = bool(fresh)
         conn = Tortoise.get_connection("default")
