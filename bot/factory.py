@@ -96,7 +96,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
         affiliates=affiliates,
         links=LinkService(),
         referrals=referrals,
-        offers=OfferService(cache),
+        offers=OfferService(cache, on_change=[conversions.forget_offers]),
         clicks=ClickService(redis, urls, salt.digest(), cache, races),
         races=races,
         conversions=conversions,

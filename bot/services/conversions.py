@@ -38,6 +38,7 @@ from models import (
 )
 
 TS_WINDOW = 300
+CACHE_SECONDS = 30.0
 TXID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 EVENT_RE = re.compile(r"^[a-z0-9_.-]{1,32}$")
 CLICK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -162,6 +163,35 @@ class ConversionService:
         self.min_click_seconds = min_click_seconds
         self.clock = clock
         self.races = races
+        # Offers and rates change rarely and are read on every postback: kept for a short
+        # while in process, dropped at once when this process changes them.
+        self._offers: dict[int, tuple[float, Offer | None]] = {}
+        self._rates: dict[tuple[int, int], tuple[float, AffiliateRate | None]] = {}
+
+    def forget_offers(self) -> None:
+        self._offers.clear()
+        self._rates.clear()
+
+    async def _offer(self, offer_id: int) -> Offer | None:
+        cached = self._offers.get(offer_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        offer = await Offer.get_or_none(id=offer_id)
+        if len(self._offers) > 10_000:
+            self._offers.clear()
+        self._offers[offer_id] = (time.monotonic() + CACHE_SECONDS, offer)
+        return offer
+
+    async def _rate(self, affiliate_id: int, offer_id: int) -> AffiliateRate | None:
+        key = (affiliate_id, offer_id)
+        cached = self._rates.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        rate = await AffiliateRate.get_or_none(affiliate_id=affiliate_id, offer_id=offer_id)
+        if len(self._rates) > 100_000:
+            self._rates.clear()
+        self._rates[key] = (time.monotonic() + CACHE_SECONDS, rate)
+        return rate
 
     async def _score(self, conversion: Conversion, final: int, provisional: int) -> None:
         if self.races is not None:
@@ -171,7 +201,7 @@ class ConversionService:
 
     async def postback(self, offer_id: int, params: Mapping[str, str], ip: str) -> Outcome:
         """Check, parse and store one advertiser postback; every refusal names its reason."""
-        offer = await Offer.get_or_none(id=offer_id)
+        offer = await self._offer(offer_id)
         if offer is None:
             return rejected(404, "unknown offer")
         problem = self._authenticate(offer, params)
@@ -261,19 +291,22 @@ class ConversionService:
     # -- recording ---------------------------------------------------------------------------
 
     async def record(self, claim: Claim) -> Outcome:
-        existing = await Conversion.get_or_none(offer_id=claim.offer.id, txid=claim.txid)
-        if existing is not None:
-            return await self.move(existing, claim.status)
+        """Store a new conversion; a known txid moves the one stored instead.
+
+        New ones are inserted straight away: the unique (offer, txid) tells a repeat, so the
+        common case costs no look-up first.
+        """
         if claim.status is ConversionStatus.REVERSED:
-            return rejected(409, "cannot reverse a conversion that was never approved")
+            existing = await Conversion.get_or_none(offer_id=claim.offer.id, txid=claim.txid)
+            if existing is None:
+                return rejected(409, "cannot reverse a conversion that was never approved")
+            return await self.move(existing, claim.status)
         now = self.clock()
         review = claim.review_reason or self._fraud_reason(claim, now)
         status = claim.status
         if review and status is ConversionStatus.APPROVED:
             status = ConversionStatus.PENDING  # held for review instead of auto-approved
-        rate = await AffiliateRate.get_or_none(
-            affiliate_id=claim.link.affiliate_id, offer_id=claim.offer.id
-        )
+        rate = await self._rate(claim.link.affiliate_id, claim.offer.id)
         try:
             async with in_transaction():
                 conversion = await Conversion.create(

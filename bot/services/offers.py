@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -62,8 +63,14 @@ def check_target_url(raw: str) -> str:
 class OfferService:
     """Validates and stores offers; a change is seen by the redirect at once in this process."""
 
-    def __init__(self, cache: TargetCache) -> None:
+    def __init__(self, cache: TargetCache, on_change: Sequence[Callable[[], None]] = ()) -> None:
         self.cache = cache
+        self.on_change = list(on_change)  # other caches of offers, dropped on every change
+
+    def _changed(self) -> None:
+        self.cache.clear()
+        for forget in self.on_change:
+            forget()
 
     async def create(self, draft: OfferDraft) -> Offer:
         if draft.kind is OfferKind.URL and not draft.target_url:
@@ -92,7 +99,7 @@ class OfferService:
         offer = await self.get(offer_id)
         offer.is_active = active
         await offer.save(update_fields=["is_active", "updated_at"])
-        self.cache.clear()
+        self._changed()
         return offer
 
     async def edit(self, offer_id: int, field: str, value: str) -> Offer:
@@ -146,7 +153,7 @@ class OfferService:
                 )
             )
         await offer.save(update_fields=[*changed, "updated_at"])
-        self.cache.clear()
+        self._changed()
         return offer
 
     @staticmethod
@@ -178,12 +185,14 @@ class OfferService:
         offer.secret_previous = offer.secret or None
         offer.secret = secrets.token_hex(24)
         await offer.save(update_fields=["secret", "secret_previous", "updated_at"])
+        self._changed()
         return offer
 
     async def new_token(self, offer_id: int) -> Offer:
         offer = await self.get(offer_id)
         offer.token = secrets.token_urlsafe(24)
         await offer.save(update_fields=["token", "updated_at"])
+        self._changed()
         return offer
 
     async def set_rate(
@@ -196,6 +205,7 @@ class OfferService:
             raise NotFound(N_("No affiliate with Telegram id {id}."), id=tg_id)
         if field == "clear":
             await AffiliateRate.filter(affiliate_id=affiliate.id, offer_id=offer.id).delete()
+            self._changed()
             return None
         rate, _ = await AffiliateRate.get_or_create(affiliate_id=affiliate.id, offer_id=offer.id)
         if field == "payout":
@@ -207,6 +217,7 @@ class OfferService:
                 N_("Usage: /rate TG_ID OFFER_ID payout AMOUNT | revshare PERCENT | clear")
             )
         await rate.save()
+        self._changed()
         return rate
 
 
