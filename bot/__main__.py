@@ -76,6 +76,7 @@ async def run(settings: Settings) -> None:
         await services.lease.release()
         await runner.cleanup()
         await services.clicks.close()
+        await services.conversions.close()
         await services.notifier.close()
         await bot.session.close()
         await redis.aclose()

@@ -158,6 +158,7 @@ async def stack(database: str, redis: Redis) -> AsyncIterator[Stack]:
     finally:
         await built.services.notifier.close()
         await built.services.clicks.close()
+        await built.services.conversions.close()
 
 
 @pytest.fixture

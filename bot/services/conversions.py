@@ -7,17 +7,19 @@ counts twice and gets the first answer.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from tortoise.exceptions import IntegrityError
+from loguru import logger
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot.services.codes import normalize_label
@@ -151,6 +153,224 @@ def race_events(conversion: Conversion, final: int, provisional: int) -> list[Sc
     ]
 
 
+CONVERSION_COLUMNS = (
+    "offer_id",
+    "affiliate_id",
+    "link_id",
+    "click_id",
+    "sub",
+    "txid",
+    "event",
+    "amount_minor",
+    "currency",
+    "commission_minor",
+    "status",
+    "review",
+    "review_reason",
+    "created_at",
+    "decided_at",
+)
+LEDGER_COLUMNS = (
+    "affiliate_id",
+    "kind",
+    "amount_minor",
+    "currency",
+    "key",
+    "conversion_id",
+    "note",
+    "created_at",
+)
+
+
+def multi_insert(conn: BaseDBAsyncClient, table: str, columns: Sequence[str], rows: int) -> str:
+    """`INSERT INTO table (...) VALUES (...), (...)` with the dialect's placeholders."""
+    width = len(columns)
+    if conn.capabilities.dialect == "postgres":
+        groups = [
+            "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")"
+            for r in range(rows)
+        ]
+    else:
+        groups = ["(" + ", ".join("?" * width) + ")"] * rows
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(groups)}"
+
+
+def db_time(conn: BaseDBAsyncClient, value: datetime | None) -> object:
+    """A datetime as the driver wants it: asyncpg takes datetimes, SQLite tortoise's text."""
+    if value is None or conn.capabilities.dialect == "postgres":
+        return value
+    return value.isoformat(" ")
+
+
+@dataclass(slots=True)
+class PendingConversion:
+    conversion: Conversion
+    offer: Offer
+    future: asyncio.Future[bool]
+
+
+class ConversionWriter:
+    """Group commit for new conversions: one INSERT … ON CONFLICT DO NOTHING RETURNING for a
+    batch, their ledger rows and race scores in the same transaction. A conversion whose
+    (offer, txid) was already stored comes back False, for the caller's repeat path."""
+
+    def __init__(self, service: ConversionService, max_batch: int = 200, concurrency: int = 3):
+        self.service = service
+        self.max_batch = max_batch
+        self._pending: list[PendingConversion] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def write(self, conversion: Conversion, offer: Offer) -> bool:
+        if self._closed:
+            raise RuntimeError("conversion writer is closed")
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="conversion-writer")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append(PendingConversion(conversion, offer, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while not self._closed or self._pending:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await asyncio.sleep(0)  # let postbacks already running join this batch
+            await self._slots.acquire()
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            task = asyncio.create_task(self._flush(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        if self._inflight:
+            await asyncio.gather(*self._inflight)
+
+    async def _flush(self, batch: list[PendingConversion]) -> None:
+        try:
+            stored = await self._store(batch)
+        except Exception as exc:
+            logger.exception("could not store {} conversions", len(batch))
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+        else:
+            for item, ok in zip(batch, stored, strict=True):
+                if not item.future.done():
+                    item.future.set_result(ok)
+        finally:
+            self._slots.release()
+
+    async def _store(self, batch: list[PendingConversion]) -> list[bool]:
+        async with in_transaction() as conn:
+            values: list[object] = []
+            for item in batch:
+                c = item.conversion
+                values += [
+                    c.offer_id,
+                    c.affiliate_id,
+                    c.link_id,
+                    c.click_id,
+                    c.sub,
+                    c.txid,
+                    c.event,
+                    c.amount_minor,
+                    c.currency,
+                    c.commission_minor,
+                    c.status.value,
+                    c.review,
+                    c.review_reason,
+                    db_time(conn, c.created_at),
+                    db_time(conn, c.decided_at),
+                ]
+            sql = multi_insert(conn, "conversion", CONVERSION_COLUMNS, len(batch))
+            sql += " ON CONFLICT (offer_id, txid) DO NOTHING RETURNING id, offer_id, txid"
+            rows = await conn.execute_query_dict(sql, values)
+            ids = {(int(r["offer_id"]), str(r["txid"])): int(r["id"]) for r in rows}
+            stored: list[bool] = []
+            for item in batch:
+                c = item.conversion
+                new_id = ids.pop((c.offer_id, c.txid), None)  # a twin in the batch: a repeat
+                stored.append(new_id is not None)
+                if new_id is not None:
+                    c.id = new_id
+                    c._saved_in_db = True
+            approved = [
+                item
+                for item, ok in zip(batch, stored, strict=True)
+                if ok and item.conversion.status is ConversionStatus.APPROVED
+            ]
+            await self._ledger(conn, approved)
+            events: list[ScoreEvent] = []
+            for item, ok in zip(batch, stored, strict=True):
+                if not ok:
+                    continue
+                c = item.conversion
+                if c.status is ConversionStatus.APPROVED:
+                    events += race_events(c, 1, 0)
+                elif c.status is ConversionStatus.PENDING:
+                    events += race_events(c, 0, 1)
+            if events and self.service.races is not None:
+                await self.service.races.apply(events)
+        return stored
+
+    async def _ledger(self, conn: BaseDBAsyncClient, approved: list[PendingConversion]) -> None:
+        """Earnings, and the referrer's share where the offer has a second level."""
+        referrers: dict[int, int] = {}
+        seconds = [p.conversion.affiliate_id for p in approved if p.offer.second_level_bp]
+        if seconds:
+            referrers = dict(
+                await Referral.filter(referred_id__in=seconds).values_list(
+                    "referred_id", "referrer_id"
+                )
+            )
+        now = db_time(conn, datetime.now(UTC))
+        rows: list[list[object]] = []
+        for item in approved:
+            c = item.conversion
+            if c.commission_minor:
+                rows.append(
+                    [
+                        c.affiliate_id,
+                        LedgerKind.EARNING.value,
+                        c.commission_minor,
+                        c.currency,
+                        f"c{c.id}:earn",
+                        c.id,
+                        "",
+                        now,
+                    ]
+                )
+            referrer = referrers.get(c.affiliate_id)
+            if referrer is not None and item.offer.second_level_bp and c.commission_minor > 0:
+                share = (c.commission_minor * item.offer.second_level_bp + 5000) // 10000
+                if share:
+                    rows.append(
+                        [
+                            referrer,
+                            LedgerKind.REFERRAL_SHARE.value,
+                            share,
+                            c.currency,
+                            f"c{c.id}:ref",
+                            c.id,
+                            "",
+                            now,
+                        ]
+                    )
+        if rows:
+            sql = multi_insert(conn, "ledger", LEDGER_COLUMNS, len(rows))
+            await conn.execute_query(sql, [v for row in rows for v in row])
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+
 class ConversionService:
     """Stores conversions exactly once, moves their status, and keeps the ledger in step."""
 
@@ -167,6 +387,10 @@ class ConversionService:
         # while in process, dropped at once when this process changes them.
         self._offers: dict[int, tuple[float, Offer | None]] = {}
         self._rates: dict[tuple[int, int], tuple[float, AffiliateRate | None]] = {}
+        self.writer = ConversionWriter(self)
+
+    async def close(self) -> None:
+        await self.writer.close()
 
     def forget_offers(self) -> None:
         self._offers.clear()
@@ -293,8 +517,9 @@ class ConversionService:
     async def record(self, claim: Claim) -> Outcome:
         """Store a new conversion; a known txid moves the one stored instead.
 
-        New ones are inserted straight away: the unique (offer, txid) tells a repeat, so the
-        common case costs no look-up first.
+        New ones are inserted straight away, a batch of them at a time (group commit): the
+        unique (offer, txid) tells a repeat, which then takes the ordinary path. Each caller's
+        answer waits for its batch's commit.
         """
         if claim.status is ConversionStatus.REVERSED:
             existing = await Conversion.get_or_none(offer_id=claim.offer.id, txid=claim.txid)
@@ -307,33 +532,25 @@ class ConversionService:
         if review and status is ConversionStatus.APPROVED:
             status = ConversionStatus.PENDING  # held for review instead of auto-approved
         rate = await self._rate(claim.link.affiliate_id, claim.offer.id)
-        try:
-            async with in_transaction():
-                conversion = await Conversion.create(
-                    offer=claim.offer,
-                    affiliate_id=claim.link.affiliate_id,
-                    link=claim.link,
-                    click=claim.click,
-                    sub=claim.sub,
-                    txid=claim.txid,
-                    event=claim.event,
-                    amount_minor=claim.amount_minor,
-                    currency=claim.currency,
-                    commission_minor=commission(
-                        claim.offer, rate, claim.event, claim.amount_minor
-                    ),
-                    status=status,
-                    review=bool(review),
-                    review_reason=review,
-                    created_at=now,
-                    decided_at=now if status is not ConversionStatus.PENDING else None,
-                )
-                if status is ConversionStatus.APPROVED:
-                    await self._credit(conversion, claim.offer)
-                    await self._score(conversion, 1, 0)
-                elif status is ConversionStatus.PENDING:
-                    await self._score(conversion, 0, 1)
-        except IntegrityError:  # a concurrent copy won the race: answer as a repeat
+        conversion = Conversion(
+            offer_id=claim.offer.id,
+            affiliate_id=claim.link.affiliate_id,
+            link_id=claim.link.id,
+            click_id=claim.click.id if claim.click is not None else None,
+            sub=claim.sub,
+            txid=claim.txid,
+            event=claim.event,
+            amount_minor=claim.amount_minor,
+            currency=claim.currency,
+            commission_minor=commission(claim.offer, rate, claim.event, claim.amount_minor),
+            status=status,
+            review=bool(review),
+            review_reason=review,
+            created_at=now,
+            decided_at=now if status is not ConversionStatus.PENDING else None,
+        )
+        stored = await self.writer.write(conversion, claim.offer)
+        if not stored:  # a copy stored first (in this batch or before): answer as a repeat
             existing = await Conversion.get(offer_id=claim.offer.id, txid=claim.txid)
             return await self.move(existing, claim.status)
         return Outcome(
