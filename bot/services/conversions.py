@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from loguru import logger
+from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot.services.codes import normalize_label
 from bot.services.money import to_minor
-from bot.services.races import RaceService, ScoreEvent
+from bot.services.races import RaceService, ScoreEvent, as_datetime
 from models import (
     Affiliate,
     AffiliateRate,
@@ -498,15 +499,38 @@ class ConversionService:
         if click_id:
             if not CLICK_ID_RE.match(click_id):
                 return None, None, None
-            click = await Click.get_or_none(click_id=click_id).select_related("link")
-            if click is None or click.link.offer_id != offer.id:
+            # Raw and in one round trip: this runs for every postback.
+            conn = Tortoise.get_connection("default")
+            mark = "$1" if conn.capabilities.dialect == "postgres" else "?"
+            rows = await conn.execute_query_dict(
+                "SELECT c.id, c.sub, c.is_bot, c.created_at, l.id AS link_id, l.code, "
+                "l.affiliate_id, l.offer_id FROM click c JOIN link l ON l.id = c.link_id "
+                f"WHERE c.click_id = {mark}",
+                [click_id],
+            )
+            if not rows or rows[0]["offer_id"] != offer.id:
                 return None, None, None
-            return click.link, click, click.sub
+            row = rows[0]
+            link = Link(
+                id=row["link_id"],
+                code=row["code"],
+                affiliate_id=row["affiliate_id"],
+                offer_id=row["offer_id"],
+            )
+            click = Click(
+                id=row["id"],
+                click_id=click_id,
+                link_id=row["link_id"],
+                sub=row["sub"],
+                is_bot=bool(row["is_bot"]),
+                created_at=as_datetime(row["created_at"]),
+            )
+            return link, click, row["sub"]
         code = params.get("code", "").lower()
         if code:
-            link = await Link.get_or_none(code=code, offer_id=offer.id)
+            by_code = await Link.get_or_none(code=code, offer_id=offer.id)
             return (
-                link,
+                by_code,
                 None,
                 normalize_label(params.get("sub", "")) if params.get("sub") else None,
             )
