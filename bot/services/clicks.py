@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import re
@@ -14,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from loguru import logger
 from redis.asyncio import Redis
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from bot.errors import N_, NotFound
+from bot.services.batching import GroupCommit, db_time, multi_insert
 from bot.services.links import LinkUrls
 from bot.services.races import RaceService, ScoreEvent
 from models import Link, OfferKind, RaceMetric, SubLink
@@ -100,7 +99,6 @@ class PendingClick:
     unique_key: str | None  # None for bots: they are never unique
     affiliate_id: int
     offer_id: int | None
-    future: asyncio.Future[bool]
     is_unique: bool = False
 
 
@@ -126,14 +124,12 @@ INSERT_COLUMNS = (
 )
 
 
-class ClickWriter:
-    """Group commit: clicks arriving together are checked and inserted together.
+class ClickWriter(GroupCommit[PendingClick, bool]):
+    """Group commit of clicks: one Redis call decides which clicks of a batch are unique (per
+    visitor, link, label and day), one multi-row INSERT stores them, and the caller's redirect
+    goes out only once its row is committed; a busy second costs a few round trips."""
 
-    One Redis pipeline decides which clicks of a batch are unique (per visitor, link, label and
-    day), then one multi-row INSERT stores them; each caller waits until its own row is
-    committed, so a redirect is only sent for a click that is on disk, yet a busy second costs
-    a few round trips rather than thousands.
-    """
+    name = "click"
 
     def __init__(
         self,
@@ -142,57 +138,11 @@ class ClickWriter:
         concurrency: int = 3,
         scoring: Callable[[list[ScoreEvent]], Awaitable[int]] | None = None,
     ) -> None:
+        super().__init__(max_batch, concurrency)
         self.redis = redis
-        self.max_batch = max_batch
         self.scoring = scoring  # moves race scores in the same transaction as the clicks
-        self._pending: list[PendingClick] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
-        self._slots = asyncio.Semaphore(concurrency)
-        self._inflight: set[asyncio.Task[None]] = set()
 
-    async def write(self, click: PendingClick) -> bool:
-        """Store the click; returns whether it was unique."""
-        if self._closed:
-            raise RuntimeError("click writer is closed")
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="click-writer")
-        self._pending.append(click)
-        self._wake.set()
-        return await click.future
-
-    async def _run(self) -> None:
-        while not self._closed or self._pending:
-            if not self._pending:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            await asyncio.sleep(0)  # let requests already running join this batch
-            await self._slots.acquire()  # a few batches in flight: round trips overlap
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            task = asyncio.create_task(self._flush(batch))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
-        if self._inflight:
-            await asyncio.gather(*self._inflight)
-
-    async def _flush(self, batch: list[PendingClick]) -> None:
-        try:
-            await self._store(batch)
-        except Exception as exc:  # every waiter hears of it; the writer goes on
-            logger.exception("could not store {} clicks", len(batch))
-            for click in batch:
-                if not click.future.done():
-                    click.future.set_exception(exc)
-        else:
-            for click in batch:
-                if not click.future.done():
-                    click.future.set_result(click.is_unique)
-        finally:
-            self._slots.release()
-
-    async def _store(self, batch: list[PendingClick]) -> None:
+    async def store(self, batch: list[PendingClick]) -> list[bool]:
         humans = [c for c in batch if c.unique_key is not None]
         if humans:
             keys = [c.unique_key for c in humans if c.unique_key is not None]
@@ -200,15 +150,8 @@ class ClickWriter:
             for click, fresh in zip(humans, answers, strict=True):
                 click.is_unique = bool(fresh)
         conn = Tortoise.get_connection("default")
-        postgres = conn.capabilities.dialect == "postgres"
-        width = len(INSERT_COLUMNS)
-        marks = []
         values: list[object] = []
-        for i, c in enumerate(batch):
-            if postgres:
-                marks.append("(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")")
-            else:
-                marks.append("(" + ", ".join("?" * width) + ")")
+        for c in batch:
             values += [
                 c.click_id,
                 c.link_id,
@@ -217,9 +160,9 @@ class ClickWriter:
                 c.is_unique,
                 c.is_bot,
                 c.user_agent,
-                c.created_at if postgres else c.created_at.isoformat(" "),
+                db_time(conn, c.created_at),
             ]
-        sql = f"INSERT INTO click ({', '.join(INSERT_COLUMNS)}) VALUES {', '.join(marks)}"
+        sql = multi_insert(conn, "click", INSERT_COLUMNS, len(batch))
         events = [
             ScoreEvent(RaceMetric.CLICKS, c.affiliate_id, c.offer_id, c.created_at, final=1)
             for c in batch
@@ -231,13 +174,7 @@ class ClickWriter:
                 await self.scoring(events)
         else:  # one statement is one transaction: a single round trip
             await conn.execute_query(sql, values)
-
-    async def close(self) -> None:
-        """Finish the clicks already accepted, then stop."""
-        self._closed = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
+        return [c.is_unique for c in batch]
 
 
 class ClickService:
@@ -306,9 +243,8 @@ class ClickService:
             else f"click:u:{target.link_id}:{sub or ''}:{visitor}:{now:%Y%m%d}",
             affiliate_id=target.affiliate_id,
             offer_id=target.offer_id,
-            future=asyncio.get_running_loop().create_future(),
         )
-        await self.writer.write(click)
+        await self.writer.submit(click)
         return self.destination(target, click.click_id, sub)
 
     def destination(self, target: Target, click_id: str, sub: str | None) -> str:

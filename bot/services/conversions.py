@@ -7,22 +7,21 @@ counts twice and gets the first answer.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import ipaddress
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from loguru import logger
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot.services.batching import GroupCommit, db_time, multi_insert
 from bot.services.codes import normalize_label
 from bot.services.money import to_minor
 from bot.services.races import RaceService, ScoreEvent, as_datetime
@@ -183,89 +182,24 @@ LEDGER_COLUMNS = (
 )
 
 
-def multi_insert(conn: BaseDBAsyncClient, table: str, columns: Sequence[str], rows: int) -> str:
-    """`INSERT INTO table (...) VALUES (...), (...)` with the dialect's placeholders."""
-    width = len(columns)
-    if conn.capabilities.dialect == "postgres":
-        groups = [
-            "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")"
-            for r in range(rows)
-        ]
-    else:
-        groups = ["(" + ", ".join("?" * width) + ")"] * rows
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(groups)}"
-
-
-def db_time(conn: BaseDBAsyncClient, value: datetime | None) -> object:
-    """A datetime as the driver wants it: asyncpg takes datetimes, SQLite tortoise's text."""
-    if value is None or conn.capabilities.dialect == "postgres":
-        return value
-    return value.isoformat(" ")
-
-
 @dataclass(slots=True)
 class PendingConversion:
     conversion: Conversion
     offer: Offer
-    future: asyncio.Future[bool]
 
 
-class ConversionWriter:
+class ConversionWriter(GroupCommit[PendingConversion, bool]):
     """Group commit for new conversions: one INSERT … ON CONFLICT DO NOTHING RETURNING for a
     batch, their ledger rows and race scores in the same transaction. A conversion whose
     (offer, txid) was already stored comes back False, for the caller's repeat path."""
 
+    name = "conversion"
+
     def __init__(self, service: ConversionService, max_batch: int = 200, concurrency: int = 3):
+        super().__init__(max_batch, concurrency)
         self.service = service
-        self.max_batch = max_batch
-        self._pending: list[PendingConversion] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(concurrency)
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._closed = False
 
-    async def write(self, conversion: Conversion, offer: Offer) -> bool:
-        if self._closed:
-            raise RuntimeError("conversion writer is closed")
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="conversion-writer")
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append(PendingConversion(conversion, offer, future))
-        self._wake.set()
-        return await future
-
-    async def _run(self) -> None:
-        while not self._closed or self._pending:
-            if not self._pending:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            await asyncio.sleep(0)  # let postbacks already running join this batch
-            await self._slots.acquire()
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            task = asyncio.create_task(self._flush(batch))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
-        if self._inflight:
-            await asyncio.gather(*self._inflight)
-
-    async def _flush(self, batch: list[PendingConversion]) -> None:
-        try:
-            stored = await self._store(batch)
-        except Exception as exc:
-            logger.exception("could not store {} conversions", len(batch))
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
-        else:
-            for item, ok in zip(batch, stored, strict=True):
-                if not item.future.done():
-                    item.future.set_result(ok)
-        finally:
-            self._slots.release()
-
-    async def _store(self, batch: list[PendingConversion]) -> list[bool]:
+    async def store(self, batch: list[PendingConversion]) -> list[bool]:
         async with in_transaction() as conn:
             values: list[object] = []
             for item in batch:
@@ -364,12 +298,6 @@ class ConversionWriter:
         if rows:
             sql = multi_insert(conn, "ledger", LEDGER_COLUMNS, len(rows))
             await conn.execute_query(sql, [v for row in rows for v in row])
-
-    async def close(self) -> None:
-        self._closed = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
 
 
 class ConversionService:
@@ -573,7 +501,7 @@ class ConversionService:
             created_at=now,
             decided_at=now if status is not ConversionStatus.PENDING else None,
         )
-        stored = await self.writer.write(conversion, claim.offer)
+        stored = await self.writer.submit(PendingConversion(conversion, claim.offer))
         if not stored:  # a copy stored first (in this batch or before): answer as a repeat
             existing = await Conversion.get(offer_id=claim.offer.id, txid=claim.txid)
             return await self.move(existing, claim.status)

@@ -1,0 +1,102 @@
+"""Group commit: requests that arrive together are written together, each caller waiting for
+its own batch's commit. Shared by the click and the conversion writers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from loguru import logger
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Collects items, stores them in batches (a few in flight), answers each caller."""
+
+    name = "batch"
+
+    def __init__(self, max_batch: int, concurrency: int = 3) -> None:
+        self.max_batch = max_batch
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def submit(self, item: Item) -> Result:
+        """Queue one item and wait until its batch is committed."""
+        if self._closed:
+            raise RuntimeError(f"{self.name} writer is closed")
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"{self.name}-writer")
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._wake.set()
+        return await future
+
+    async def store(self, items: list[Item]) -> list[Result]:
+        """Write one batch in one transaction; a result per item, in order."""
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        while not self._closed or self._pending:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await asyncio.sleep(0)  # let requests already running join this batch
+            await self._slots.acquire()  # a few batches in flight: round trips overlap
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            task = asyncio.create_task(self._flush(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        if self._inflight:
+            await asyncio.gather(*self._inflight)
+
+    async def _flush(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self.store([item for item, _ in batch])
+        except Exception as exc:  # every waiter hears of it; the writer goes on
+            logger.exception("could not store {} {} items", len(batch), self.name)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+        finally:
+            self._slots.release()
+
+    async def close(self) -> None:
+        """Finish what was already accepted, then stop."""
+        self._closed = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+
+def multi_insert(conn: BaseDBAsyncClient, table: str, columns: Sequence[str], rows: int) -> str:
+    """`INSERT INTO table (...) VALUES (...), (...)` with the dialect's placeholders."""
+    width = len(columns)
+    if conn.capabilities.dialect == "postgres":
+        groups = [
+            "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")"
+            for r in range(rows)
+        ]
+    else:
+        groups = ["(" + ", ".join("?" * width) + ")"] * rows
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(groups)}"
+
+
+def db_time(conn: BaseDBAsyncClient, value: datetime | None) -> object:
+    """A datetime as the driver wants it: asyncpg takes datetimes, SQLite tortoise's text."""
+    if value is None or conn.capabilities.dialect == "postgres":
+        return value
+    return value.isoformat(" ")
