@@ -8,6 +8,7 @@ ordered by who reached them first: the tie-break is encoded in the sorted-set sc
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ MAX_PLACES = 100
 TOP = 10  # shown on cards and the channel
 WATCH = 50  # how deep the tick looks for overtaking news
 LIVE_TTL = 5.0
+INLINE_REBUILD = 10_000  # entries; a bigger board is rebuilt in the background
 
 
 def encode(score: int, reached_at: datetime, starts_at: datetime) -> float:
@@ -174,6 +176,7 @@ class RaceService:
         self.redis = redis
         self.clock = clock or (lambda: datetime.now(UTC))
         self._live: tuple[float, list[Race]] | None = None
+        self._rebuilds: set[asyncio.Task[int]] = set()
 
     # -- admin -------------------------------------------------------------------------------
 
@@ -494,8 +497,15 @@ class RaceService:
     async def ensure_board(self, race: Race) -> None:
         """Build the board if Redis has none (a new process with the in-process stand-in, or a
         lost Redis); the lock in rebuild() makes concurrent callers skip, not repeat it."""
-        if await self._board_missing(race):
+        if not await self._board_missing(race):
+            return
+        if await RaceEntry.filter(race_id=race.id).count() <= INLINE_REBUILD:
             await self.rebuild(race)
+            return
+        # A big board takes seconds to rebuild: not while a person waits for a button.
+        task = asyncio.create_task(self.rebuild(race))
+        self._rebuilds.add(task)
+        task.add_done_callback(self._rebuilds.discard)
 
     async def _board_missing(self, race: Race) -> bool:
         if await self.redis.exists(key(race.id)):
