@@ -20,8 +20,8 @@ from bot.errors import N_, InvalidInput
 from bot.filters import IsAdmin
 from bot.render import metric_name, prize_lines, status_line
 from bot.services.affiliates import AffiliateService
-from bot.services.offers import OfferService
-from bot.services.race_input import parse_chat_id, parse_prizes, parse_score, parse_when, zone
+from bot.services.offers import OfferService, check_chat_id, check_title
+from bot.services.race_input import parse_prizes, parse_score, parse_when, zone
 from bot.services.races import RaceDraft, RaceService, check_draft
 from handlers.common import leading_id
 from keyboards.callbacks import RaceFormAction, RaceFormCallback
@@ -110,10 +110,7 @@ async def accept(step: Step, raw: str, data: dict[str, Any], offers: OfferServic
     now = datetime.now(UTC)
     tz = data.get("tz", "UTC")
     if step.name == "title":
-        title = " ".join(raw.split())
-        if not title or len(title) > 128:
-            raise InvalidInput(N_("A title is 1–{size} characters."), size=128)
-        return title
+        return check_title(raw)
     if step.name == "description":
         if len(raw) > 1024:
             raise InvalidInput(N_("A description is at most {size} characters."), size=1024)
@@ -152,7 +149,7 @@ async def accept(step: Step, raw: str, data: dict[str, Any], offers: OfferServic
             raise InvalidInput(N_("Pick one of the buttons."))
         return raw
     if step.name == "announce":
-        return parse_chat_id(raw)
+        return check_chat_id(raw)
     raise AssertionError(step.name)
 
 
@@ -382,7 +379,7 @@ async def cmd_race_edit(
     now = datetime.now(UTC)
     race = await races.get(race_id)
     fields: dict[str, tuple[str, Any]] = {
-        "title": ("title", lambda v: " ".join(v.split())),
+        "title": ("title", check_title),
         "description": ("description", str.strip),
         "start": ("starts_at", lambda v: parse_when(v, now, user.timezone)),
         "end": ("ends_at", lambda v: parse_when(v, now, user.timezone, base=race.starts_at)),
@@ -390,7 +387,7 @@ async def cmd_race_edit(
         "optin": ("opt_in", lambda v: v.strip().lower() in {"1", "yes", "on"}),
         "mask": ("mask_names", lambda v: v.strip().lower() in {"1", "yes", "on"}),
         "tiebreak": ("tie_break", lambda v: TieBreak(v.strip().lower())),
-        "channel": ("announce_chat_id", parse_chat_id),
+        "channel": ("announce_chat_id", check_chat_id),
     }
     if name.lower() == "prizes":
         await races.set_prizes(race_id, parse_prizes(raw, race.currency))

@@ -99,12 +99,3 @@ def parse_score(raw: str, money: bool, currency: str) -> int:
     if not text.isdigit() or len(text) > 12:
         raise InvalidInput(N_("Give a whole number, e.g. 5."))
     return int(text)
-
-
-def parse_chat_id(raw: str) -> int:
-    text = raw.strip()
-    if not re.match(r"^-100\d{5,15}$", text):
-        raise InvalidInput(
-            N_("A channel id looks like -1001234567890 (forward a post to @userinfobot).")
-        )
-    return int(text)
