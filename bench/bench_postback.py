@@ -332,14 +332,18 @@ async def ensure_database(url: str) -> None:
     import asyncpg
 
     dsn, name, _ = split_pg_url(url)
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise ValueError(f"unsupported database name {name!r}")
+    if not re.fullmatch(r"affrace_bench[A-Za-z0-9_]*", name):
+        raise ValueError(
+            f"the database is dropped and re-created: its name must start affrace_bench ({name!r})"
+        )
     admin = urlunsplit(urlsplit(dsn)._replace(path="/postgres"))
     conn = await asyncio.wait_for(asyncpg.connect(admin), 10)
     try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-            log(f"created database {name}")
+        # A fresh database each run: rows, dead tuples and index growth left by earlier runs
+        # (autovacuum may be off) would otherwise slow the inserts measured here.
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        log(f"created database {name} (fresh)")
     finally:
         await conn.close()
 
@@ -737,6 +741,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> Report:
             min_size=pool_size,
             max_size=pool_size,
             server_settings={"application_name": BASELINE_APP_NAME},
+            reset=db.keep_session,  # released the way the app's pool releases (bot/db.py)
         )
         pg_version = str(await pool.fetchval("SHOW server_version"))
         pg_settings = {

@@ -8,12 +8,24 @@ from typing import Any
 from loguru import logger
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as migrate_api
 
 MODELS = ["models"]
 MIGRATIONS = "migrations"
+
+
+async def keep_session(connection: object) -> None:
+    """asyncpg's pool `reset`: nothing beyond what the pool always does.
+
+    By default asyncpg sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    each time a connection goes back to the pool: a second round trip for every query tortoise
+    makes. This app takes no advisory locks, opens no cursors outside a transaction, LISTENs to
+    nothing and SETs nothing, so that query has nothing to undo. A transaction left open is
+    still rolled back (the pool does that before calling this).
+    """
 
 
 def tortoise_config(database_url: str, migrations: str = MIGRATIONS) -> dict[str, Any]:
@@ -23,8 +35,12 @@ def tortoise_config(database_url: str, migrations: str = MIGRATIONS) -> dict[str
         url = "postgres://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite://") and url != "sqlite://:memory:":
         Path(url.removeprefix("sqlite://")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    connection: str | dict[str, Any] = url
+    if url.startswith("postgres://"):
+        connection = expand_db_url(url)
+        connection["credentials"]["reset"] = keep_session
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": MODELS,
