@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import gc
 import json
 import math
 import os
@@ -38,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -465,6 +468,8 @@ class CaseConfig:
     loadgen_cpu: int | None
     keep_data: bool
     workdir: str
+    profile: str | None = None
+    anatomy: bool = False
 
 
 @dataclass
@@ -479,6 +484,37 @@ class CaseResult:
     bare: dict[str, Any] = field(default_factory=dict)
     tracked: dict[str, Any] = field(default_factory=dict)
     clicks: dict[str, Any] = field(default_factory=dict)
+    anatomy: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# --anatomy: the tracked server again with parts of the click taken away, to show where the
+# time goes. Each one replaces the click writer's submit() or store() for one run.
+ANATOMY = (
+    ("no wait", "the click is worked out but never written: submit() returns at once"),
+    ("empty batches", "the request waits for its batch, whose store() does nothing"),
+    ("0.3 ms batches", "the request waits for its batch, whose store() only sleeps 0.3 ms"),
+)
+
+
+@contextlib.contextmanager
+def anatomy_patch(writer: Any, variant: str) -> Iterator[None]:
+    async def no_wait(item: Any) -> bool:
+        return False
+
+    async def empty(batch: list[Any]) -> list[bool]:
+        return [False] * len(batch)
+
+    async def sleepy(batch: list[Any]) -> list[bool]:
+        await asyncio.sleep(0.0003)
+        return [False] * len(batch)
+
+    name = "submit" if variant == "no wait" else "store"
+    replacement = {"no wait": no_wait, "empty batches": empty, "0.3 ms batches": sleepy}[variant]
+    setattr(writer, name, replacement)
+    try:
+        yield
+    finally:
+        delattr(writer, name)  # the class's own method again
 
 
 def bound_socket() -> socket.socket:
@@ -643,6 +679,8 @@ async def serve_case(cfg: CaseConfig) -> CaseResult:
         app = create_app(settings, bot, dp, redis, services)
         codes = await seed(cfg.links)
         mix = request_mix(codes)
+        gc.collect()  # as `python -m bot run` does once started (bot/__main__.py)
+        gc.freeze()
         for application, sock in ((app, tracked_sock), (bare_app(), bare_sock)):
             runner = web.AppRunner(application, access_log=None)
             await runner.setup()
@@ -663,7 +701,15 @@ async def serve_case(cfg: CaseConfig) -> CaseResult:
                     await load(cfg, url, mix, cfg.warmup)
                 before_rows = (await click_stats(0))["rows"]
                 after_id = await max_click_id()
+                profiler = None
+                if cfg.profile and kind == "tracked" and rnd == 1:
+                    profiler = cProfile.Profile()
+                    profiler.enable()
                 run = await load(cfg, url, mix, cfg.duration)
+                if profiler is not None and cfg.profile:
+                    profiler.disable()
+                    profiler.dump_stats(cfg.profile)
+                    log(f"{tag}: cProfile written to {cfg.profile} (it slowed this run)")
                 runs[kind].append(run)
                 log(
                     f"{tag}: {run.rps:,.0f} req/s, p50 {run.p50_ms:.2f} ms, p99 "
@@ -690,6 +736,18 @@ async def serve_case(cfg: CaseConfig) -> CaseResult:
         }
         result.clicks["match"] = all(check["match"] for check in checks)
         result.clicks["rows_total"] = checks[-1]["rows"]
+        if cfg.anatomy:
+            for variant, _ in ANATOMY:
+                with anatomy_patch(services.clicks.writer, variant):
+                    parts = []
+                    for rnd in range(1, cfg.rounds + 1):
+                        run = await load(cfg, tracked_url, mix, cfg.duration)
+                        parts.append(run)
+                        log(
+                            f"[{cfg.name}] anatomy {variant} round {rnd}: {run.rps:,.0f} req/s, "
+                            f"{run.cpu_us:.0f} us CPU/req, server CPU {run.server_cpu:.2f}"
+                        )
+                result.anatomy[variant] = summarize(parts)
         if cfg.name != "sqlite" and not cfg.keep_data:
             await cleanup(codes)
     finally:
@@ -727,17 +785,19 @@ async def ensure_pg_database(url: str) -> str | None:
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        return f"unsupported database name {name!r}"
+    if not re.fullmatch(r"affrace_bench[A-Za-z0-9_]*", name):
+        return f"it is dropped and re-created, so its name must start affrace_bench: {name!r}"
     admin = urlunsplit(parts._replace(path="/postgres"))
     try:
         conn = await asyncio.wait_for(asyncpg.connect(admin), 5)
     except Exception as exc:  # unreachable, refused, bad credentials: skip the case
         return f"{type(exc).__name__}: {exc}"
     try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-            log(f"created database {name}")
+        # A fresh database each run: rows, dead tuples and index growth left by earlier runs
+        # (autovacuum may be off) would otherwise slow the inserts measured here.
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        log(f"created database {name} (fresh)")
     finally:
         await conn.close()
     return None
@@ -831,6 +891,15 @@ def report(results: list[CaseResult], target: float) -> list[str]:
                     f"in flight at stop {run['in_flight']}"
                 )
         lines.append(f"   ratio tracked/bare = {ratio:.3f}  (target >= {target:g}): {verdict}")
+        if res.anatomy:
+            lines.append("   anatomy (the tracked server with parts taken away; not real clicks):")
+            for variant, meaning in ANATOMY:
+                run = res.anatomy[variant]
+                part = run["rps"] / bare["rps"] if bare["rps"] else 0.0
+                lines.append(
+                    f"   {variant:15} {run['rps']:>9,.0f} req/s {run['cpu_us']:>5.0f} us CPU/req "
+                    f"srv CPU {run['server_cpu']:.2f}  /bare {part:.3f}  ({meaning})"
+                )
         match = "MATCH" if clicks["match"] else "MISMATCH"
         lines.append(
             f"   click rows added {clicks['added']:,} vs 302s received {clicks['redirects']:,}: "
@@ -896,6 +965,8 @@ def main_run(args: argparse.Namespace) -> int:
                 loadgen_cpu=loadgen_cpu,
                 keep_data=args.keep_data,
                 workdir=tmp,
+                profile=f"{args.profile}.{name}" if args.profile else None,
+                anatomy=args.anatomy,
             )
             result = run_case(cfg)
             if result is None:
@@ -925,6 +996,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target", type=float, default=0.5, help="tracked/bare goal (0.5)")
     parser.add_argument("--keep-data", action="store_true", help="keep PostgreSQL rows")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile the first tracked run into FILE.<case>"
+    )
+    parser.add_argument(
+        "--anatomy", action="store_true", help="also run the tracked server with parts removed"
+    )
     # internal: one DB case, or the Python load generator, in a child process
     parser.add_argument("--_case", dest="case_file", help=argparse.SUPPRESS)
     parser.add_argument("--_client", dest="client", action="store_true", help=argparse.SUPPRESS)

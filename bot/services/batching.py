@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from loguru import logger
+from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 Item = TypeVar("Item")
@@ -25,7 +26,8 @@ class GroupCommit(Generic[Item, Result]):
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self._slots: asyncio.Semaphore | None = None  # made once the database is known
         self._inflight: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -44,14 +46,23 @@ class GroupCommit(Generic[Item, Result]):
         """Write one batch in one transaction; a result per item, in order."""
         raise NotImplementedError
 
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            # SQLite is one connection that tortoise takes in turn: a second batch in flight
+            # would only wait for it, and leave both batches smaller.
+            sqlite = Tortoise.get_connection("default").capabilities.dialect == "sqlite"
+            self._slots = asyncio.Semaphore(1 if sqlite else self.concurrency)
+        return self._slots
+
     async def _run(self) -> None:
+        slots = self._semaphore()
         while not self._closed or self._pending:
             if not self._pending:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             await asyncio.sleep(0)  # let requests already running join this batch
-            await self._slots.acquire()  # a few batches in flight: round trips overlap
+            await slots.acquire()  # a few batches in flight: round trips overlap
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             task = asyncio.create_task(self._flush(batch))
             self._inflight.add(task)
@@ -72,7 +83,7 @@ class GroupCommit(Generic[Item, Result]):
                 if not future.done():
                     future.set_result(result)
         finally:
-            self._slots.release()
+            self._semaphore().release()
 
     async def close(self) -> None:
         """Finish what was already accepted, then stop."""

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 from redis.asyncio import Redis
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot.errors import N_, NotFound
@@ -47,6 +46,29 @@ def fill_macros(template: str, values: dict[str, str]) -> str:
     return MACRO_RE.sub(sub, template)
 
 
+def compile_target(template: str, fixed: dict[str, str]) -> str:
+    """The offer URL as a `str.format` pattern, worked out once per link rather than per click:
+    the link's own macros are filled in already, `{0}` is the click id and `{1}` the sub-label
+    (both URL-encoded by the caller), anything else is kept literally."""
+    braces = str.maketrans({"{": "{{", "}": "}}"})
+    parts: list[str] = []
+    last = 0
+    for match in MACRO_RE.finditer(template):
+        parts.append(template[last : match.start()].translate(braces))
+        name = match.group(1)
+        if name == "click_id":
+            parts.append("{0}")
+        elif name == "sub":
+            parts.append("{1}")
+        elif name in fixed:
+            parts.append(quote(fixed[name], safe="").translate(braces))
+        else:
+            parts.append(match.group(0).translate(braces))
+        last = match.end()
+    parts.append(template[last:].translate(braces))
+    return "".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A resolved code, as the redirect needs it (cached for a short while)."""
@@ -58,6 +80,7 @@ class Target:
     kind: OfferKind | None
     target_url: str | None
     active: bool
+    pattern: str | None = None  # compile_target() of target_url, for URL offers
 
 
 class TargetCache:
@@ -122,12 +145,19 @@ INSERT_COLUMNS = (
     "user_agent",
     "created_at",
 )
+# PostgreSQL: one statement whatever the batch size, so it is prepared once per connection and
+# each batch sends eight arrays instead of eight parameters per row.
+PG_INSERT = (
+    f"INSERT INTO click ({', '.join(INSERT_COLUMNS)}) SELECT * FROM unnest("
+    "$1::varchar[], $2::int[], $3::varchar[], $4::varchar[], $5::bool[], $6::bool[], "
+    "$7::varchar[], $8::timestamptz[])"
+)
 
 
 class ClickWriter(GroupCommit[PendingClick, bool]):
     """Group commit of clicks: one Redis call decides which clicks of a batch are unique (per
-    visitor, link, label and day), one multi-row INSERT stores them, and the caller's redirect
-    goes out only once its row is committed; a busy second costs a few round trips."""
+    visitor, link, label and day), one INSERT stores them, and the caller's redirect goes out
+    only once its row is committed; a busy second costs a few round trips."""
 
     name = "click"
 
@@ -136,20 +166,54 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
         redis: Redis,
         max_batch: int = 500,
         concurrency: int = 3,
-        scoring: Callable[[list[ScoreEvent]], Awaitable[int]] | None = None,
+        races: RaceService | None = None,
     ) -> None:
         super().__init__(max_batch, concurrency)
         self.redis = redis
-        self.scoring = scoring  # moves race scores in the same transaction as the clicks
+        self.races = races  # moves race scores in the same transaction as the clicks
 
     async def store(self, batch: list[PendingClick]) -> list[bool]:
-        humans = [c for c in batch if c.unique_key is not None]
-        if humans:
-            keys = [c.unique_key for c in humans if c.unique_key is not None]
+        keys = [c.unique_key for c in batch if c.unique_key is not None]
+        if keys:
             answers = await self.redis.eval(FIRST_SEEN, len(keys), *keys, 2 * 86400)  # type: ignore[misc]
-            for click, fresh in zip(humans, answers, strict=True):
-                click.is_unique = bool(fresh)
+            fresh = iter(answers)
+            for click in batch:
+                if click.unique_key is not None:
+                    click.is_unique = next(fresh) == 1
         conn = Tortoise.get_connection("default")
+        postgres = conn.capabilities.dialect == "postgres"
+        sql, values = self._insert(batch) if postgres else self._insert_sqlite(conn, batch)
+        events = [
+            ScoreEvent(RaceMetric.CLICKS, c.affiliate_id, c.offer_id, c.created_at, final=1)
+            for c in batch
+            if c.is_unique
+        ]
+        if events and self.races is not None and await self.races.counts(RaceMetric.CLICKS):
+            async with in_transaction():  # the clicks and the race scores they move, together
+                await Tortoise.get_connection("default").execute_query(sql, values)
+                await self.races.apply(events)
+        else:  # one statement is one transaction: a single round trip
+            await conn.execute_query(sql, values)
+        return [c.is_unique for c in batch]
+
+    @staticmethod
+    def _insert(batch: list[PendingClick]) -> tuple[str, list[object]]:
+        columns: list[object] = [
+            [c.click_id for c in batch],
+            [c.link_id for c in batch],
+            [c.sub for c in batch],
+            [c.visitor for c in batch],
+            [c.is_unique for c in batch],
+            [c.is_bot for c in batch],
+            [c.user_agent for c in batch],
+            [c.created_at for c in batch],
+        ]
+        return PG_INSERT, columns
+
+    @staticmethod
+    def _insert_sqlite(
+        conn: BaseDBAsyncClient, batch: list[PendingClick]
+    ) -> tuple[str, list[object]]:
         values: list[object] = []
         for c in batch:
             values += [
@@ -162,19 +226,7 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
                 c.user_agent,
                 db_time(conn, c.created_at),
             ]
-        sql = multi_insert(conn, "click", INSERT_COLUMNS, len(batch))
-        events = [
-            ScoreEvent(RaceMetric.CLICKS, c.affiliate_id, c.offer_id, c.created_at, final=1)
-            for c in batch
-            if c.is_unique
-        ]
-        if events and self.scoring is not None:
-            async with in_transaction():  # the clicks and the race scores they move, together
-                await Tortoise.get_connection("default").execute_query(sql, values)
-                await self.scoring(events)
-        else:  # one statement is one transaction: a single round trip
-            await conn.execute_query(sql, values)
-        return [c.is_unique for c in batch]
+        return multi_insert(conn, "click", INSERT_COLUMNS, len(batch)), values
 
 
 class ClickService:
@@ -192,8 +244,10 @@ class ClickService:
         self.urls = urls
         self.salt = salt
         self.cache = cache or TargetCache()
-        self.writer = ClickWriter(redis, scoring=races.apply if races is not None else None)
+        self.writer = ClickWriter(redis, races=races)
         self._subs: dict[tuple[int, str], tuple[float, bool]] = {}
+        self._agents: dict[str, bool] = {}
+        self._today = (0, "")
 
     async def resolve(self, code: str) -> Target | None:
         hit, target = self.cache.get(code)
@@ -203,6 +257,14 @@ class ClickService:
         target = None
         if link is not None:
             offer = link.offer
+            pattern = None
+            if offer is not None and offer.kind is OfferKind.URL and offer.target_url:
+                fixed = {
+                    "affiliate_id": str(link.affiliate_id),
+                    "offer_id": str(offer.id),
+                    "link_code": link.code,
+                }
+                pattern = compile_target(offer.target_url, fixed)
             target = Target(
                 link_id=link.id,
                 code=link.code,
@@ -211,54 +273,73 @@ class ClickService:
                 kind=offer.kind if offer else None,
                 target_url=offer.target_url if offer else None,
                 active=offer.is_active if offer else True,
+                pattern=pattern,
             )
         self.cache.put(code, target)
         return target
 
     def visitor_id(self, ip: str, user_agent: str) -> str:
-        digest = hmac.new(self.salt, f"{ip}\n{user_agent}".encode(), hashlib.sha256)
-        return digest.hexdigest()[:32]
+        """A keyed hash of address and browser: stable per visitor, not reversible."""
+        data = f"{ip}\n{user_agent}".encode()
+        return hashlib.blake2b(data, key=self.salt, digest_size=16).hexdigest()
+
+    def is_bot(self, user_agent: str) -> bool:
+        """is_bot_agent(), remembered per agent string: browsers repeat the same few."""
+        known = self._agents.get(user_agent)
+        if known is None:
+            if len(self._agents) >= 20_000:
+                self._agents.clear()
+            known = self._agents[user_agent] = is_bot_agent(user_agent)
+        return known
+
+    def _day(self, now: datetime) -> str:
+        ordinal = now.toordinal()
+        if ordinal != self._today[0]:
+            self._today = (ordinal, f"{now:%Y%m%d}")
+        return self._today[1]
 
     async def track(self, code: str, sub: str | None, ip: str, user_agent: str) -> str:
         """Record one click and return the URL to send the visitor to."""
-        target = await self.resolve(code.lower())
+        code = code.lower()
+        hit, target = self.cache.get(code)
+        if not hit:
+            target = await self.resolve(code)
         if target is None or not target.active:
             raise NotFound(N_("This link does not exist or is no longer active."))
-        if sub is not None and not await self._known_sub(target.affiliate_id, sub):
-            sub = None
+        if sub is not None:
+            cached = self._subs.get((target.affiliate_id, sub))
+            if cached is not None and cached[0] > time.monotonic():
+                known = cached[1]
+            else:
+                known = await self._known_sub(target.affiliate_id, sub)
+            if not known:
+                sub = None
         now = datetime.now(UTC)
         user_agent = user_agent[:256]
-        is_bot = is_bot_agent(user_agent)
+        is_bot = self.is_bot(user_agent)
         visitor = self.visitor_id(ip, user_agent)
-        click = PendingClick(
-            click_id=secrets.token_hex(16),
-            link_id=target.link_id,
-            sub=sub,
-            visitor=visitor,
-            is_bot=is_bot,
-            user_agent=user_agent,
-            created_at=now,
-            unique_key=None
-            if is_bot
-            else f"click:u:{target.link_id}:{sub or ''}:{visitor}:{now:%Y%m%d}",
-            affiliate_id=target.affiliate_id,
-            offer_id=target.offer_id,
+        click_id = secrets.token_hex(16)
+        await self.writer.submit(
+            PendingClick(
+                click_id=click_id,
+                link_id=target.link_id,
+                sub=sub,
+                visitor=visitor,
+                is_bot=is_bot,
+                user_agent=user_agent,
+                created_at=now,
+                unique_key=None
+                if is_bot
+                else f"click:u:{target.link_id}:{sub or ''}:{visitor}:{self._day(now)}",
+                affiliate_id=target.affiliate_id,
+                offer_id=target.offer_id,
+            )
         )
-        await self.writer.submit(click)
-        return self.destination(target, click.click_id, sub)
+        return self.destination(target, click_id, sub)
 
     def destination(self, target: Target, click_id: str, sub: str | None) -> str:
-        if target.kind is OfferKind.URL and target.target_url:
-            return fill_macros(
-                target.target_url,
-                {
-                    "click_id": click_id,
-                    "sub": sub or "",
-                    "affiliate_id": str(target.affiliate_id),
-                    "offer_id": str(target.offer_id or ""),
-                    "link_code": target.code,
-                },
-            )
+        if target.pattern is not None:
+            return target.pattern.format(click_id, quote(sub, safe="") if sub else "")
         return self.urls.for_link(target.code, target.kind, sub)
 
     async def _known_sub(self, affiliate_id: int, sub: str) -> bool:

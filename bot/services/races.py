@@ -326,6 +326,15 @@ class RaceService:
             self._live = (now + LIVE_TTL, races)
         return self._live[1]
 
+    async def counts(self, metric: RaceMetric) -> bool:
+        """Whether a running race scores this metric now (from the same short cache), so that a
+        writer opens a transaction for scores only when there is something to score."""
+        now = self.clock()
+        return any(
+            race.metric is metric and race.starts_at <= now < race.ends_at
+            for race in await self._running()
+        )
+
     async def apply(self, events: Sequence[ScoreEvent]) -> int:
         """Move scores for every running race an event counts in. Call inside the event's
         transaction; returns how many entries moved."""

@@ -57,6 +57,27 @@ async def test_sub_link_label_reaches_the_click_and_the_macro(
     ]
 
 
+async def test_every_macro_is_filled_and_an_edited_url_applies_at_once(
+    http: Client, stack: Stack, factory: Factory
+) -> None:
+    aff = await factory.affiliate()
+    offer = await factory.offer(
+        url="https://adv.example/p/{link_code}?cid={click_id}&s={sub}&a={affiliate_id}"
+        "&o={offer_id}&k={keep}"
+    )
+    link = await factory.link(aff, offer)
+
+    first = await http.get(f"/r/{link.code}", headers=BROWSER, allow_redirects=False)
+    await stack.services.offers.edit(offer.id, "url", "https://new.example/?c={click_id}")
+    second = await http.get(f"/r/{link.code}", headers=BROWSER, allow_redirects=False)
+
+    ids = await Click.filter(link_id=link.id).order_by("id").values_list("click_id", flat=True)
+    assert first.headers["Location"] == (
+        f"https://adv.example/p/{link.code}?cid={ids[0]}&s=&a={aff.id}&o={offer.id}&k={{keep}}"
+    )
+    assert second.headers["Location"] == f"https://new.example/?c={ids[1]}"
+
+
 async def test_unique_clicks_are_per_visitor_per_day_and_bots_are_flagged(
     http: Client, factory: Factory
 ) -> None:

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from bot.errors import InvalidInput
-from bot.services.clicks import fill_macros, is_bot_agent
+from bot.services.clicks import compile_target, fill_macros, is_bot_agent
 from bot.services.codes import new_code, normalize_label, parse_payload
 from bot.services.money import format_money, from_minor, to_minor
 
@@ -39,6 +39,25 @@ def test_macros_are_filled_url_encoded() -> None:
     )
 
     assert url == "https://a.test/?c=a%20b&s=x%26y&k={keep}"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://a.test/?c={click_id}&s={sub}&a={affiliate_id}&o={offer_id}&l={link_code}",
+        "https://a.test/{sub}/{click_id}?again={click_id}",
+        "https://a.test/?json={%22k%22:1}&keep={keep}&c={click_id}",
+        "https://a.test/plain",
+        "https://a.test/?x={}&y={{click_id}}&z={SUB}",
+    ],
+)
+def test_a_compiled_target_gives_the_same_url_as_filling_the_macros(template: str) -> None:
+    fixed = {"affiliate_id": "42", "offer_id": "7", "link_code": "ab cd"}
+    values = {**fixed, "click_id": "c1d2", "sub": "you tube&x"}
+
+    pattern = compile_target(template, fixed)
+
+    assert pattern.format("c1d2", "you%20tube%26x") == fill_macros(template, values)
 
 
 def test_bot_user_agents_are_flagged() -> None:
