@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -188,12 +190,21 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
             for c in batch
             if c.is_unique
         ]
-        if events and self.races is not None and await self.races.counts(RaceMetric.CLICKS):
-            async with in_transaction():  # the clicks and the race scores they move, together
-                await Tortoise.get_connection("default").execute_query(sql, values)
-                await self.races.apply(events)
-        else:  # one statement is one transaction: a single round trip
-            await conn.execute_query(sql, values)
+        try:
+            if events and self.races is not None and await self.races.counts(RaceMetric.CLICKS):
+                async with in_transaction():  # the clicks and the race scores they move, together
+                    await Tortoise.get_connection("default").execute_query(sql, values)
+                    await self.races.apply(events)
+            else:  # one statement is one transaction: a single round trip
+                await conn.execute_query(sql, values)
+        except Exception:
+            # Nothing was stored, so these visitors have not been counted today: give their
+            # keys back, or their next visit would not be unique either.
+            taken = [c.unique_key for c in batch if c.is_unique and c.unique_key is not None]
+            if taken:
+                with contextlib.suppress(RedisError):
+                    await self.redis.delete(*taken)
+            raise
         return [c.is_unique for c in batch]
 
     @staticmethod

@@ -90,6 +90,43 @@ async def test_unique_clicks_are_per_visitor_per_day_and_bots_are_flagged(
     assert rows == [(True, False), (False, False), (True, False), (False, True)]
 
 
+async def test_a_batch_that_fails_to_store_leaves_its_visitors_unique_for_the_day(
+    stack: Stack, factory: Factory
+) -> None:
+    from datetime import UTC, datetime
+
+    from tortoise.exceptions import IntegrityError
+
+    from bot.services.clicks import PendingClick
+
+    link = await factory.link(await factory.affiliate(), await factory.offer())
+    clicks = stack.services.clicks
+    agent = BROWSER["User-Agent"]
+    visitor = clicks.visitor_id("1.1.1.1", agent)
+    now = datetime.now(UTC)
+    twice = [  # the same click id twice: the INSERT fails as a whole
+        PendingClick(
+            click_id="c" * 32,
+            link_id=link.id,
+            sub=None,
+            visitor=visitor,
+            is_bot=False,
+            user_agent=agent,
+            created_at=now,
+            unique_key=f"click:u:{link.id}::{visitor}:{now:%Y%m%d}",
+            affiliate_id=link.affiliate_id,
+            offer_id=link.offer_id,
+        )
+        for _ in range(2)
+    ]
+    with pytest.raises(IntegrityError):
+        await clicks.writer.store(twice)
+
+    await clicks.track(link.code, None, "1.1.1.1", agent)
+
+    assert await Click.filter(link_id=link.id).values_list("is_unique", flat=True) == [True]
+
+
 async def test_bot_link_redirect_goes_to_telegram(http: Client, factory: Factory) -> None:
     aff = await factory.affiliate()
     base = await factory.link(aff)
