@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from bot.services.conversions import Claim, ConversionService, Outcome
+from bot.services.conversions import Claim, ConversionService, LinkRef, Outcome
 from models import (
     Affiliate,
     ChannelInvite,
@@ -79,7 +79,7 @@ class ChannelService:
             return None  # joining through your own link earns nothing
         claim = Claim(
             offer=invite.offer,
-            link=invite.link,
+            link=LinkRef(id=invite.link.id, affiliate_id=invite.link.affiliate_id),
             click=None,
             sub=None,
             txid=f"join:{chat_id}:{user_tg_id}",

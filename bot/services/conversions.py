@@ -28,7 +28,6 @@ from bot.services.races import RaceService, ScoreEvent, as_datetime
 from models import (
     Affiliate,
     AffiliateRate,
-    Click,
     Conversion,
     ConversionStatus,
     LedgerEntry,
@@ -64,13 +63,16 @@ ALLOWED_MOVES = {
 }
 
 
+UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # RFC 3986: nothing in it is percent-encoded
+
+
+def encode(value: str) -> str:
+    return value if UNRESERVED.fullmatch(value) else quote(value, safe="-_.~")
+
+
 def canonical(params: Mapping[str, str]) -> str:
     """Every parameter but sig, sorted by name, as name=value (RFC 3986 encoded), joined by &."""
-    return "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
-        for k, v in sorted(params.items())
-        if k != "sig"
-    )
+    return "&".join(f"{encode(k)}={encode(v)}" for k, v in sorted(params.items()) if k != "sig")
 
 
 def sign(params: Mapping[str, str], secret: str) -> str:
@@ -102,12 +104,52 @@ def rejected(http_status: int, reason: str) -> Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkRef:
+    """The link a conversion is credited through (what recording needs of it)."""
+
+    id: int
+    affiliate_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClickRef:
+    """The click a conversion came from (what recording needs of it)."""
+
+    id: int
+    is_bot: bool
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class NewConversion:
+    """A conversion row before it is stored: plain data, cheaper to build than a model on the
+    path every postback takes. `id` is set once its batch is committed."""
+
+    offer_id: int
+    affiliate_id: int
+    link_id: int
+    click_id: int | None
+    sub: str | None
+    txid: str
+    event: str
+    amount_minor: int
+    currency: str
+    commission_minor: int
+    status: ConversionStatus
+    review: bool
+    review_reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """A conversion to record, whatever reported it."""
 
     offer: Offer
-    link: Link
-    click: Click | None
+    link: LinkRef
+    click: ClickRef | None
     sub: str | None
     txid: str
     event: str
@@ -129,7 +171,9 @@ def commission(offer: Offer, rate: AffiliateRate | None, event: str, amount_mino
     return fixed + (max(amount_minor, 0) * share_bp + 5000) // 10000
 
 
-def race_events(conversion: Conversion, final: int, provisional: int) -> list[ScoreEvent]:
+def race_events(
+    conversion: Conversion | NewConversion, final: int, provisional: int
+) -> list[ScoreEvent]:
     """What a conversion is worth in each race metric, times the signs given."""
     worth = {
         RaceMetric.CONVERSIONS: 0 if conversion.event == "join" else 1,
@@ -184,7 +228,7 @@ LEDGER_COLUMNS = (
 
 @dataclass(slots=True)
 class PendingConversion:
-    conversion: Conversion
+    conversion: NewConversion
     offer: Offer
 
 
@@ -232,7 +276,6 @@ class ConversionWriter(GroupCommit[PendingConversion, bool]):
                 stored.append(new_id is not None)
                 if new_id is not None:
                     c.id = new_id
-                    c._saved_in_db = True
             approved = [
                 item
                 for item, ok in zip(batch, stored, strict=True)
@@ -422,7 +465,7 @@ class ConversionService:
 
     async def _attribute(
         self, offer: Offer, params: Mapping[str, str]
-    ) -> tuple[Link | None, Click | None, str | None]:
+    ) -> tuple[LinkRef | None, ClickRef | None, str | None]:
         click_id = params.get("click_id", "").lower()
         if click_id:
             if not CLICK_ID_RE.match(click_id):
@@ -439,26 +482,16 @@ class ConversionService:
             if not rows or rows[0]["offer_id"] != offer.id:
                 return None, None, None
             row = rows[0]
-            link = Link(
-                id=row["link_id"],
-                code=row["code"],
-                affiliate_id=row["affiliate_id"],
-                offer_id=row["offer_id"],
-            )
-            click = Click(
-                id=row["id"],
-                click_id=click_id,
-                link_id=row["link_id"],
-                sub=row["sub"],
-                is_bot=bool(row["is_bot"]),
-                created_at=as_datetime(row["created_at"]),
+            link = LinkRef(id=row["link_id"], affiliate_id=row["affiliate_id"])
+            click = ClickRef(
+                id=row["id"], is_bot=bool(row["is_bot"]), created_at=as_datetime(row["created_at"])
             )
             return link, click, row["sub"]
         code = params.get("code", "").lower()
         if code:
             by_code = await Link.get_or_none(code=code, offer_id=offer.id)
             return (
-                by_code,
+                LinkRef(id=by_code.id, affiliate_id=by_code.affiliate_id) if by_code else None,
                 None,
                 normalize_label(params.get("sub", "")) if params.get("sub") else None,
             )
@@ -484,7 +517,7 @@ class ConversionService:
         if review and status is ConversionStatus.APPROVED:
             status = ConversionStatus.PENDING  # held for review instead of auto-approved
         rate = await self._rate(claim.link.affiliate_id, claim.offer.id)
-        conversion = Conversion(
+        conversion = NewConversion(
             offer_id=claim.offer.id,
             affiliate_id=claim.link.affiliate_id,
             link_id=claim.link.id,
