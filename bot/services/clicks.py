@@ -171,7 +171,8 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
         races: RaceService | None = None,
     ) -> None:
         super().__init__(max_batch, concurrency)
-        self.redis = redis
+        # A connection of its own, kept: no checkout from the pool for every batch.
+        self.redis = redis.client()
         self.races = races  # moves race scores in the same transaction as the clicks
 
     async def store(self, batch: list[PendingClick]) -> list[bool]:
@@ -367,3 +368,4 @@ class ClickService:
 
     async def close(self) -> None:
         await self.writer.close()
+        await self.writer.redis.aclose()
