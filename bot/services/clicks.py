@@ -304,11 +304,12 @@ class ClickService:
             known = self._agents[user_agent] = is_bot_agent(user_agent)
         return known
 
-    def _day(self, now: datetime) -> str:
+    def unique_key(self, link_id: int, sub: str | None, visitor: str, now: datetime) -> str:
+        """The Redis key that makes a visitor unique once per link, label and UTC day."""
         ordinal = now.toordinal()
         if ordinal != self._today[0]:
             self._today = (ordinal, f"{now:%Y%m%d}")
-        return self._today[1]
+        return f"click:u:{link_id}:{sub or ''}:{visitor}:{self._today[1]}"
 
     async def track(self, code: str, sub: str | None, ip: str, user_agent: str) -> str:
         """Record one click and return the URL to send the visitor to."""
@@ -340,9 +341,7 @@ class ClickService:
                 is_bot=is_bot,
                 user_agent=user_agent,
                 created_at=now,
-                unique_key=None
-                if is_bot
-                else f"click:u:{target.link_id}:{sub or ''}:{visitor}:{self._day(now)}",
+                unique_key=None if is_bot else self.unique_key(target.link_id, sub, visitor, now),
                 affiliate_id=target.affiliate_id,
                 offer_id=target.offer_id,
             )

@@ -113,7 +113,7 @@ async def test_a_batch_that_fails_to_store_leaves_its_visitors_unique_for_the_da
             is_bot=False,
             user_agent=agent,
             created_at=now,
-            unique_key=f"click:u:{link.id}::{visitor}:{now:%Y%m%d}",
+            unique_key=clicks.unique_key(link.id, None, visitor, now),
             affiliate_id=link.affiliate_id,
             offer_id=link.offer_id,
         )
