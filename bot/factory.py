@@ -26,7 +26,7 @@ from bot.middlewares.i18n import UserI18nMiddleware
 from bot.middlewares.user import UserMiddleware
 from bot.notifier import Notifier
 from bot.race_news import RaceNews
-from bot.sender import OutboxSender
+from bot.sender import FREE_RATE, OutboxSender, Pacer
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import BalanceService
 from bot.services.channels import ChannelService
@@ -88,9 +88,18 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
         min_click_seconds=settings.FRAUD_MIN_CLICK_SECONDS, races=races
     )
     outbox = OutboxService()
+    # One overall pace for everything sent at the free rate: the outbox (unless it pays for
+    # broadcasts, which have their own limit) and the notifier's per-user notices.
+    free = Pacer(FREE_RATE)
     return Services(
         outbox=outbox,
-        sender=OutboxSender(bot, outbox, affiliates, paid=settings.PAID_BROADCAST),
+        sender=OutboxSender(
+            bot,
+            outbox,
+            affiliates,
+            paid=settings.PAID_BROADCAST,
+            pacer=None if settings.PAID_BROADCAST else free,
+        ),
         race_news=RaceNews(bot, i18n, redis, races, outbox, settings.RACE_NEWS_COOLDOWN),
         lease=Lease(redis),
         affiliates=affiliates,
@@ -111,6 +120,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             referrals,
             NewsService(),
             fold_delay=settings.REFERRAL_NOTIFY_DELAY,
+            pacer=free,
         ),
         i18n=i18n,
     )

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 
 from bot.i18n import pick_language
+from bot.sender import FREE_RATE, Pacer
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import Payout
 from bot.services.money import format_money
@@ -45,6 +46,7 @@ class Notifier:
         referrals: ReferralService,
         news: NewsService,
         fold_delay: float,
+        pacer: Pacer | None = None,
     ) -> None:
         self.bot = bot
         self.i18n = i18n
@@ -53,6 +55,8 @@ class Notifier:
         self.referrals = referrals
         self.news = news
         self.fold_delay = fold_delay
+        # Shared with the outbox sender (bot/factory.py): both count against one overall pace.
+        self.pacer = pacer or Pacer(FREE_RATE)
         self._timers: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._again: set[tuple[str, int]] = set()
 
@@ -202,13 +206,15 @@ class Notifier:
             return await self.send(affiliate.tg_id, text.format(amount=money))
 
     async def send(self, chat_id: int, text: str) -> bool:
-        """Send one message; honour RetryAfter, mark the user blocked on Forbidden."""
+        """Send one message at the shared pace; honour RetryAfter, mark the user blocked on
+        Forbidden."""
         for _attempt in range(3):
+            await self.pacer.turn(chat_id)
             try:
                 await self.bot.send_message(chat_id, text)
                 return True
             except TelegramRetryAfter as exc:
-                await asyncio.sleep(exc.retry_after)
+                await self.pacer.sleep(float(exc.retry_after))
             except TelegramForbiddenError:
                 await self.affiliates.mark_blocked(chat_id)
                 return False

@@ -59,6 +59,13 @@ class Pacer:
                 return
             await self.sleep(1.0 - (now - self._sent[0]))
 
+    async def turn(self, chat_id: int) -> None:
+        """Wait until this chat and the overall window both have room, then take the slot."""
+        while not self.chat_ready(chat_id):
+            await self.sleep(PER_CHAT - (self.clock() - self._last[chat_id]))
+        await self.wait()
+        self.record(chat_id)  # taken before the send: nobody else gets this slot meanwhile
+
     def record(self, chat_id: int) -> None:
         now = self.clock()
         self._sent.append(now)

@@ -97,6 +97,11 @@ async def test_conversions_are_told_folded_into_one_message(
 
 
 async def test_news_arriving_during_a_flush_is_sent_too(stack: Stack, factory: Factory) -> None:
+    from bot.sender import Pacer
+    from tests.integration.test_outbox import FakeTime
+
+    time = FakeTime()  # the second message to the chat waits a (fake) second for its turn
+    stack.services.notifier.pacer = Pacer(30, clock=time.clock, sleep=time.sleep)
     offer = await factory.offer("Casino")
     aff = await factory.affiliate(tg_id=21)
     link = await factory.link(aff, offer)
@@ -245,3 +250,37 @@ async def test_leave_after_the_hold_keeps_the_join(stack: Stack, factory: Factor
 
     assert await Conversion.all().values_list("status", flat=True) == ["approved"]
     assert await LedgerEntry.all().values_list("amount_minor", flat=True) == [50]
+
+
+async def test_a_burst_of_notices_to_many_affiliates_keeps_the_overall_pace(
+    stack: Stack, factory: Factory
+) -> None:
+    from bot.sender import Pacer
+    from tests.integration.test_outbox import FakeTime
+
+    time = FakeTime()
+    stamps: list[float] = []
+    real = stack.session.make_request
+
+    async def stamped(bot, method, timeout=None):  # type: ignore[no-untyped-def]
+        stamps.append(time.now)
+        return await real(bot, method, timeout)
+
+    stack.session.make_request = stamped  # type: ignore[method-assign]
+    stack.services.notifier.pacer = Pacer(30, clock=time.clock, sleep=time.sleep)
+    offer = await factory.offer("Casino")
+    people = [await factory.affiliate(tg_id=500 + i) for i in range(45)]
+    for aff in people:
+        link = await factory.link(aff, offer)
+        await stack.services.conversions.record(
+            Claim(
+                offer, link, None, None, f"t{aff.id}", "sale", 0, "USD", ConversionStatus.APPROVED
+            )
+        )
+
+    told = await asyncio.gather(
+        *(stack.services.notifier.flush_conversions(aff.id) for aff in people)
+    )
+
+    assert all(told) and len(stamps) == 45
+    assert max(sum(1 for s in stamps if start <= s < start + 1.0) for start in stamps) <= 30
