@@ -319,10 +319,13 @@ class RaceService:
         return await RaceEntry.get_or_none(race_id=race_id, affiliate_id=affiliate_id)
 
     async def _running(self) -> list[Race]:
-        """Running races, cached for a few seconds: clicks must not pay a query each."""
+        """Running and scheduled races, cached for a few seconds: clicks must not pay a query
+        each. Scheduled ones are there because a race counts from its start time, not from
+        the tick that marks it running (up to RACE_TICK_SECONDS later); apply() checks the
+        window, and start_due() builds the board from the entries already scored."""
         now = time.monotonic()
         if self._live is None or self._live[0] < now:
-            races = await Race.filter(status=RaceStatus.RUNNING)
+            races = await Race.filter(status__in=[RaceStatus.SCHEDULED, RaceStatus.RUNNING])
             self._live = (now + LIVE_TTL, races)
         return self._live[1]
 
@@ -336,7 +339,7 @@ class RaceService:
         )
 
     async def apply(self, events: Sequence[ScoreEvent]) -> int:
-        """Move scores for every running race an event counts in. Call inside the event's
+        """Move scores for every race whose window holds the event. Call inside the event's
         transaction; returns how many entries moved."""
         if not events:
             return 0

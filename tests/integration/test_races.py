@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.errors import Conflict, InvalidInput
-from bot.services.races import RaceDraft, RaceService, ScoreEvent, decode, encode, key
+from bot.services.races import RaceDraft, RaceService, ScoreEvent, Standing, decode, encode, key
 from models import (
     Affiliate,
     LedgerEntry,
@@ -220,6 +220,21 @@ async def test_offer_filter_window_and_metric(
     )
 
     assert await RaceEntry.filter(race_id=race.id).values_list("score", flat=True) == [1]
+
+
+async def test_events_after_the_start_count_before_the_tick_marks_the_race_running(
+    races: RaceService, clock: Clock, factory: Factory
+) -> None:
+    a = await factory.affiliate()
+    race = await races.create(draft())
+    clock.now = race.starts_at - timedelta(seconds=1)
+    await score(races, clock, a, final=4)  # before the start: not counted
+    clock.now = race.starts_at + timedelta(seconds=3)  # started, but no tick has run yet
+    await score(races, clock, a, final=2)
+
+    await races.start_due()
+
+    assert await races.rank(race, a.id) == Standing(a.id, 1, 2)
 
 
 async def test_cancelled_race_takes_no_points_and_gives_no_prizes(
