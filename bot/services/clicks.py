@@ -38,20 +38,11 @@ def is_bot_agent(user_agent: str) -> bool:
     return not user_agent.strip() or bool(BOT_UA.search(user_agent.lower()))
 
 
-def fill_macros(template: str, values: dict[str, str]) -> str:
-    """Replace {macro} with its URL-encoded value; unknown names are left as they are."""
-
-    def sub(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return quote(values[name], safe="") if name in values else match.group(0)
-
-    return MACRO_RE.sub(sub, template)
-
-
 def compile_target(template: str, fixed: dict[str, str]) -> str:
-    """The offer URL as a `str.format` pattern, worked out once per link rather than per click:
-    the link's own macros are filled in already, `{0}` is the click id and `{1}` the sub-label
-    (both URL-encoded by the caller), anything else is kept literally."""
+    """The offer URL as a `str.format` pattern, worked out once per link rather than per click.
+    Each {macro} becomes its URL-encoded value: the link's own ones (`fixed`) now, `{0}` (the
+    click id) and `{1}` (the sub-label) at click time, encoded by the caller. Unknown names
+    and stray braces are kept literally."""
     braces = str.maketrans({"{": "{{", "}": "}}"})
     parts: list[str] = []
     last = 0

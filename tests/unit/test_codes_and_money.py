@@ -1,11 +1,14 @@
 from decimal import Decimal
 
+import fakeredis
 import pytest
 
 from bot.errors import InvalidInput
-from bot.services.clicks import compile_target, fill_macros, is_bot_agent
+from bot.services.clicks import ClickService, Target, compile_target, is_bot_agent
 from bot.services.codes import new_code, normalize_label, parse_payload
+from bot.services.links import LinkUrls
 from bot.services.money import format_money, from_minor, to_minor
+from models import OfferKind
 
 
 def test_payload_accepts_code_and_code_with_label() -> None:
@@ -33,31 +36,32 @@ def test_labels_are_normalised_or_refused() -> None:
     assert normalize_label("<b>") is None
 
 
-def test_macros_are_filled_url_encoded() -> None:
-    url = fill_macros(
-        "https://a.test/?c={click_id}&s={sub}&k={keep}", {"click_id": "a b", "sub": "x&y"}
-    )
-
-    assert url == "https://a.test/?c=a%20b&s=x%26y&k={keep}"
-
-
 @pytest.mark.parametrize(
-    "template",
+    ("template", "url"),
     [
-        "https://a.test/?c={click_id}&s={sub}&a={affiliate_id}&o={offer_id}&l={link_code}",
-        "https://a.test/{sub}/{click_id}?again={click_id}",
-        "https://a.test/?json={%22k%22:1}&keep={keep}&c={click_id}",
-        "https://a.test/plain",
-        "https://a.test/?x={}&y={{click_id}}&z={SUB}",
+        (
+            "https://a.test/?c={click_id}&s={sub}&a={affiliate_id}&o={offer_id}&l={link_code}",
+            "https://a.test/?c=c1d2&s=you%20tube%26x&a=42&o=7&l=ab%20cd",
+        ),
+        (
+            "https://a.test/{sub}/{click_id}?again={click_id}",
+            "https://a.test/you%20tube%26x/c1d2?again=c1d2",
+        ),
+        (
+            "https://a.test/?json={%22k%22:1}&keep={keep}&c={click_id}",
+            "https://a.test/?json={%22k%22:1}&keep={keep}&c=c1d2",
+        ),
+        ("https://a.test/plain", "https://a.test/plain"),
+        ("https://a.test/?x={}&y={{click_id}}&z={SUB}", "https://a.test/?x={}&y={c1d2}&z={SUB}"),
     ],
 )
-def test_a_compiled_target_gives_the_same_url_as_filling_the_macros(template: str) -> None:
+def test_macros_are_filled_url_encoded_and_unknown_ones_kept(template: str, url: str) -> None:
     fixed = {"affiliate_id": "42", "offer_id": "7", "link_code": "ab cd"}
-    values = {**fixed, "click_id": "c1d2", "sub": "you tube&x"}
-
     pattern = compile_target(template, fixed)
+    target = Target(1, "ab cd", 42, 7, OfferKind.URL, template, True, pattern)
+    clicks = ClickService(fakeredis.FakeAsyncRedis(), LinkUrls("https://x.test", "b", None), b"s")
 
-    assert pattern.format("c1d2", "you%20tube%26x") == fill_macros(template, values)
+    assert clicks.destination(target, "c1d2", "you tube&x") == url
 
 
 def test_bot_user_agents_are_flagged() -> None:
