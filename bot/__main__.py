@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from bot import db
 from bot.config import DatabaseSettings, Settings, explain
+from bot.dispatcher import RetryingDispatcher
 from bot.factory import (
     Services,
     create_app,
@@ -30,6 +31,8 @@ from bot.logging import setup_logging
 from bot.redis import create_redis
 from scheduler import jobs
 
+PARKED_REPLAY_SECONDS = 30
+
 
 class StartupError(Exception):
     """A problem at start that one plain line explains."""
@@ -37,8 +40,10 @@ class StartupError(Exception):
 
 async def run(settings: Settings) -> None:
     await db.migrate(settings.DATABASE_URL)
-    await db.init(settings.DATABASE_URL)
-    redis = create_redis(settings.REDIS_URL)
+    await db.init(settings.DATABASE_URL, timeouts=settings.db_timeouts)
+    redis = create_redis(
+        settings.REDIS_URL, settings.REDIS_CONNECT_TIMEOUT, settings.REDIS_TIMEOUT
+    )
     bot = create_bot(settings)
     services = create_services(settings, bot, redis)
     dp = create_dispatcher(settings, redis, services)
@@ -69,7 +74,11 @@ async def run(settings: Settings) -> None:
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             logger.info("polling Telegram for updates")
-            await dp.start_polling(bot, allowed_updates=allowed, handle_signals=True)
+            replaying = asyncio.create_task(_replay_parked(dp, bot))
+            try:
+                await dp.start_polling(bot, allowed_updates=allowed, handle_signals=True)
+            finally:
+                replaying.cancel()
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
@@ -100,6 +109,16 @@ async def _who_am_i(bot: Bot, settings: Settings, services: Services) -> None:
                 ) from None
             logger.warning("Bot API not reachable ({}), retrying", exc.message)
             await asyncio.sleep(2 * attempt)
+
+
+async def _replay_parked(dp: RetryingDispatcher, bot: Bot) -> None:
+    """Channel joins and leaves kept through a long outage are run again once it is over."""
+    while True:
+        try:
+            await dp.replay_parked(bot)
+        except Exception:
+            logger.exception("could not replay the kept updates; trying again later")
+        await asyncio.sleep(PARKED_REPLAY_SECONDS)
 
 
 async def _until_signal() -> None:

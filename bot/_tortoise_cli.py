@@ -2,6 +2,8 @@
 
 import os
 
-from bot.db import tortoise_config
+from bot.db import MIGRATION_TIMEOUTS, tortoise_config
 
-TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", "sqlite://data/affrace.sqlite3"))
+TORTOISE_ORM = tortoise_config(
+    os.environ.get("DATABASE_URL", "sqlite://data/affrace.sqlite3"), timeouts=MIGRATION_TIMEOUTS
+)

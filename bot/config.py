@@ -9,9 +9,15 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-TOKEN_RE = re.compile(r"^\d{5,20}:[A-Za-z0-9_-]{30,64}$")
-SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-SHORT_NAME_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
+from bot.db import Timeouts
+from bot.services.inputs import tg_id
+
+# Whole-string patterns (fullmatch), ASCII only.
+TOKEN_RE = re.compile(r"[0-9]{5,20}:[A-Za-z0-9_-]{30,64}")
+SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SHORT_NAME_RE = re.compile(r"[A-Za-z0-9_]{3,30}")
+HTTP_URL_RE = re.compile(r"https?://[^/\s]+\S*")
+HTTPS_URL_RE = re.compile(r"https://[^/\s]+\S*")
 
 # What a newcomer should do about each setting that fails validation.
 HINTS: dict[str, str] = {
@@ -35,6 +41,9 @@ class DatabaseSettings(BaseSettings):
     )
 
     DATABASE_URL: str = "sqlite://data/affrace.sqlite3"
+    DB_CONNECT_TIMEOUT: float = Field(5.0, gt=0, le=120)
+    DB_STATEMENT_TIMEOUT: float = Field(10.0, gt=0, le=3600)
+    DB_ACQUIRE_TIMEOUT: float = Field(5.0, gt=0, le=120)
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -43,6 +52,14 @@ class DatabaseSettings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgres://")
         return value
 
+    @property
+    def db_timeouts(self) -> Timeouts:
+        return Timeouts(
+            connect=self.DB_CONNECT_TIMEOUT,
+            statement=self.DB_STATEMENT_TIMEOUT,
+            acquire=self.DB_ACQUIRE_TIMEOUT,
+        )
+
 
 class Settings(DatabaseSettings):
     """Every knob of the application; see .env.example for what each one means."""
@@ -50,6 +67,10 @@ class Settings(DatabaseSettings):
     BOT_TOKEN: SecretStr
     ADMIN_IDS: Annotated[frozenset[int], NoDecode] = frozenset()
     REDIS_URL: str | None = None
+    REDIS_CONNECT_TIMEOUT: float = Field(2.0, gt=0, le=60)
+    REDIS_TIMEOUT: float = Field(2.0, gt=0, le=60)
+    UPDATE_RETRY_SECONDS: float = Field(60.0, ge=0, le=3600)
+    DATA_DIR: str = "data"
     PUBLIC_URL: str = "http://localhost:8080"
     WEB_HOST: str = "0.0.0.0"
     WEB_PORT: int = Field(8080, ge=1, le=65535)
@@ -71,7 +92,7 @@ class Settings(DatabaseSettings):
     @field_validator("BOT_TOKEN")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
-        if not TOKEN_RE.match(value.get_secret_value()):
+        if not TOKEN_RE.fullmatch(value.get_secret_value()):
             raise ValueError("does not look like a bot token (digits:letters)")
         return value
 
@@ -80,10 +101,10 @@ class Settings(DatabaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
-            try:
-                return frozenset(int(p) for p in parts)
-            except ValueError:
-                raise ValueError("must be numbers separated by commas") from None
+            ids = [tg_id(p) for p in parts]
+            if None in ids:
+                raise ValueError("must be numbers separated by commas")
+            return frozenset(ids)
         return value
 
     @field_validator(
@@ -103,21 +124,21 @@ class Settings(DatabaseSettings):
     @field_validator("PUBLIC_URL", "BOT_API_URL")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
+        if not HTTP_URL_RE.fullmatch(value):
             raise ValueError("must be an http:// or https:// address")
         return value.rstrip("/")
 
     @field_validator("WEBHOOK_URL")
     @classmethod
     def _https_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https://[^/\s]+", value):
+        if value is not None and not HTTPS_URL_RE.fullmatch(value):
             raise ValueError("Telegram only calls https:// webhooks")
         return value
 
     @field_validator("MINIAPP_SHORT_NAME")
     @classmethod
     def _short_name(cls, value: str | None) -> str | None:
-        if value is not None and not SHORT_NAME_RE.match(value):
+        if value is not None and not SHORT_NAME_RE.fullmatch(value):
             raise ValueError("must be the Mini App's short name from @BotFather (3-30 letters)")
         return value
 
@@ -133,7 +154,7 @@ class Settings(DatabaseSettings):
     def _webhook_needs_secret(self) -> Settings:
         if self.WEBHOOK_URL and self.WEBHOOK_SECRET is None:
             raise ValueError("WEBHOOK_SECRET must be set when WEBHOOK_URL is set")
-        if self.WEBHOOK_SECRET is not None and not SECRET_RE.match(
+        if self.WEBHOOK_SECRET is not None and not SECRET_RE.fullmatch(
             self.WEBHOOK_SECRET.get_secret_value()
         ):
             raise ValueError("WEBHOOK_SECRET may only hold 1-256 of A-Z a-z 0-9 _ -")

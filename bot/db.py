@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,26 @@ async def keep_session(connection: object) -> None:
     """
 
 
-def tortoise_config(database_url: str, migrations: str = MIGRATIONS) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Bounds on every wait for PostgreSQL, in seconds (None: no bound).
+
+    `statement` is set on the server (statement_timeout, a clean error for a slow query) and,
+    a second longer, on the client (asyncpg's command_timeout, for a server that does not
+    answer at all); `acquire` bounds the wait for a pooled connection.
+    """
+
+    connect: float = 5.0
+    statement: float | None = 10.0
+    acquire: float = 5.0
+
+
+MIGRATION_TIMEOUTS = Timeouts(statement=None)  # a migration may rightly take long
+
+
+def tortoise_config(
+    database_url: str, migrations: str = MIGRATIONS, timeouts: Timeouts = Timeouts()
+) -> dict[str, Any]:
     """The TORTOISE_ORM dict: one app, `models`, whose schema lives in `migrations/`."""
     url = database_url
     if url.startswith("postgresql://"):
@@ -38,7 +58,16 @@ def tortoise_config(database_url: str, migrations: str = MIGRATIONS) -> dict[str
     connection: str | dict[str, Any] = url
     if url.startswith("postgres://"):
         connection = expand_db_url(url)
-        connection["credentials"]["reset"] = keep_session
+        connection["engine"] = "bot.asyncpg_client"
+        credentials = connection["credentials"]
+        credentials["reset"] = keep_session
+        credentials["timeout"] = timeouts.connect
+        credentials["acquire_timeout"] = timeouts.acquire
+        if timeouts.statement is not None:
+            credentials["command_timeout"] = timeouts.statement + 1
+            server = dict(credentials.get("server_settings") or {})
+            server["statement_timeout"] = str(int(timeouts.statement * 1000))
+            credentials["server_settings"] = server
     return {
         "connections": {"default": connection},
         "apps": {
@@ -63,7 +92,7 @@ async def migrate(
     and unique constraints. So SQLite migrates with foreign keys off, then checks them, and
     puts back every index the models declare that the database no longer has.
     """
-    config = tortoise_config(database_url, migrations)
+    config = tortoise_config(database_url, migrations, MIGRATION_TIMEOUTS)
     sqlite = database_url.startswith("sqlite://")
     if sqlite:
         config["connections"]["default"] = _with_query(config["connections"]["default"])
@@ -127,14 +156,17 @@ async def _restore_sqlite_indexes() -> None:
         await conn.execute_script(f'CREATE {kind} IF NOT EXISTS "{name}" ON "{table}" ({cols})')
 
 
-async def init(database_url: str, *, global_fallback: bool = True) -> None:
+async def init(
+    database_url: str, *, global_fallback: bool = True, timeouts: Timeouts = Timeouts()
+) -> None:
     """Open connections; `global_fallback` lets scheduler jobs and web tasks see them."""
     # tortoise caches SQL per (connection name, table), not per dialect: a process that
     # opened SQLite before (the migration check, a test) would send `?` placeholders to
     # PostgreSQL.
     EXECUTOR_CACHE.clear()
     await Tortoise.init(
-        config=tortoise_config(database_url), _enable_global_fallback=global_fallback
+        config=tortoise_config(database_url, timeouts=timeouts),
+        _enable_global_fallback=global_fallback,
     )
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
+
+import asyncpg
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tortoise.exceptions import DBConnectionError
 
 
 def N_(message: str) -> str:
@@ -36,3 +42,51 @@ class Conflict(DomainError):
 
 class Banned(DomainError):
     message = N_("Your access to the programme is suspended.")
+
+
+class Unavailable(Exception):
+    """A dependency (the database or Redis) cannot be reached or did not answer in time."""
+
+    def __init__(self, dependency: str, cause: BaseException | None = None) -> None:
+        self.dependency = dependency
+        super().__init__(f"{dependency} is unavailable" + (f": {cause!r}" if cause else ""))
+
+
+# SQLite's own words for a file it cannot use right now (not for bad data).
+_SQLITE_OUTAGE = ("locked", "disk", "unable to open", "readonly")
+
+
+def outage(exc: BaseException) -> str | None:
+    """Which dependency an error says is down or too slow ("database" or "redis"), or None
+    when the error is about the data or the code instead. Looks through wrapped causes."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, Unavailable):
+            return error.dependency
+        if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+            return "redis"
+        if isinstance(
+            error,
+            (
+                DBConnectionError,
+                asyncpg.PostgresConnectionError,
+                asyncpg.exceptions.OperatorInterventionError,  # cancelled, shutting down
+                asyncpg.exceptions.InsufficientResourcesError,  # disk full, too many clients
+                asyncpg.InterfaceError,  # a connection that closed under us
+                TimeoutError,
+                ConnectionError,
+            ),
+        ) and not isinstance(error, ValueError):  # asyncpg: a bad argument, not an outage
+            return "database"
+        if isinstance(error, sqlite3.OperationalError) and any(
+            word in str(error).lower() for word in _SQLITE_OUTAGE
+        ):
+            return "database"
+        stack += [e for e in (error.__cause__, error.__context__) if e is not None]
+        stack += [a for a in error.args if isinstance(a, BaseException)]
+    return None

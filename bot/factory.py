@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -19,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from bot.dispatcher import ParkedUpdates, RetryingDispatcher
 from bot.i18n import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR, compile_catalogues
 from bot.lease import Lease
 from bot.middlewares.guard import BanMiddleware, ThrottlingMiddleware
@@ -126,8 +128,8 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     )
 
 
-def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> Dispatcher:
-    dp = Dispatcher(
+def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> RetryingDispatcher:
+    dp = RetryingDispatcher(
         storage=RedisStorage(redis),
         events_isolation=RedisEventIsolation(redis),
         settings=settings,
@@ -142,6 +144,11 @@ def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> D
         stats=services.stats,
         races=services.races,
     )
+    # Polling has no second delivery: an update that meets an outage is retried here. A
+    # webhook answers 503 instead and Telegram sends the update again.
+    dp.retry_for = 0.0 if settings.use_webhook else settings.UPDATE_RETRY_SECONDS
+    dp.i18n = services.i18n
+    dp.parked = ParkedUpdates(Path(settings.DATA_DIR) / "parked-updates.jsonl")
     dp.update.outer_middleware(UserMiddleware(services.affiliates, settings.ADMIN_IDS))
     UserI18nMiddleware(services.i18n).setup(dp)
     throttling = ThrottlingMiddleware(redis, settings.THROTTLE_RATE)

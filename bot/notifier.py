@@ -21,6 +21,7 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import LockError
 
+from bot.errors import outage
 from bot.i18n import pick_language
 from bot.sender import FREE_RATE, Pacer
 from bot.services.affiliates import AffiliateService
@@ -89,8 +90,19 @@ class Notifier:
                     break
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.exception("{} notice for {} failed; the sweep will retry", kind, affiliate_id)
+        except Exception as exc:
+            down = outage(exc)
+            if down is not None:
+                logger.warning(
+                    "{} notice for {} waits: the {} is unavailable; the sweep will retry",
+                    kind,
+                    affiliate_id,
+                    down,
+                )
+            else:
+                logger.exception(
+                    "{} notice for {} failed; the sweep will retry", kind, affiliate_id
+                )
         finally:
             self._timers.pop(key, None)
             self._again.discard(key)

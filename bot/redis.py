@@ -5,14 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 _fake_server: Any = None
 
 
-def create_redis(url: str | None) -> Redis:
-    """A client for REDIS_URL; without it, fakeredis (with Lua, which aiogram's locks need)."""
+def create_redis(url: str | None, connect_timeout: float = 2.0, timeout: float = 2.0) -> Redis:
+    """A client for REDIS_URL; without it, fakeredis (with Lua, which aiogram's locks need).
+
+    Every wait is bounded: connecting by `connect_timeout`, each command by `timeout`, and a
+    failed command is tried once more at once (a connection that a restarted server dropped),
+    not the client's default of three times with growing pauses (up to 20 s of a frozen
+    server per call).
+    """
     if url:
-        return Redis.from_url(url, decode_responses=False, health_check_interval=30)
+        return Redis.from_url(
+            url,
+            decode_responses=False,
+            health_check_interval=30,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
     import fakeredis
 
     global _fake_server

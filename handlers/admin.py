@@ -16,6 +16,7 @@ from bot.filters import IsAdmin
 from bot.notifier import Notifier
 from bot.services.balance import BalanceService
 from bot.services.conversions import ConversionService
+from bot.services.inputs import ascii_int, tg_id
 from bot.services.money import check_currency, format_money
 from bot.services.offers import OfferService, parse_offer_command
 from handlers.common import leading_id
@@ -139,13 +140,13 @@ async def cmd_offer_postback(
 @router.message(Command("rate"))
 async def cmd_rate(message: Message, command: CommandObject, offers: OfferService) -> None:
     parts = (command.args or "").split()
-    if len(parts) < 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    affiliate = tg_id(parts[0]) if parts else None
+    offer_id = ascii_int(parts[1]) if len(parts) > 1 else None
+    if len(parts) < 3 or affiliate is None or offer_id is None:
         raise InvalidInput(
             N_("Usage: /rate TG_ID OFFER_ID payout AMOUNT | revshare PERCENT | clear")
         )
-    rate = await offers.set_rate(
-        int(parts[0]), int(parts[1]), parts[2].lower(), " ".join(parts[3:])
-    )
+    rate = await offers.set_rate(affiliate, offer_id, parts[2].lower(), " ".join(parts[3:]))
     if rate is None:
         await message.answer(_("✅ The affiliate gets the offer's own rates again."))
     else:
@@ -213,9 +214,10 @@ async def cmd_payout_decide(
 @router.message(Command("adjust"))
 async def cmd_adjust(message: Message, command: CommandObject, balance: BalanceService) -> None:
     parts = (command.args or "").split(maxsplit=3)
-    if len(parts) < 4 or not parts[0].isdigit():
+    affiliate = tg_id(parts[0]) if parts else None
+    if len(parts) < 4 or affiliate is None:
         raise InvalidInput(
             N_("Usage: /adjust TG_ID AMOUNT CURRENCY NOTE, e.g. /adjust 123 -5.00 USD fix")
         )
-    entry_id = await balance.adjust(int(parts[0]), parts[1], check_currency(parts[2]), parts[3])
+    entry_id = await balance.adjust(affiliate, parts[1], check_currency(parts[2]), parts[3])
     await message.answer(_("✅ Adjustment #{id} recorded.").format(id=entry_id))

@@ -20,6 +20,7 @@ from bot.errors import N_, InvalidInput
 from bot.filters import IsAdmin
 from bot.render import metric_name, prize_lines, status_line
 from bot.services.affiliates import AffiliateService
+from bot.services.inputs import ascii_int, has_control
 from bot.services.offers import OfferService, check_chat_id, check_title
 from bot.services.race_input import parse_prizes, parse_score, parse_when, zone
 from bot.services.races import RaceDraft, RaceService, check_draft
@@ -112,7 +113,7 @@ async def accept(step: Step, raw: str, data: dict[str, Any], offers: OfferServic
     if step.name == "title":
         return check_title(raw)
     if step.name == "description":
-        if len(raw) > 1024:
+        if len(raw) > 1024 or has_control(raw, allow_newlines=True):
             raise InvalidInput(N_("A description is at most {size} characters."), size=1024)
         return raw.strip()
     if step.name == "metric":
@@ -120,9 +121,10 @@ async def accept(step: Step, raw: str, data: dict[str, Any], offers: OfferServic
             raise InvalidInput(N_("Pick one of the buttons."))
         return raw
     if step.name == "offer":
-        if not raw.isdigit():
+        offer_id = ascii_int(raw)
+        if offer_id is None:
             raise InvalidInput(N_("Pick one of the buttons."))
-        offer = await offers.get(int(raw))
+        offer = await offers.get(offer_id)
         data["currency"] = offer.currency
         return offer.id
     if step.name == "starts_at":

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.errors import InvalidInput
+from bot.services.inputs import ascii_int
 from bot.services.links import LinkUrls
 from models import Affiliate
 
@@ -41,6 +42,7 @@ async def show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
 def leading_id(command: CommandObject, problem: str) -> tuple[int, str]:
     """`/command 12 rest…` -> (12, "rest…"); `problem` (a message id) when there is no number."""
     head, _sep, rest = (command.args or "").strip().partition(" ")
-    if not head.isdigit() or len(head) > 9:
+    number = ascii_int(head)
+    if number is None:
         raise InvalidInput(problem, command=command.command)
-    return int(head), rest.strip()
+    return number, rest.strip()

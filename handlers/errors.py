@@ -7,10 +7,8 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 from loguru import logger
-from redis.exceptions import ConnectionError as RedisConnectionError
-from tortoise.exceptions import DBConnectionError
 
-from bot.errors import DomainError
+from bot.errors import DomainError, outage
 
 router = Router(name=__name__)
 
@@ -33,8 +31,8 @@ async def domain_error(event: ErrorEvent) -> None:
 @router.errors()
 async def unexpected_error(event: ErrorEvent) -> bool:
     exc = event.exception
-    if isinstance(exc, (DBConnectionError, RedisConnectionError, ConnectionError)):
-        raise exc  # let the update fail so that Telegram delivers it again
+    if outage(exc) is not None:
+        raise exc  # the dispatcher retries it (polling) or Telegram sends it again (webhook)
     logger.opt(exception=exc).error("update {} failed", event.update.update_id)
     try:
         await reply(event, _("Sorry, something went wrong on our side. Please try again."))

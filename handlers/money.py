@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from babel.numbers import get_currency_precision
 
 from bot.errors import N_, InvalidInput
-from bot.services.balance import BalanceService
+from bot.services.balance import BalanceService, check_details
 from bot.services.money import format_money
 from bot.services.stats import Period, Row, StatsService, chart_png
 from handlers.common import show
@@ -234,9 +234,7 @@ async def ask_details(
 
 @router.message(PayoutForm.details, F.text)
 async def take_details(message: Message, state: FSMContext) -> None:
-    details = " ".join((message.text or "").split())
-    if not details or len(details) > 512:
-        raise InvalidInput(N_("Payout details are 1–{size} characters."), size=512)
+    details = check_details(message.text or "")
     data = await state.get_data()
     await state.update_data(details=details)
     await message.answer(

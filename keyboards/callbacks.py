@@ -1,10 +1,27 @@
-"""CallbackData factories: short prefixes, StrEnum actions, ids only."""
+"""CallbackData factories: short prefixes, StrEnum actions, ids only.
+
+Every field is bounded: a forged or stale button whose values do not fit (an id past the
+column's range, an over-long label) does not unpack, so no handler sees it and the fallback
+router answers that the button is out of date.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+from bot.services.codes import LABEL_MAX
+from bot.services.inputs import INT32_MAX
+
+Id = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Page = Annotated[int, Field(ge=0, le=100_000)]
+# pydantic's pattern is Rust's regex, where $ is the very end (no trailing newline).
+Label = Annotated[str, Field(max_length=LABEL_MAX, pattern=r"^[a-z0-9-]*$")]
+Currency = Annotated[str, Field(pattern=r"^(?:[A-Z]{3})?$")]
+Word = Annotated[str, Field(max_length=16, pattern=r"^[A-Za-z0-9_.-]*$")]
 
 
 class MenuAction(StrEnum):
@@ -33,12 +50,12 @@ class LinkAction(StrEnum):
 
 class LinkCallback(CallbackData, prefix="l"):
     action: LinkAction
-    link_id: int = 0  # 0: the affiliate's own bot link
-    label: str = ""
+    link_id: Id = 0  # 0: the affiliate's own bot link
+    label: Label = ""
 
 
 class StatsCallback(CallbackData, prefix="sx"):
-    period: str = "today"
+    period: Word = "today"
     chart: bool = False
 
 
@@ -51,8 +68,8 @@ class BalanceAction(StrEnum):
 
 class BalanceCallback(CallbackData, prefix="b"):
     action: BalanceAction
-    page: int = 0
-    currency: str = ""
+    page: Page = 0
+    currency: Currency = ""
 
 
 class RaceAction(StrEnum):
@@ -64,8 +81,8 @@ class RaceAction(StrEnum):
 
 class RaceCallback(CallbackData, prefix="r"):
     action: RaceAction
-    race_id: int = 0
-    page: int = 0
+    race_id: Id = 0
+    page: Page = 0
 
 
 class RaceFormAction(StrEnum):
@@ -78,7 +95,7 @@ class RaceFormAction(StrEnum):
 
 class RaceFormCallback(CallbackData, prefix="rf"):
     action: RaceFormAction
-    value: str = ""
+    value: Annotated[str, Field(max_length=32, pattern=r"^[A-Za-z0-9_.-]*$")] = ""
 
 
 class SettingsAction(StrEnum):
@@ -89,4 +106,4 @@ class SettingsAction(StrEnum):
 
 class SettingsCallback(CallbackData, prefix="st"):
     action: SettingsAction
-    value: str = ""
+    value: Word = ""

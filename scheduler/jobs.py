@@ -5,8 +5,13 @@ With several processes, each job first checks the lease: only its holder does th
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec
+
 from loguru import logger
 
+from bot.errors import outage
 from bot.lease import Lease
 from bot.notifier import Notifier
 from bot.race_news import RaceNews
@@ -14,12 +19,33 @@ from bot.sender import OutboxSender
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
 
+P = ParamSpec("P")
 
+
+def waits_out_outages(job: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+    """A run that meets an outage of the database or Redis logs one warning line and does
+    nothing more: the next run tries again (every job is an idempotent sweep)."""
+
+    @functools.wraps(job)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await job(*args, **kwargs)
+        except Exception as exc:
+            down = outage(exc)
+            if down is None:
+                raise
+            logger.warning("{} skipped: the {} is unavailable ({!r})", job.__name__, down, exc)
+
+    return run
+
+
+@waits_out_outages
 async def keep_lease(lease: Lease) -> None:
     """Take or renew the scheduler lease; another process takes over if this one dies."""
     await lease.hold()
 
 
+@waits_out_outages
 async def sweep_notices(notifier: Notifier, lease: Lease) -> None:
     """Send notices left behind by a restart or another instance. Sends nothing twice."""
     if not await lease.hold():
@@ -29,6 +55,7 @@ async def sweep_notices(notifier: Notifier, lease: Lease) -> None:
         logger.info("sent {} delayed notices", sent)
 
 
+@waits_out_outages
 async def approve_held_conversions(conversions: ConversionService, lease: Lease) -> None:
     """Approve pending conversions whose hold has passed. A rerun approves nothing twice."""
     if not await lease.hold():
@@ -38,6 +65,7 @@ async def approve_held_conversions(conversions: ConversionService, lease: Lease)
         logger.info("approved {} conversions after their hold", len(approved))
 
 
+@waits_out_outages
 async def tick_races(races: RaceService, news: RaceNews, lease: Lease) -> None:
     """Start due races, tick running ones, remind, finalise ended ones, announce results.
 
@@ -62,6 +90,7 @@ async def tick_races(races: RaceService, news: RaceNews, lease: Lease) -> None:
         logger.info("race {} results queued for {} participants", race.id, queued)
 
 
+@waits_out_outages
 async def send_outbox(sender: OutboxSender, lease: Lease, seconds: float) -> None:
     """Deliver waiting bulk messages for a while, paced under Telegram's limits."""
     if not await lease.hold():

@@ -35,6 +35,8 @@ from tests.telegram import TgClient
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if TEST_DATABASE_URL else [])
+# Fault tests that cut a real PostgreSQL's connections need one.
+collect_ignore = [] if TEST_DATABASE_URL else ["integration/test_pg_faults.py"]
 TOKEN = "123456:" + "A" * 35
 ADMIN_ID = 1000
 
@@ -123,6 +125,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "PUBLIC_URL": "https://aff.example",
         "THROTTLE_RATE": 1000,
         "REFERRAL_NOTIFY_DELAY": 0,
+        "UPDATE_RETRY_SECONDS": 0,  # tests of the retry turn it on themselves
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

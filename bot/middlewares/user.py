@@ -7,6 +7,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
+from loguru import logger
 
 from bot.services.affiliates import AffiliateService, Profile
 
@@ -25,17 +26,23 @@ class UserMiddleware(BaseMiddleware):
         tg_user: User | None = data.get("event_from_user")
         # Someone joining a channel has not met the bot: no affiliate is made for them.
         membership = isinstance(event, Update) and (event.chat_member or event.my_chat_member)
-        if tg_user is not None and not tg_user.is_bot and not membership:
-            user, created = await self.affiliates.load_or_create(
-                Profile(
-                    tg_id=tg_user.id,
-                    first_name=tg_user.first_name,
-                    last_name=tg_user.last_name,
-                    username=tg_user.username,
-                    language_code=tg_user.language_code,
-                )
+        if membership:
+            return await handler(event, data)
+        if tg_user is None or tg_user.is_bot:
+            # Another bot, an anonymous group admin, a channel post: nobody to serve.
+            update_id = event.update_id if isinstance(event, Update) else None
+            logger.debug("update {} ignored: not sent by a person", update_id)
+            return None
+        user, created = await self.affiliates.load_or_create(
+            Profile(
+                tg_id=tg_user.id,
+                first_name=tg_user.first_name,
+                last_name=tg_user.last_name,
+                username=tg_user.username,
+                language_code=tg_user.language_code,
             )
-            data["user"] = user
-            data["user_created"] = created
-            data["is_admin"] = tg_user.id in self.admin_ids
+        )
+        data["user"] = user
+        data["user_created"] = created
+        data["is_admin"] = tg_user.id in self.admin_ids
         return await handler(event, data)

@@ -12,6 +12,7 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from bot.errors import N_, Conflict, InvalidInput, NotFound
+from bot.services.inputs import has_control
 from bot.services.money import format_money, from_minor, to_minor
 from models import (
     Affiliate,
@@ -93,9 +94,7 @@ class BalanceService:
 
     async def request_payout(self, affiliate: Affiliate, currency: str, details: str) -> Payout:
         """Take the whole available balance in `currency` out of the ledger into a request."""
-        details = " ".join(details.split())
-        if not details or len(details) > DETAILS_MAX:
-            raise InvalidInput(N_("Payout details are 1–{size} characters."), size=DETAILS_MAX)
+        details = check_details(details)
         async with in_transaction():
             # Two taps at once: the row lock makes the second wait and then see the first.
             await Affiliate.select_for_update().get(id=affiliate.id)
@@ -137,6 +136,7 @@ class BalanceService:
 
     async def decide(self, request_id: int, approve: bool, note: str = "") -> Payout:
         """Approve (the money has left) or reject (it returns to the balance), exactly once."""
+        note = "".join(c for c in note if c.isprintable())
         async with in_transaction():
             request = await PayoutRequest.get_or_none(id=request_id).select_related("affiliate")
             if request is None:
@@ -165,8 +165,11 @@ class BalanceService:
         if affiliate is None:
             raise NotFound(N_("No affiliate with Telegram id {id}."), id=tg_id)
         affiliate_id = affiliate.id
+        if has_control(note):
+            raise InvalidInput(N_("A note is plain text on one line."))
         negative = amount.startswith("-")
-        minor = to_minor(amount.lstrip("+-"), currency) * (-1 if negative else 1)
+        digits = amount[1:] if amount.startswith(("+", "-")) else amount
+        minor = to_minor(digits, currency) * (-1 if negative else 1)
         entry = await LedgerEntry.create(
             affiliate_id=affiliate_id,
             kind=LedgerKind.ADJUSTMENT,
@@ -188,6 +191,14 @@ class BalanceService:
             request.details,
             request.status,
         )
+
+
+def check_details(raw: str) -> str:
+    """Payout details as stored: one line, 1-512 characters of text."""
+    details = " ".join(raw.split())
+    if not details or len(details) > DETAILS_MAX or has_control(details):
+        raise InvalidInput(N_("Payout details are 1–{size} characters."), size=DETAILS_MAX)
+    return details
 
 
 def as_decimal(minor: int, currency: str) -> Decimal:

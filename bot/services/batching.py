@@ -12,6 +12,8 @@ from loguru import logger
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from bot.errors import outage
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -72,18 +74,35 @@ class GroupCommit(Generic[Item, Result]):
 
     async def _flush(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:
-            results = await self.store([item for item, _ in batch])
-        except Exception as exc:  # every waiter hears of it; the writer goes on
-            logger.exception("could not store {} {} items", len(batch), self.name)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-        else:
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+            results = await self._store_isolating([item for item, _ in batch])
         finally:
             self._semaphore().release()
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _store_isolating(self, items: list[Item]) -> list[Result | BaseException]:
+        """Store a batch; if it fails on its data, store its halves apart, down to the one item
+        that fails, so that no valid item fails because of another. An outage fails them all
+        at once (retrying each would only wait on the same dead dependency again)."""
+        try:
+            return list(await self.store(items))
+        except Exception as exc:
+            if outage(exc) is not None:
+                logger.warning("could not store {} {} items: {!r}", len(items), self.name, exc)
+                return [exc] * len(items)
+            if len(items) == 1:
+                logger.opt(exception=exc).error("one {} item could not be stored", self.name)
+                return [exc]
+        middle = len(items) // 2
+        return [
+            *await self._store_isolating(items[:middle]),
+            *await self._store_isolating(items[middle:]),
+        ]
 
     async def close(self) -> None:
         """Finish what was already accepted, then stop."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from tortoise import Tortoise
@@ -20,9 +21,10 @@ from tortoise.transactions import in_transaction
 
 from bot.errors import N_, NotFound
 from bot.services.batching import GroupCommit, db_time, multi_insert
+from bot.services.inputs import clean_header
 from bot.services.links import LinkUrls
-from bot.services.races import RaceService, ScoreEvent
-from models import Link, OfferKind, RaceMetric, SubLink
+from bot.services.races import RaceService, ScoreEvent, as_datetime
+from models import Click, Link, OfferKind, RaceMetric, SubLink
 
 # Matched against the lower-cased agent: IGNORECASE makes this regex ten times slower.
 BOT_UA = re.compile(
@@ -32,6 +34,7 @@ BOT_UA = re.compile(
 )
 MACROS = ("click_id", "sub", "affiliate_id", "offer_id", "link_code")
 MACRO_RE = re.compile(r"\{([a-z_]+)\}")
+REDIS_RETRY_SECONDS = 5.0  # after Redis fails, how long clicks go without asking it
 
 
 def is_bot_agent(user_agent: str) -> bool:
@@ -84,9 +87,11 @@ class TargetCache:
         self.size = size
         self._items: OrderedDict[str, tuple[float, Target | None]] = OrderedDict()
 
-    def get(self, code: str) -> tuple[bool, Target | None]:
+    def get(self, code: str, stale_ok: bool = False) -> tuple[bool, Target | None]:
+        """(known, target); `stale_ok` also takes an expired entry (while the database is down,
+        the last known answer is better than none)."""
         item = self._items.get(code)
-        if item is None or item[0] < time.monotonic():
+        if item is None or (item[0] < time.monotonic() and not stale_ok):
             return False, None
         self._items.move_to_end(code)
         return True, item[1]
@@ -165,15 +170,10 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
         # A connection of its own, kept: no checkout from the pool for every batch.
         self.redis = redis.client()
         self.races = races  # moves race scores in the same transaction as the clicks
+        self._redis_down_until = 0.0  # while Redis is down, it is not asked on every batch
 
     async def store(self, batch: list[PendingClick]) -> list[bool]:
-        keys = [c.unique_key for c in batch if c.unique_key is not None]
-        if keys:
-            answers = await self.redis.eval(FIRST_SEEN, len(keys), *keys, 2 * 86400)  # type: ignore[misc]
-            fresh = iter(answers)
-            for click in batch:
-                if click.unique_key is not None:
-                    click.is_unique = next(fresh) == 1
+        from_redis = await self._decide_unique(batch)
         conn = Tortoise.get_connection("default")
         postgres = conn.capabilities.dialect == "postgres"
         sql, values = self._insert(batch) if postgres else self._insert_sqlite(conn, batch)
@@ -193,11 +193,64 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
             # Nothing was stored, so these visitors have not been counted today: give their
             # keys back, or their next visit would not be unique either.
             taken = [c.unique_key for c in batch if c.is_unique and c.unique_key is not None]
-            if taken:
+            if taken and from_redis:
                 with contextlib.suppress(RedisError):
                     await self.redis.delete(*taken)
             raise
         return [c.is_unique for c in batch]
+
+    async def _decide_unique(self, batch: list[PendingClick]) -> bool:
+        """Mark the batch's first visits of the day as unique: from Redis (one call), or, while
+        Redis cannot answer, from the clicks already stored. Returns whether Redis decided."""
+        keys = [c.unique_key for c in batch if c.unique_key is not None]
+        if not keys:
+            return False
+        if time.monotonic() >= self._redis_down_until:
+            try:
+                answers = await self.redis.eval(FIRST_SEEN, len(keys), *keys, 2 * 86400)  # type: ignore[misc]
+            except RedisError as exc:
+                self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+                logger.warning(
+                    "Redis did not answer ({!r}): unique clicks are decided from the database "
+                    "for the next {} s",
+                    exc,
+                    REDIS_RETRY_SECONDS,
+                )
+            else:
+                fresh = iter(answers)
+                for click in batch:
+                    if click.unique_key is not None:
+                        click.is_unique = next(fresh) == 1
+                return True
+        await self._unique_from_database(batch)
+        return False
+
+    @staticmethod
+    async def _unique_from_database(batch: list[PendingClick]) -> None:
+        """Without Redis: a visit is unique when no click by the same visitor on the same link
+        and label is stored for that UTC day (nor earlier in this batch)."""
+        candidates = [c for c in batch if c.unique_key is not None]
+        since = min(c.created_at for c in candidates).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        rows = await Click.filter(
+            link_id__in={c.link_id for c in candidates},
+            visitor__in={c.visitor for c in candidates},
+            created_at__gte=since,
+        ).values_list("link_id", "sub", "visitor", "created_at")
+        seen = {
+            (link, sub, visitor, as_datetime(at).astimezone(UTC).date())
+            for link, sub, visitor, at in rows
+        }
+        for click in candidates:
+            day = (
+                click.link_id,
+                click.sub,
+                click.visitor,
+                click.created_at.astimezone(UTC).date(),
+            )
+            click.is_unique = day not in seen
+            seen.add(day)
 
     @staticmethod
     def _insert(batch: list[PendingClick]) -> tuple[str, list[object]]:
@@ -251,6 +304,7 @@ class ClickService:
         self._subs: dict[tuple[int, str], tuple[float, bool]] = {}
         self._agents: dict[str, bool] = {}
         self._today = (0, "")
+        self.lost = 0  # redirects answered without storing their click (a dependency was down)
 
     async def resolve(self, code: str) -> Target | None:
         hit, target = self.cache.get(code)
@@ -302,24 +356,46 @@ class ClickService:
             self._today = (ordinal, f"{now:%Y%m%d}")
         return f"click:u:{link_id}:{sub or ''}:{visitor}:{self._today[1]}"
 
-    async def track(self, code: str, sub: str | None, ip: str, user_agent: str) -> str:
-        """Record one click and return the URL to send the visitor to."""
-        code = code.lower()
+    async def _active(self, code: str) -> Target:
         hit, target = self.cache.get(code)
         if not hit:
             target = await self.resolve(code)
         if target is None or not target.active:
             raise NotFound(N_("This link does not exist or is no longer active."))
-        if sub is not None:
-            cached = self._subs.get((target.affiliate_id, sub))
-            if cached is not None and cached[0] > time.monotonic():
-                known = cached[1]
-            else:
-                known = await self._known_sub(target.affiliate_id, sub)
-            if not known:
-                sub = None
+        return target
+
+    async def _label(self, target: Target, sub: str | None) -> str | None:
+        """The label if the affiliate has it; an unknown one counts on the plain link."""
+        if sub is None:
+            return None
+        cached = self._subs.get((target.affiliate_id, sub))
+        if cached is not None and cached[0] > time.monotonic():
+            known = cached[1]
+        else:
+            known = await self._known_sub(target.affiliate_id, sub)
+        return sub if known else None
+
+    async def peek(self, code: str, sub: str | None) -> str:
+        """Where a click would be sent, without recording one (for HEAD)."""
+        target = await self._active(code)
+        return self.destination(target, "", await self._label(target, sub))
+
+    def uncounted_destination(self, code: str, sub: str | None) -> str | None:
+        """Where to send a visitor whose click cannot be stored (the database or Redis is
+        down), from what this process last knew of the code; None if it knows nothing."""
+        hit, target = self.cache.get(code, stale_ok=True)
+        if not hit or target is None or not target.active:
+            return None
+        self.lost += 1
+        known = sub is not None and self._subs.get((target.affiliate_id, sub), (0.0, False))[1]
+        return self.destination(target, secrets.token_hex(16), sub if known else None)
+
+    async def track(self, code: str, sub: str | None, ip: str, user_agent: str) -> str:
+        """Record one click and return the URL to send the visitor to."""
+        target = await self._active(code)
+        sub = await self._label(target, sub)
         now = datetime.now(UTC)
-        user_agent = user_agent[:256]
+        user_agent = clean_header(user_agent, 256)
         is_bot = self.is_bot(user_agent)
         visitor = self.visitor_id(ip, user_agent)
         click_id = secrets.token_hex(16)

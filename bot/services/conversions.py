@@ -21,8 +21,10 @@ from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot.errors import InvalidInput
 from bot.services.batching import GroupCommit, db_time, multi_insert
-from bot.services.codes import normalize_label
+from bot.services.codes import check_label, read_code
+from bot.services.inputs import ascii_int, tg_id
 from bot.services.money import to_minor
 from bot.services.races import RaceService, ScoreEvent, as_datetime
 from models import (
@@ -40,9 +42,15 @@ from models import (
 
 TS_WINDOW = 300
 CACHE_SECONDS = 30.0
-TXID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
-EVENT_RE = re.compile(r"^[a-z0-9_.-]{1,32}$")
-CLICK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+# Whole-string patterns (always fullmatch): an advertiser's value is taken as sent or refused.
+TXID_RE = re.compile(r"[\x21-\x7e]{1,128}")
+EVENT_RE = re.compile(r"[a-z0-9_.-]{1,32}")
+WORD_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # an event or status word, before lower-casing
+CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
+CLICK_ID_RE = re.compile(r"[0-9a-fA-F]{32}")
+SIG_RE = re.compile(r"[0-9a-fA-F]{64}")
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TS_MAX = 10**11  # unix seconds, year 5138: anything longer is not a time
 DEFAULT_STATUS_WORDS = {
     "pending": ConversionStatus.PENDING,
     "hold": ConversionStatus.PENDING,
@@ -414,62 +422,59 @@ class ConversionService:
         if "sig" in params:
             if not offer.secret:
                 return rejected(401, "this offer has no signing secret; use token")
-            ts = params.get("ts", "")
-            if not ts.isdigit() or len(ts) > 12:
+            ts = ascii_int(params.get("ts", ""), TS_MAX)
+            if ts is None:
                 return rejected(401, "ts must be unix seconds")
-            if abs(int(ts) - time.time()) > TS_WINDOW:
+            if abs(ts - time.time()) > TS_WINDOW:
                 return rejected(401, "ts is more than 5 minutes from now")
-            given = params["sig"].lower()
+            given = params["sig"]
+            if not SIG_RE.fullmatch(given):
+                return rejected(401, "bad signature")
             for secret in (offer.secret, offer.secret_previous):
-                if secret and hmac.compare_digest(sign(params, secret), given):
+                if secret and hmac.compare_digest(sign(params, secret), given.lower()):
                     return None
             return rejected(401, "bad signature")
         if "token" in params:
-            if offer.token and hmac.compare_digest(params["token"], offer.token):
+            given = params["token"]
+            if (
+                offer.token
+                and TOKEN_RE.fullmatch(given)
+                and hmac.compare_digest(given.encode(), offer.token.encode())
+            ):
                 return None
             return rejected(401, "bad token")
         return rejected(401, "missing sig (with ts) or token")
 
     async def _parse(self, offer: Offer, params: Mapping[str, str]) -> Claim | Outcome:
-        txid = params.get("txid", "")
-        if not TXID_RE.match(txid):
-            return rejected(400, "txid is missing or not 1-128 printable characters")
-        event = params.get("event", "").lower()
-        if not EVENT_RE.match(event):
-            return rejected(400, "event is missing or not 1-32 of a-z 0-9 _ . -")
-        currency = params.get("currency", offer.currency).upper()
-        if currency != offer.currency:
-            return rejected(400, f"currency must be {offer.currency} for this offer")
-        try:
-            amount_minor = to_minor(params.get("amount", "0") or "0", currency)
-        except Exception:
-            return rejected(400, "amount must be a non-negative decimal like 12.50")
-        word = params.get("status", "approved").lower()
-        status_words = {
-            **DEFAULT_STATUS_WORDS,
-            **{k.lower(): ConversionStatus(v) for k, v in (offer.status_map or {}).items()},
-        }
-        if word not in status_words:
-            return rejected(400, f"status {word[:32]!r} is not one this offer knows")
-        link, click, sub = await self._attribute(offer, params)
-        if link is None:
-            return rejected(404, "unknown click_id or code for this offer")
-        converter = params.get("tg_user_id", "")
-        if converter.isdigit() and await Affiliate.exists(
-            id=link.affiliate_id, tg_id=int(converter[:20])
+        fields = read_fields(offer, params)
+        if isinstance(fields, Outcome):
+            return fields
+        attributed = await self._attribute(offer, fields.reference)
+        if isinstance(attributed, Outcome):
+            return attributed
+        link, click, sub = attributed
+        if fields.converter is not None and await Affiliate.exists(
+            id=link.affiliate_id, tg_id=fields.converter
         ):
             return rejected(403, "an affiliate cannot convert through their own link")
         return Claim(
-            offer, link, click, sub, txid, event, amount_minor, currency, status_words[word]
+            offer,
+            link,
+            click,
+            sub,
+            fields.txid,
+            fields.event,
+            fields.amount_minor,
+            offer.currency,
+            fields.status,
         )
 
     async def _attribute(
-        self, offer: Offer, params: Mapping[str, str]
-    ) -> tuple[LinkRef | None, ClickRef | None, str | None]:
-        click_id = params.get("click_id", "").lower()
-        if click_id:
-            if not CLICK_ID_RE.match(click_id):
-                return None, None, None
+        self, offer: Offer, reference: Reference
+    ) -> tuple[LinkRef, ClickRef | None, str | None] | Outcome:
+        """The link (and click) a postback names, or why it names none of ours."""
+        unknown = rejected(404, "unknown click_id or code for this offer")
+        if reference.click_id is not None:
             # Raw and in one round trip: this runs for every postback.
             conn = Tortoise.get_connection("default")
             mark = "$1" if conn.capabilities.dialect == "postgres" else "?"
@@ -477,25 +482,20 @@ class ConversionService:
                 "SELECT c.id, c.sub, c.is_bot, c.created_at, l.id AS link_id, l.code, "
                 "l.affiliate_id, l.offer_id FROM click c JOIN link l ON l.id = c.link_id "
                 f"WHERE c.click_id = {mark}",
-                [click_id],
+                [reference.click_id],
             )
             if not rows or rows[0]["offer_id"] != offer.id:
-                return None, None, None
+                return unknown
             row = rows[0]
             link = LinkRef(id=row["link_id"], affiliate_id=row["affiliate_id"])
             click = ClickRef(
                 id=row["id"], is_bot=bool(row["is_bot"]), created_at=as_datetime(row["created_at"])
             )
             return link, click, row["sub"]
-        code = params.get("code", "").lower()
-        if code:
-            by_code = await Link.get_or_none(code=code, offer_id=offer.id)
-            return (
-                LinkRef(id=by_code.id, affiliate_id=by_code.affiliate_id) if by_code else None,
-                None,
-                normalize_label(params.get("sub", "")) if params.get("sub") else None,
-            )
-        return None, None, None
+        by_code = await Link.get_or_none(code=reference.code, offer_id=offer.id)
+        if by_code is None:
+            return unknown
+        return LinkRef(id=by_code.id, affiliate_id=by_code.affiliate_id), None, reference.sub
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -578,9 +578,17 @@ class ConversionService:
             moved = await Conversion.filter(id=conversion.id, status=old).update(
                 status=new, decided_at=self.clock()
             )
-            if not moved:  # someone else moved it first
+            if not moved:  # someone else moved it first: a repeat if they moved it here
                 fresh = await Conversion.get(id=conversion.id)
-                return Outcome("duplicate", 200, fresh.id, fresh.status.value)
+                if fresh.status is new:
+                    return Outcome("duplicate", 200, fresh.id, fresh.status.value)
+                return Outcome(
+                    "rejected",
+                    409,
+                    fresh.id,
+                    fresh.status.value,
+                    reason=f"cannot move from {fresh.status.value} to {new.value}",
+                )
             conversion.status = new
             if new is ConversionStatus.APPROVED:
                 await self._credit(conversion, offer)
@@ -681,3 +689,79 @@ def ip_allowed(ip: str, allowlist: str) -> bool:
         except ValueError:
             continue
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What a postback names to attribute it: our click id, or a link code (and label)."""
+
+    click_id: str | None = None
+    code: str | None = None
+    sub: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """A postback's parameters, each read strictly; no database needed."""
+
+    txid: str
+    event: str
+    amount_minor: int
+    status: ConversionStatus
+    converter: int | None
+    reference: Reference
+
+
+def read_reference(params: Mapping[str, str]) -> Reference | Outcome:
+    if params.get("click_id"):
+        click_id = params["click_id"]
+        if not CLICK_ID_RE.fullmatch(click_id):
+            return rejected(400, "click_id must be the 32 hex characters we sent")
+        return Reference(click_id=click_id.lower())
+    if params.get("code"):
+        code = read_code(params["code"])
+        if code is None:
+            return rejected(400, "code must be an affiliate's link code")
+        sub = None
+        if params.get("sub"):
+            sub = check_label(params["sub"])
+            if sub is None:
+                return rejected(400, "sub must be a label: a-z 0-9 and inner dashes, 1-32")
+        return Reference(code=code, sub=sub)
+    return rejected(404, "unknown click_id or code for this offer")
+
+
+def read_fields(offer: Offer, params: Mapping[str, str]) -> Fields | Outcome:
+    """Every parameter of a postback read strictly (whole-string matches, ASCII digits, no
+    surrounding whitespace), or the first one that is wrong, named in a 400."""
+    txid = params.get("txid", "")
+    if not TXID_RE.fullmatch(txid):
+        return rejected(400, "txid is missing or not 1-128 printable characters")
+    event = params.get("event", "")
+    if not WORD_RE.fullmatch(event):
+        return rejected(400, "event is missing or not 1-32 of a-z 0-9 _ . -")
+    currency = params.get("currency", offer.currency)
+    if not CURRENCY_RE.fullmatch(currency) or currency.upper() != offer.currency:
+        return rejected(400, f"currency must be {offer.currency} for this offer")
+    try:
+        amount_minor = to_minor(params.get("amount", "0") or "0", offer.currency, comma=False)
+    except InvalidInput:
+        return rejected(400, "amount must be a non-negative decimal like 12.50")
+    word = params.get("status", "approved")
+    status_words = {
+        **DEFAULT_STATUS_WORDS,
+        **{k.lower(): ConversionStatus(v) for k, v in (offer.status_map or {}).items()},
+    }
+    if not WORD_RE.fullmatch(word) or word.lower() not in status_words:
+        return rejected(400, f"status {word[:32]!r} is not one this offer knows")
+    converter: int | None = None
+    if "tg_user_id" in params:
+        converter = tg_id(params["tg_user_id"])
+        if converter is None:
+            return rejected(400, "tg_user_id must be a Telegram user id (digits)")
+    reference = read_reference(params)
+    if isinstance(reference, Outcome):
+        return reference
+    return Fields(
+        txid, event.lower(), amount_minor, status_words[word.lower()], converter, reference
+    )

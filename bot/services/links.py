@@ -10,7 +10,7 @@ from tortoise.functions import Count
 
 from bot.errors import N_, Conflict, InvalidInput, NotFound
 from bot.services.affiliates import create_link
-from bot.services.codes import LABEL_MAX, normalize_label, start_payload
+from bot.services.codes import LABEL_MAX, check_label, normalize_label, start_payload
 from models import Affiliate, Click, Link, Offer, OfferKind, Referral, SubLink
 
 MAX_SUBLINKS = 20
@@ -137,8 +137,12 @@ class LinkService:
             ) from None
         return label
 
-    async def remove_sublink(self, affiliate: Affiliate, label: str) -> None:
-        deleted = await SubLink.filter(affiliate_id=affiliate.id, label=label).delete()
+    async def remove_sublink(self, affiliate: Affiliate, raw_label: str) -> None:
+        label = check_label(raw_label)
+        deleted = (
+            label is not None
+            and await SubLink.filter(affiliate_id=affiliate.id, label=label).delete()
+        )
         if not deleted:
             raise NotFound(N_("That sub-link does not exist any more."))
 

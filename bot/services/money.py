@@ -9,7 +9,10 @@ from babel.numbers import format_currency, get_currency_precision, list_currenci
 
 from bot.errors import N_, InvalidInput
 
-AMOUNT_RE = re.compile(r"^\d{1,15}(?:[.,]\d{1,8})?$")
+# Whole-string patterns (fullmatch), ASCII digits only.
+AMOUNT_RE = re.compile(r"[0-9]{1,15}(?:[.,][0-9]{1,8})?")
+DOT_AMOUNT_RE = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,8})?")
+MAX_MINOR = 10**15  # ten trillion dollars in cents: far above any real amount, far below 2**63
 # ISO 4217 also lists funds, metals and test codes that nobody is paid in.
 NOT_MONEY = {
     "XXX",
@@ -38,12 +41,12 @@ def check_currency(raw: str) -> str:
     return code
 
 
-def to_minor(raw: str, currency: str) -> int:
-    """'12.50' in USD -> 1250. Refuses negatives, junk and more decimals than the currency has."""
-    text = raw.strip()
-    if not AMOUNT_RE.match(text):
+def to_minor(raw: str, currency: str, comma: bool = True) -> int:
+    """'12.50' in USD -> 1250. Refuses negatives, junk, surrounding whitespace, more decimals
+    than the currency has and absurd sizes; `comma=False` refuses the decimal comma too."""
+    if not (AMOUNT_RE if comma else DOT_AMOUNT_RE).fullmatch(raw):
         raise InvalidInput(N_("{amount} is not an amount. Write it like 12.50"), amount=raw[:20])
-    amount = Decimal(text.replace(",", "."))
+    amount = Decimal(raw.replace(",", "."))
     precision = get_currency_precision(currency)
     try:
         minor = amount.scaleb(precision)
@@ -55,6 +58,8 @@ def to_minor(raw: str, currency: str) -> int:
             currency=currency,
             digits=precision,
         ) from None
+    if minor > MAX_MINOR:
+        raise InvalidInput(N_("{amount} is more than any amount I can take."), amount=raw[:20])
     return int(minor)
 
 

@@ -7,18 +7,21 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot.errors import N_, InvalidInput, NotFound
 from bot.services.clicks import MACRO_RE, MACROS, TargetCache
 from bot.services.conversions import EVENT_RE
+from bot.services.inputs import ascii_int, has_control
 from bot.services.money import check_currency, to_minor
 from models import Affiliate, AffiliateRate, ConversionStatus, Offer, OfferKind
 
 TITLE_MAX = 128
 URL_MAX = 2048
+PERCENT_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,2})?")
+CHAT_ID_RE = re.compile(r"-100[0-9]{5,15}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,7 @@ class OfferDraft:
 
 def check_title(raw: str) -> str:
     title = " ".join(raw.split())
-    if not title or len(title) > TITLE_MAX:
+    if not title or len(title) > TITLE_MAX or has_control(title):
         raise InvalidInput(N_("A title is 1–{size} characters."), size=TITLE_MAX)
     return title
 
@@ -47,8 +50,16 @@ def check_kind(raw: str) -> OfferKind:
 
 def check_target_url(raw: str) -> str:
     url = raw.strip()
-    parts = urlsplit(url)
-    if len(url) > URL_MAX or parts.scheme not in {"http", "https"} or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a bad IPv6 address in brackets
+        parts = urlsplit("")
+    if (
+        len(url) > URL_MAX
+        or has_control(url)
+        or parts.scheme not in {"http", "https"}
+        or not parts.netloc
+    ):
         raise InvalidInput(N_("The target must be an http:// or https:// address."))
     unknown = sorted(set(MACRO_RE.findall(url)) - set(MACROS))
     if unknown:
@@ -164,7 +175,7 @@ class OfferService:
         name, sep, raw = value.strip().partition("=")
         name = name.strip().lower()
         raw = raw.strip()
-        if not sep or not EVENT_RE.match(name) or not raw:
+        if not sep or not EVENT_RE.fullmatch(name) or not raw:
             raise InvalidInput(N_("Write it as name=value, e.g. deposit=5.00 or paid=approved."))
         mapping = dict(current or {})
         if raw == "-":
@@ -222,20 +233,17 @@ class OfferService:
 
 
 def check_int(raw: str, low: int, high: int) -> int:
-    text = raw.strip()
-    if not text.isdigit() or not low <= int(text) <= high:
+    value = ascii_int(raw.strip(), high)
+    if value is None or value < low:
         raise InvalidInput(N_("Give a whole number from {low} to {high}."), low=low, high=high)
-    return int(text)
+    return value
 
 
 def check_percent(raw: str) -> int:
     """'12.5' -> 1250 basis points; 0-100 with at most two decimals."""
-    text = raw.strip().rstrip("%").replace(",", ".")
-    try:
-        bp = Decimal(text) * 100
-    except InvalidOperation:
-        bp = Decimal(-1)
-    if not text or not bp.is_finite() or bp != bp.to_integral_value() or not 0 <= bp <= 10000:
+    text = raw.strip().removesuffix("%").rstrip().replace(",", ".")
+    bp = Decimal(text) * 100 if PERCENT_RE.fullmatch(text) else Decimal(-1)
+    if not 0 <= bp <= 10000:
         raise InvalidInput(N_("Give a percentage from 0 to 100, e.g. 12.5"))
     return int(bp)
 
@@ -259,7 +267,7 @@ def check_ips(raw: str) -> str:
 
 def check_chat_id(raw: str) -> int:
     text = raw.strip()
-    if not re.match(r"^-100\d{5,15}$", text):
+    if not CHAT_ID_RE.fullmatch(text):
         raise InvalidInput(
             N_("A channel id looks like -1001234567890 (forward a post to @userinfobot).")
         )

@@ -7,12 +7,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import N_, InvalidInput
+from bot.services.inputs import ascii_int, has_control
 from bot.services.money import to_minor
 from bot.services.races import MAX_PLACES
 
-RELATIVE = re.compile(r"^\+(\d{1,4})\s*(m|min|h|d)$")
-ABSOLUTE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})(?:\s+(\S+))?$")
-OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2})(?::?(\d{2}))?$")
+# Whole-string patterns (fullmatch), ASCII digits only.
+RELATIVE = re.compile(r"\+([0-9]{1,4}) *(m|min|h|d)")
+ABSOLUTE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{1,2}:[0-9]{2})(?: +([^ ]+))?")
+OFFSET = re.compile(r"(?:UTC)?([+-])([0-9]{1,2})(?::?([0-9]{2}))?")
+ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,2}")
+NUMBER_RE = re.compile(r"[0-9]{1,15}(?:[.,][0-9]{1,8})?")
 UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
 
 
@@ -20,16 +24,18 @@ def zone(name: str) -> timezone | ZoneInfo:
     """An IANA zone (Europe/Moscow), UTC, or an offset (+03:00)."""
     if name.upper() in {"UTC", "Z", "GMT"}:
         return UTC
-    offset = OFFSET.match(name)
+    offset = OFFSET.fullmatch(name)
     if offset:
         sign = -1 if offset.group(1) == "-" else 1
         hours, minutes = int(offset.group(2)), int(offset.group(3) or 0)
         if hours > 14 or minutes > 59:
             raise InvalidInput(N_("{zone} is not a time zone I know."), zone=name[:40])
         return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    if len(name) > 64 or not ZONE_NAME.fullmatch(name):
+        raise InvalidInput(N_("{zone} is not a time zone I know."), zone=name[:40])
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, not a zone
         raise InvalidInput(N_("{zone} is not a time zone I know."), zone=name[:40]) from None
 
 
@@ -40,10 +46,10 @@ def parse_when(
     text = raw.strip()
     if text.lower() == "now":
         return now
-    relative = RELATIVE.match(text.lower())
+    relative = RELATIVE.fullmatch(text.lower())
     if relative:
         return (base or now) + timedelta(**{UNITS[relative.group(2)]: int(relative.group(1))})
-    absolute = ABSOLUTE.match(text)
+    absolute = ABSOLUTE.fullmatch(text)
     if not absolute:
         raise InvalidInput(
             N_(
@@ -57,7 +63,10 @@ def parse_when(
     except ValueError:
         raise InvalidInput(N_("That date does not exist.")) from None
     tz = zone(absolute.group(3) or default_zone)
-    return naive.replace(tzinfo=tz).astimezone(UTC)
+    try:
+        return naive.replace(tzinfo=tz).astimezone(UTC)
+    except OverflowError:  # the last minutes of year 9999, east of UTC
+        raise InvalidInput(N_("That date does not exist.")) from None
 
 
 def parse_prizes(raw: str, currency: str) -> list[tuple[int, str, int]]:
@@ -68,23 +77,22 @@ def parse_prizes(raw: str, currency: str) -> list[tuple[int, str, int]]:
         raise InvalidInput(N_("At most {count} prize places."), count=MAX_PLACES)
     for item in items:
         place_raw, sep, rest = item.partition("=")
-        place_raw = place_raw.strip().lstrip("#")
-        if not sep or not place_raw.isdigit() or not rest.strip():
+        place = ascii_int(place_raw.strip().removeprefix("#"), 10**6)
+        if not sep or place is None or not rest.strip():
             raise InvalidInput(N_("Write prizes like 1=100 iPhone; 2=50; 3=Hoodie"))
-        place = int(place_raw)
         if not 1 <= place <= MAX_PLACES:
             raise InvalidInput(N_("At most {count} prize places."), count=MAX_PLACES)
         if place in prizes:
             raise InvalidInput(N_("Place {place} is given twice."), place=place)
         first, _, text = rest.strip().partition(" ")
-        if re.match(r"^-\d", first):
+        if re.match(r"-[0-9]", first):  # a prefix: "-5" and "-5.00" alike
             raise InvalidInput(N_("A prize cannot be negative."))
-        if re.match(r"^\d+(?:[.,]\d+)?$", first):
+        if NUMBER_RE.fullmatch(first):
             minor = to_minor(first, currency)
         else:
             minor, text = 0, rest.strip()
         text = " ".join(text.split())
-        if len(text) > 128:
+        if len(text) > 128 or has_control(text):
             raise InvalidInput(N_("A prize text is at most {size} characters."), size=128)
         prizes[place] = (text, minor)
     return [(place, text, minor) for place, (text, minor) in sorted(prizes.items())]
@@ -96,6 +104,7 @@ def parse_score(raw: str, money: bool, currency: str) -> int:
         raise InvalidInput(N_("The minimum score cannot be negative."))
     if money:
         return to_minor(text, currency)
-    if not text.isdigit() or len(text) > 12:
+    value = ascii_int(text, 10**12)
+    if value is None:
         raise InvalidInput(N_("Give a whole number, e.g. 5."))
-    return int(text)
+    return value

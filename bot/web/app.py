@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from loguru import logger
 from redis.asyncio import Redis
 
+from bot.errors import outage
 from bot.web import health, postback, redirect, webhook
 from bot.web.keys import BOT, CLICKS, CONVERSIONS, DISPATCHER, NOTIFIER, REDIS, SETTINGS
 
@@ -22,25 +24,57 @@ if TYPE_CHECKING:
 MAX_BODY = 1024 * 1024
 
 
+RETRY_AFTER = "5"  # seconds an advertiser (or Telegram) should wait while a dependency is down
+
+
+def error_response(
+    request: web.Request, status: int, reason: str, headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    if request.path.startswith("/r/"):
+        if status == 503:
+            return redirect.unavailable()
+        return redirect.page(status, "Something went wrong", "Please try again in a minute.")
+    if request.path.startswith("/postback/"):
+        body: dict[str, object] = {
+            "result": "rejected",
+            "conversion_id": None,
+            "status": None,
+            "reason": reason,
+        }
+    else:
+        body = {"ok": False, "error": reason}
+    return web.json_response(body, status=status, headers=headers)
+
+
 @web.middleware
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every HTTP error in the API answers JSON that says what was wrong."""
+    """Every error answers in the endpoint's own shape (JSON for the API) and says what was
+    wrong: a dependency that is down is a 503 with Retry-After, never a bare 500."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400 or request.path.startswith("/r/"):
             raise
-        if request.path.startswith("/postback/"):
-            body = {"result": "rejected", "conversion_id": None, "reason": exc.reason}
-            return web.json_response(body, status=exc.status)
-        return web.json_response({"ok": False, "error": exc.reason}, status=exc.status)
+        return error_response(request, exc.status, exc.reason)
+    except Exception as exc:
+        down = outage(exc)
+        if down is not None:
+            logger.warning(
+                "{} {}: the {} is unavailable ({!r})", request.method, request.path, down, exc
+            )
+            reason = f"the {down} is unavailable, please retry later"
+            return error_response(request, 503, reason, {"Retry-After": RETRY_AFTER})
+        logger.opt(exception=exc).error("{} {} failed", request.method, request.path)
+        return error_response(request, 500, "internal error, please retry later")
 
 
 def setup_routes(app: web.Application, with_webhook: bool) -> None:
-    app.router.add_get("/r/{code}", redirect.redirect)
-    app.router.add_get("/r/{code}/{sub}", redirect.redirect)
+    for path in ("/r/{code}", "/r/{code}/{sub}"):
+        # add_get would route HEAD to the counting view too: link checkers would count.
+        app.router.add_get(path, redirect.redirect, allow_head=False)
+        app.router.add_route("HEAD", path, redirect.redirect_head)
     app.router.add_get("/postback/{offer_id}", postback.postback)
     app.router.add_post("/postback/{offer_id}", postback.postback)
     app.router.add_get("/health", health.health)

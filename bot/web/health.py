@@ -9,7 +9,7 @@ from typing import cast
 from aiohttp import web
 from tortoise import Tortoise
 
-from bot.web.keys import REDIS
+from bot.web.keys import CLICKS, REDIS
 
 
 async def health(request: web.Request) -> web.Response:
@@ -28,6 +28,12 @@ async def ready(request: web.Request) -> web.Response:
             await cast(Awaitable[bool], request.app[REDIS].ping())
     except Exception as exc:
         problems["redis"] = f"{type(exc).__name__}: {exc}"[:200]
+    # Redirects answered while the database could not store their click (since the start).
+    lost = request.app[CLICKS].lost
     if problems:
-        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
-    return web.json_response({"status": "ready", "database": "ok", "redis": "ok"})
+        return web.json_response(
+            {"status": "unavailable", "problems": problems, "clicks_lost": lost}, status=503
+        )
+    return web.json_response(
+        {"status": "ready", "database": "ok", "redis": "ok", "clicks_lost": lost}
+    )

@@ -1,6 +1,7 @@
 """GET|POST /postback/{offer_id}: an advertiser reports a conversion.
 
-Answered only after the conversion is committed; a repeat gets the first answer.
+Answered only after the conversion is committed; a repeat gets the first answer. Whatever
+the body holds, the answer is JSON: a 400 that says what was wrong, never a 500.
 """
 
 from __future__ import annotations
@@ -8,55 +9,89 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.services.conversions import rejected
+from bot.services.inputs import ascii_int, has_control
 from bot.web.keys import CONVERSIONS, NOTIFIER, SETTINGS
 from bot.web.redirect import client_ip
 
 MAX_PARAMS = 50
 MAX_VALUE = 1024
+MAX_KEY = 64
 
 
-async def read_params(request: web.Request) -> dict[str, str] | str:
-    """Query string plus a form or JSON body, as one flat str→str dict (or what was wrong)."""
-    params: dict[str, str] = dict(request.query)
-    if request.method == "POST" and request.can_read_body:
-        if request.content_type == "application/json":
-            try:
-                body = json.loads(await request.text())
-            except (ValueError, UnicodeDecodeError):
-                return "the body is not valid JSON"
-            if not isinstance(body, dict):
-                return "the JSON body must be an object"
-            for key, value in body.items():
-                if isinstance(value, (dict, list)):
-                    return f"{key} must be a plain value"
-                params[str(key)] = "" if value is None else str(value)
-        else:
-            try:
-                form = await request.post()
-            except UnicodeDecodeError:
-                return "the body is not valid UTF-8"
-            for key, value in form.items():
-                if not isinstance(value, str):
-                    return f"{key} must be a plain value, not a file"
-                params[key] = value
-    if len(params) > MAX_PARAMS or any(len(v) > MAX_VALUE for v in params.values()):
-        return "too many or too long parameters"
+class BadBody(Exception):
+    """The request's parameters cannot be read; the message says why."""
+
+
+def plain(key: str, value: object) -> str:
+    """A JSON value as a parameter: strings and numbers only."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        raise BadBody(f"{key[:MAX_KEY]} must be a plain value")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def read_body(request: web.Request) -> dict[str, str]:
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(await request.text())
+        except RecursionError:
+            raise BadBody("the JSON body is nested too deeply") from None
+        except (ValueError, LookupError):  # UnicodeDecodeError is a ValueError; an unknown charset
+            raise BadBody("the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadBody("the JSON body must be an object")
+        return {str(key): plain(str(key), value) for key, value in body.items()}
+    try:
+        form = await request.post()
+    except (ValueError, LookupError, AssertionError, HttpProcessingError):
+        # a broken multipart boundary or part, an unknown charset, undecodable bytes
+        raise BadBody("the body is not a valid form") from None
+    params: dict[str, str] = {}
+    for key, value in form.items():
+        if not isinstance(value, str):
+            raise BadBody(f"{key[:MAX_KEY]} must be a plain value, not a file")
+        params[key] = value
     return params
 
 
+async def read_params(request: web.Request) -> dict[str, str]:
+    """Query string plus a form or JSON body, as one flat str→str dict."""
+    params: dict[str, str] = dict(request.query)
+    if request.method == "POST" and request.can_read_body:
+        params.update(await read_body(request))
+    if len(params) > MAX_PARAMS:
+        raise BadBody("too many parameters")
+    for key, value in params.items():
+        if len(key) > MAX_KEY or len(value) > MAX_VALUE:
+            raise BadBody("too long a parameter name or value")
+        if has_control(key) or _surrogate(value):
+            raise BadBody(f"{key[:MAX_KEY]!r} holds characters that are not text")
+    return params
+
+
+def _surrogate(text: str) -> bool:
+    """A lone surrogate (JSON can carry one): not text, and no encoder takes it."""
+    return not text.isascii() and any("\ud800" <= c <= "\udfff" for c in text)
+
+
 async def postback(request: web.Request) -> web.Response:
-    raw_id = request.match_info["offer_id"]
-    if not raw_id.isdigit() or len(raw_id) > 9:
+    offer_id = ascii_int(request.match_info["offer_id"])
+    if offer_id is None:
         outcome = rejected(404, "unknown offer")
         return web.json_response(outcome.body(), status=outcome.http_status)
-    params = await read_params(request)
-    if isinstance(params, str):
-        outcome = rejected(400, params)
+    try:
+        params = await read_params(request)
+    except BadBody as exc:
+        outcome = rejected(400, str(exc))
         return web.json_response(outcome.body(), status=outcome.http_status)
     ip = client_ip(request, request.app[SETTINGS].TRUST_PROXY_HEADERS)
-    outcome = await request.app[CONVERSIONS].postback(int(raw_id), params, ip)
+    outcome = await request.app[CONVERSIONS].postback(offer_id, params, ip)
     if outcome.result == "stored" and outcome.affiliate_id is not None:
         request.app[NOTIFIER].conversion_stored(outcome.affiliate_id)
     return web.json_response(outcome.body(), status=outcome.http_status)

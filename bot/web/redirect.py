@@ -1,25 +1,46 @@
-"""GET /r/{code}[/{sub}]: count the click, then 302 to the offer."""
+"""GET /r/{code}[/{sub}]: count the click, then 302 to the offer. HEAD answers the same
+redirect without counting (link checkers and previews ask HEAD)."""
 
 from __future__ import annotations
 
 from html import escape
 
 from aiohttp import web
+from loguru import logger
 
-from bot.errors import NotFound
-from bot.services.codes import CODE_RE, normalize_label
+from bot.errors import NotFound, outage
+from bot.services.codes import check_label, read_code
 from bot.web.keys import CLICKS, SETTINGS
 
-NOT_FOUND_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>Link not found</title>
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>
 <style>body{{font:16px system-ui,sans-serif;margin:20vh auto;max-width:28em;padding:0 1em;
 text-align:center;color:#333}}h1{{font-size:1.4em}}</style></head><body>
-<h1>This link is not active</h1><p>{detail}</p></body></html>"""
+<h1>{title}</h1><p>{detail}</p></body></html>"""
+MISTYPED = "The address may be mistyped or the offer may have ended."
 
 
-def not_found(detail: str) -> web.Response:
+def page(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
-        status=404, text=NOT_FOUND_PAGE.format(detail=escape(detail)), content_type="text/html"
+        status=status,
+        text=PAGE.format(title=escape(title), detail=escape(detail)),
+        content_type="text/html",
+        headers=headers,
+    )
+
+
+def not_found(detail: str = MISTYPED) -> web.Response:
+    return page(404, "This link is not active", detail)
+
+
+def unavailable() -> web.Response:
+    return page(
+        503,
+        "Back in a moment",
+        "This link cannot be opened right now. Please try again in a minute.",
+        {"Retry-After": "30", "Cache-Control": "no-store"},
     )
 
 
@@ -31,22 +52,7 @@ def client_ip(request: web.Request, trust_proxy: bool) -> str:
     return request.remote or ""
 
 
-async def redirect(request: web.Request) -> web.Response:
-    code = request.match_info["code"].lower()
-    raw_sub = request.match_info.get("sub")
-    if not CODE_RE.match(code):
-        return not_found("The address may be mistyped or the offer may have ended.")
-    sub = normalize_label(raw_sub) if raw_sub else None
-    settings = request.app[SETTINGS]
-    try:
-        location = await request.app[CLICKS].track(
-            code,
-            sub,
-            ip=client_ip(request, settings.TRUST_PROXY_HEADERS),
-            user_agent=request.headers.get("User-Agent", ""),
-        )
-    except NotFound:
-        return not_found("The address may be mistyped or the offer may have ended.")
+def moved(location: str) -> web.Response:
     return web.Response(
         status=302,
         headers={
@@ -55,3 +61,51 @@ async def redirect(request: web.Request) -> web.Response:
             "Referrer-Policy": "no-referrer",
         },
     )
+
+
+async def redirect(request: web.Request) -> web.Response:
+    code = read_code(request.match_info["code"])
+    if code is None:
+        return not_found()
+    raw_sub = request.match_info.get("sub")
+    sub = check_label(raw_sub) if raw_sub else None  # an unknown label counts on the plain link
+    settings = request.app[SETTINGS]
+    clicks = request.app[CLICKS]
+    try:
+        location = await clicks.track(
+            code,
+            sub,
+            ip=client_ip(request, settings.TRUST_PROXY_HEADERS),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except NotFound:
+        return not_found()
+    except Exception as exc:
+        if outage(exc) is None:
+            raise
+        # The click could not be stored. If the code is known, the visitor still goes where
+        # the link leads (traffic is never thrown away); the lost click is logged.
+        fallback = clicks.uncounted_destination(code, sub)
+        if fallback is None:
+            return unavailable()
+        logger.warning("click on {} not counted: the {} is unavailable", code, outage(exc))
+        return moved(fallback)
+    return moved(location)
+
+
+async def redirect_head(request: web.Request) -> web.Response:
+    """Where the link leads, without a click: HEAD is what checkers and previews send."""
+    code = read_code(request.match_info["code"])
+    if code is None:
+        return not_found()
+    raw_sub = request.match_info.get("sub")
+    sub = check_label(raw_sub) if raw_sub else None
+    try:
+        location = await request.app[CLICKS].peek(code, sub)
+    except NotFound:
+        return not_found()
+    except Exception as exc:
+        if outage(exc) is None:
+            raise
+        return unavailable()
+    return moved(location)

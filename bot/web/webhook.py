@@ -7,12 +7,15 @@ loses the update; here a failure answers 500 and Telegram delivers the update ag
 from __future__ import annotations
 
 import hmac
+import json
 
 from aiogram.types import Update
 from aiohttp import web
 from loguru import logger
 from pydantic import ValidationError
 
+from bot.config import SECRET_RE
+from bot.errors import outage
 from bot.web.keys import BOT, DISPATCHER, SETTINGS
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -26,20 +29,36 @@ async def webhook(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     expected = settings.WEBHOOK_SECRET.get_secret_value() if settings.WEBHOOK_SECRET else ""
     given = request.headers.get(SECRET_HEADER, "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    # A header may hold any bytes (aiohttp keeps undecodable ones as surrogates): only a
+    # well-formed secret is compared, in constant time.
+    if (
+        not expected
+        or not SECRET_RE.fullmatch(given)
+        or not hmac.compare_digest(given.encode(), expected.encode())
+    ):
         return error(401, "missing or wrong secret token header")
     try:
-        data = await request.json()
-    except ValueError:
+        data = json.loads(await request.text())
+    except RecursionError:
+        return error(400, "the body is nested too deeply")
+    except (ValueError, UnicodeDecodeError, LookupError):
         return error(400, "the body is not JSON")
     bot = request.app[BOT]
     try:
         update = Update.model_validate(data, context={"bot": bot})
     except ValidationError as exc:
         return error(400, f"not a Telegram update: {exc.error_count()} problems")
+    except (ValueError, TypeError, RecursionError):
+        return error(400, "not a Telegram update")
     try:
         await request.app[DISPATCHER].feed_update(bot, update)
-    except Exception:
+    except Exception as exc:
+        down = outage(exc)
+        if down is not None:
+            logger.warning(
+                "update {} waits for the {}: Telegram will send it again", update.update_id, down
+            )
+            return error(503, f"the {down} is unavailable, please retry")
         logger.exception("update {} failed; Telegram will send it again", update.update_id)
         return error(500, "the update could not be handled, please retry")
     return web.json_response({"ok": True})

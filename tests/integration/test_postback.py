@@ -175,7 +175,7 @@ async def test_token_and_ip_allow_list(
         ({"txid": ""}, 400, "txid"),
         ({"status": "maybe"}, 400, "status"),
         ({"click_id": "0" * 32}, 404, "unknown click_id"),
-        ({"click_id": "zz"}, 404, "unknown click_id"),
+        ({"click_id": "zz"}, 400, "click_id must be the 32 hex"),
     ],
 )
 async def test_bad_parameters_are_named_and_change_nothing(

@@ -66,3 +66,15 @@ def test_config_parses_admin_ids_and_defaults_to_sqlite() -> None:
     assert s.DATABASE_URL.startswith("sqlite://")
     assert s.REDIS_URL is None
     assert not s.use_webhook
+
+
+def test_every_setting_is_documented_in_env_example_and_the_readme() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+
+    for name in Settings.model_fields:
+        assert f"\n{name}=" in example or f"\n# {name}=" in example, name
+        assert f"`{name}`" in readme, name
