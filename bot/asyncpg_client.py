@@ -54,11 +54,20 @@ class BoundedPool:
 
     async def acquire(self, *, timeout: float | None = None) -> Any:
         self._breaker.check()
+        if timeout is None and self._pool.get_idle_size():
+            # A connection is free: it is handed over at once, without the task and timer
+            # that a timeout costs (a tenth of a postback's CPU time, measured).
+            return await self._pool.acquire()
         try:
             return await self._pool.acquire(timeout=self._timeout if timeout is None else timeout)
         except Exception as exc:
             self._breaker.trip(exc)
             raise
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+        # Always bounded: after a statement timed out on a frozen server, the release waits
+        # for the cancellation, which that server never confirms.
+        await self._pool.release(connection, timeout=self._timeout if timeout is None else timeout)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
