@@ -49,7 +49,10 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if command == "run":
         ensure_venv(dev=False)
-        return subprocess.call([str(PYTHON), "-m", "bot", "run", *rest])
+        command = [str(PYTHON), "-m", "bot", "run", *rest]
+        if os.name == "posix":  # become the bot: a supervisor's SIGTERM then reaches it
+            os.execv(command[0], command)
+        return subprocess.call(command)
     if command == "test":
         ensure_venv(dev=True)
         return subprocess.call([str(PYTHON), "-m", "pytest", *rest])
