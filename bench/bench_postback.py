@@ -5,7 +5,7 @@ Three cases run in one process, on the same database, one after the other:
 
 * baseline: asyncpg inserts rows of the same shape into the same `conversion` table, one
   `INSERT ... ON CONFLICT DO NOTHING` per row, through a pool as large as the app's;
-* service: `ConversionService.postback()` called directly (signed, new txids, with ledger);
+* service: `PostbackService.postback()` called directly (signed, new txids, with ledger);
 * http: the project's own app (`create_app`) served by aiohttp on 127.0.0.1 and loaded with
   pre-signed `GET /postback/{offer_id}?...` requests by an aiohttp client in a child process.
 
@@ -456,7 +456,7 @@ async def tortoise_backends(pool: asyncpg.Pool, database: str) -> int:
 
 
 def signed_params(click_id: str, txid: str) -> dict[str, str]:
-    from bot.services.conversions import sign
+    from bot.services.postbacks import sign
 
     params = {
         "click_id": click_id,
@@ -560,12 +560,13 @@ async def run_service(
     concurrency: int,
     name: str = "service",
 ) -> CaseResult:
-    conversions = services.conversions
+    postbacks = services.postbacks
     batch = [signed_params(cid, f"{prefix}{k}") for k, (_, cid, _, _) in enumerate(clicks)]
 
     async def post(params: dict[str, str]) -> str:
-        outcome = await conversions.postback(data.offer_id, params, "127.0.0.1")
-        return outcome.result if outcome.result == "stored" else f"{outcome.result} {outcome}"
+        answer = await postbacks.postback(data.offer_id, params, "127.0.0.1")
+        verdict = answer.verdict.value
+        return verdict if verdict == "stored" else f"{verdict} {answer}"
 
     meter = CpuMeter(data.database)
     elapsed, answers, latencies, samples = await bounded(batch, concurrency, post)

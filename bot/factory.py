@@ -32,12 +32,13 @@ from bot.sender import FREE_RATE, OutboxSender, Pacer
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import BalanceService
 from bot.services.channels import ChannelService
-from bot.services.clicks import ClickService, TargetCache
+from bot.services.clicks import ClickService, target_cache
 from bot.services.conversions import ConversionService
 from bot.services.links import LinkService, LinkUrls
 from bot.services.news import NewsService
 from bot.services.offers import OfferService
 from bot.services.outbox import OutboxService
+from bot.services.postbacks import PostbackService
 from bot.services.races import RaceService
 from bot.services.referrals import ReferralService
 from bot.services.stats import StatsService
@@ -64,6 +65,7 @@ class Services:
     offers: OfferService
     clicks: ClickService
     conversions: ConversionService
+    postbacks: PostbackService
     channels: ChannelService
     balance: BalanceService
     stats: StatsService
@@ -79,7 +81,7 @@ class Services:
 def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     compile_catalogues()
     i18n = I18n(path=LOCALES_DIR, default_locale=DEFAULT_LANGUAGE, domain=DOMAIN)
-    cache = TargetCache()
+    cache = target_cache()
     affiliates = AffiliateService()
     salt = hmac.new(settings.BOT_TOKEN.get_secret_value().encode(), b"visitor", hashlib.sha256)
     # The bot's username is known only after getMe; on_startup fills it in.
@@ -89,6 +91,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     conversions = ConversionService(
         min_click_seconds=settings.FRAUD_MIN_CLICK_SECONDS, races=races
     )
+    postbacks = PostbackService(conversions)
     outbox = OutboxService()
     # One overall pace for everything sent at the free rate: the outbox (unless it pays for
     # broadcasts, which have their own limit) and the notifier's per-user notices.
@@ -107,10 +110,11 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
         affiliates=affiliates,
         links=LinkService(),
         referrals=referrals,
-        offers=OfferService(cache, on_change=[conversions.forget_offers]),
+        offers=OfferService(cache, on_change=[conversions.forget_rates, postbacks.forget_offers]),
         clicks=ClickService(redis, urls, salt.digest(), cache, races),
         races=races,
         conversions=conversions,
+        postbacks=postbacks,
         channels=ChannelService(conversions),
         balance=BalanceService(minimum=settings.PAYOUT_MINIMUM),
         stats=StatsService(),
@@ -184,5 +188,5 @@ def create_app(
     settings: Settings, bot: Bot, dp: Dispatcher, redis: Redis, services: Services
 ) -> web.Application:
     return create_web_app(
-        settings, services.clicks, services.conversions, services.notifier, redis, bot, dp
+        settings, services.clicks, services.postbacks, services.notifier, redis, bot, dp
     )

@@ -11,7 +11,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.errors import N_, InvalidInput, NotFound
+from bot.errors import N_, InvalidInput
 from bot.filters import IsAdmin
 from bot.notifier import Notifier
 from bot.services.balance import BalanceService
@@ -173,11 +173,9 @@ async def cmd_review(
     message: Message, command: CommandObject, conversions: ConversionService
 ) -> None:
     conversion_id, _rest = parse_id(command)
-    outcome = await conversions.decide_review(conversion_id, command.command == "review_ok")
-    if outcome.http_status == 404:
-        raise NotFound(N_("There is no conversion #{id}."), id=conversion_id)
+    status = await conversions.decide_review(conversion_id, command.command == "review_ok")
     await message.answer(
-        _("Conversion #{id} is now {status}.").format(id=conversion_id, status=outcome.status)
+        _("Conversion #{id} is now {status}.").format(id=conversion_id, status=status.value)
     )
 
 

@@ -10,6 +10,7 @@ from loguru import logger
 
 from bot.notifier import Notifier
 from bot.services.channels import ChannelService, InviteNeed
+from bot.services.conversions import Verdict
 
 router = Router(name=__name__)
 
@@ -30,9 +31,9 @@ async def member_changed(
     user_id = event.new_chat_member.user.id
     if not was_in and is_in:
         invite = event.invite_link.invite_link if event.invite_link else None
-        outcome = await channels.joined(event.chat.id, user_id, invite)
-        if outcome is not None and outcome.result == "stored" and outcome.affiliate_id:
-            notifier.conversion_stored(outcome.affiliate_id)
+        answer = await channels.joined(event.chat.id, user_id, invite)
+        if answer is not None and answer.verdict is Verdict.STORED and answer.affiliate_id:
+            notifier.conversion_stored(answer.affiliate_id)
     elif was_in and not is_in:
         await channels.left(event.chat.id, user_id)
 

@@ -1,31 +1,20 @@
-"""Tortoise models, the database's shape. Rules live in bot/services."""
+"""Tortoise models, the database's shape, a file for what each holds. Rules live in
+bot/services."""
 
 from models.affiliate import Affiliate
+from models.conversions import JOIN_EVENT, Conversion, ConversionStatus
+from models.invites import ChannelInvite
+from models.ledger import LedgerEntry, LedgerKind
 from models.link import Link, SubLink
-from models.money import (
-    AffiliateRate,
-    ChannelInvite,
-    Conversion,
-    ConversionStatus,
-    LedgerEntry,
-    LedgerKind,
-    PayoutRequest,
-    PayoutStatus,
-)
 from models.offer import Offer, OfferKind
-from models.race import (
-    Outbox,
-    Race,
-    RaceEntry,
-    RaceMetric,
-    RacePrize,
-    RaceSnapshot,
-    RaceStatus,
-    TieBreak,
-)
+from models.outbox import Outbox
+from models.payouts import PayoutRequest, PayoutStatus
+from models.races import Race, RaceEntry, RaceMetric, RacePrize, RaceSnapshot, RaceStatus, TieBreak
+from models.rates import AffiliateRate
 from models.tracking import Click, Referral
 
 __all__ = [
+    "JOIN_EVENT",
     "Affiliate",
     "AffiliateRate",
     "ChannelInvite",

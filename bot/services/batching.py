@@ -4,15 +4,12 @@ its own batch's commit. Shared by the click and the conversion writers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Generic, TypeVar
 
 from loguru import logger
-from tortoise import Tortoise
-from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.errors import outage
+from bot.services.sql import connection, is_postgres
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -52,8 +49,8 @@ class GroupCommit(Generic[Item, Result]):
         if self._slots is None:
             # SQLite is one connection that tortoise takes in turn: a second batch in flight
             # would only wait for it, and leave both batches smaller.
-            sqlite = Tortoise.get_connection("default").capabilities.dialect == "sqlite"
-            self._slots = asyncio.Semaphore(1 if sqlite else self.concurrency)
+            postgres = is_postgres(connection())
+            self._slots = asyncio.Semaphore(self.concurrency if postgres else 1)
         return self._slots
 
     async def _run(self) -> None:
@@ -110,23 +107,3 @@ class GroupCommit(Generic[Item, Result]):
         self._wake.set()
         if self._task is not None:
             await self._task
-
-
-def multi_insert(conn: BaseDBAsyncClient, table: str, columns: Sequence[str], rows: int) -> str:
-    """`INSERT INTO table (...) VALUES (...), (...)` with the dialect's placeholders."""
-    width = len(columns)
-    if conn.capabilities.dialect == "postgres":
-        groups = [
-            "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")"
-            for r in range(rows)
-        ]
-    else:
-        groups = ["(" + ", ".join("?" * width) + ")"] * rows
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(groups)}"
-
-
-def db_time(conn: BaseDBAsyncClient, value: datetime | None) -> object:
-    """A datetime as the driver wants it: asyncpg takes datetimes, SQLite tortoise's text."""
-    if value is None or conn.capabilities.dialect == "postgres":
-        return value
-    return value.isoformat(" ")

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from bot.services.conversions import Claim, ConversionService, LinkRef, Outcome
+from bot.services.conversions import Answer, Claim, ConversionService, LinkRef
 from models import (
+    JOIN_EVENT,
     Affiliate,
     ChannelInvite,
     Conversion,
@@ -18,8 +19,6 @@ from models import (
     Offer,
     OfferKind,
 )
-
-JOIN_EVENT = "join"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +64,7 @@ class ChannelService:
 
     async def joined(
         self, chat_id: int, user_tg_id: int, invite_link: str | None
-    ) -> Outcome | None:
+    ) -> Answer | None:
         """Someone joined; count it when they came through one of our invite links."""
         if not invite_link:
             return None
@@ -90,7 +89,7 @@ class ChannelService:
         )
         return await self.conversions.record(claim)
 
-    async def left(self, chat_id: int, user_tg_id: int) -> Outcome | None:
+    async def left(self, chat_id: int, user_tg_id: int) -> Answer | None:
         """Someone left; within the offer's hold window their join is undone."""
         conversion = await Conversion.get_or_none(
             txid=f"join:{chat_id}:{user_tg_id}", event=JOIN_EVENT

@@ -7,7 +7,6 @@ import hashlib
 import re
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -15,16 +14,17 @@ from urllib.parse import quote
 from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot.errors import N_, NotFound
-from bot.services.batching import GroupCommit, db_time, multi_insert
+from bot.services.batching import GroupCommit
+from bot.services.cache import TtlCache
 from bot.services.inputs import clean_header
-from bot.services.links import LinkUrls
-from bot.services.races import RaceService, ScoreEvent, as_datetime
-from models import Click, Link, OfferKind, RaceMetric, SubLink
+from bot.services.links import LinkService, LinkUrls
+from bot.services.races import RaceService, ScoreEvent
+from bot.services.sql import as_datetime, connection, db_time, is_postgres, multi_insert
+from models import Click, Link, OfferKind, RaceMetric
 
 # Matched against the lower-cased agent: IGNORECASE makes this regex ten times slower.
 BOT_UA = re.compile(
@@ -79,31 +79,12 @@ class Target:
     pattern: str | None = None  # compile_target() of target_url, for URL offers
 
 
-class TargetCache:
-    """A small in-process LRU of resolved codes, so a click costs no lookup query."""
+TargetCache = TtlCache[str, "Target | None"]
 
-    def __init__(self, ttl: float = 30.0, size: int = 50_000) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._items: OrderedDict[str, tuple[float, Target | None]] = OrderedDict()
 
-    def get(self, code: str, stale_ok: bool = False) -> tuple[bool, Target | None]:
-        """(known, target); `stale_ok` also takes an expired entry (while the database is down,
-        the last known answer is better than none)."""
-        item = self._items.get(code)
-        if item is None or (item[0] < time.monotonic() and not stale_ok):
-            return False, None
-        self._items.move_to_end(code)
-        return True, item[1]
-
-    def put(self, code: str, target: Target | None) -> None:
-        self._items[code] = (time.monotonic() + self.ttl, target)
-        self._items.move_to_end(code)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        self._items.clear()
+def target_cache() -> TargetCache:
+    """Resolved codes, so a click costs no lookup query; offers clear it when they change."""
+    return TtlCache(ttl=30.0, size=50_000)
 
 
 @dataclass(slots=True)
@@ -174,9 +155,10 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
 
     async def store(self, batch: list[PendingClick]) -> list[bool]:
         from_redis = await self._decide_unique(batch)
-        conn = Tortoise.get_connection("default")
-        postgres = conn.capabilities.dialect == "postgres"
-        sql, values = self._insert(batch) if postgres else self._insert_sqlite(conn, batch)
+        conn = connection()
+        sql, values = (
+            self._insert(batch) if is_postgres(conn) else self._insert_sqlite(conn, batch)
+        )
         events = [
             ScoreEvent(RaceMetric.CLICKS, c.affiliate_id, c.offer_id, c.created_at, final=1)
             for c in batch
@@ -185,7 +167,7 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
         try:
             if events and self.races is not None and await self.races.counts(RaceMetric.CLICKS):
                 async with in_transaction():  # the clicks and the race scores they move, together
-                    await Tortoise.get_connection("default").execute_query(sql, values)
+                    await connection().execute_query(sql, values)
                     await self.races.apply(events)
             else:  # one statement is one transaction: a single round trip
                 await conn.execute_query(sql, values)
@@ -299,9 +281,10 @@ class ClickService:
         self.redis = redis
         self.urls = urls
         self.salt = salt
-        self.cache = cache or TargetCache()
+        self.cache = cache if cache is not None else target_cache()
+        self.links = LinkService()
         self.writer = ClickWriter(redis, races=races)
-        self._subs: dict[tuple[int, str], tuple[float, bool]] = {}
+        self._labels: TtlCache[tuple[int, str], bool] = TtlCache(ttl=60, size=50_000)
         self._agents: dict[str, bool] = {}
         self._today = (0, "")
         self.lost = 0  # redirects answered without storing their click (a dependency was down)
@@ -368,11 +351,10 @@ class ClickService:
         """The label if the affiliate has it; an unknown one counts on the plain link."""
         if sub is None:
             return None
-        cached = self._subs.get((target.affiliate_id, sub))
-        if cached is not None and cached[0] > time.monotonic():
-            known = cached[1]
-        else:
-            known = await self._known_sub(target.affiliate_id, sub)
+        found, known = self._labels.get((target.affiliate_id, sub))
+        if not found:
+            known = await self.links.has_sublink(target.affiliate_id, sub)
+            self._labels.put((target.affiliate_id, sub), known)
         return sub if known else None
 
     async def peek(self, code: str, sub: str | None) -> str:
@@ -387,7 +369,9 @@ class ClickService:
         if not hit or target is None or not target.active:
             return None
         self.lost += 1
-        known = sub is not None and self._subs.get((target.affiliate_id, sub), (0.0, False))[1]
+        known = sub is not None and bool(
+            self._labels.get((target.affiliate_id, sub), stale_ok=True)[1]
+        )
         return self.destination(target, secrets.token_hex(16), sub if known else None)
 
     async def track(self, code: str, sub: str | None, ip: str, user_agent: str) -> str:
@@ -419,18 +403,6 @@ class ClickService:
         if target.pattern is not None:
             return target.pattern.format(click_id, quote(sub, safe="") if sub else "")
         return self.urls.for_link(target.code, target.kind, sub)
-
-    async def _known_sub(self, affiliate_id: int, sub: str) -> bool:
-        """Whether the affiliate has this label, cached in process for a minute."""
-        key = (affiliate_id, sub)
-        cached = self._subs.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        known = await SubLink.exists(affiliate_id=affiliate_id, label=sub)
-        if len(self._subs) > 50_000:
-            self._subs.clear()
-        self._subs[key] = (time.monotonic() + 60, known)
-        return known
 
     async def close(self) -> None:
         await self.writer.close()

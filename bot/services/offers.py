@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 from bot.errors import N_, InvalidInput, NotFound
 from bot.services.clicks import MACRO_RE, MACROS, TargetCache
-from bot.services.conversions import EVENT_RE
 from bot.services.inputs import ascii_int, has_control
 from bot.services.money import check_currency, to_minor
+from bot.services.postbacks import EVENT_RE
 from models import Affiliate, AffiliateRate, ConversionStatus, Offer, OfferKind
 
 TITLE_MAX = 128

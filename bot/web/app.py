@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from bot.errors import outage
 from bot.web import health, postback, redirect, webhook
-from bot.web.keys import BOT, CLICKS, CONVERSIONS, DISPATCHER, NOTIFIER, REDIS, SETTINGS
+from bot.web.keys import BOT, CLICKS, DISPATCHER, NOTIFIER, POSTBACKS, REDIS, SETTINGS
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.notifier import Notifier
     from bot.services.clicks import ClickService
-    from bot.services.conversions import ConversionService
+    from bot.services.postbacks import PostbackService
 
 MAX_BODY = 1024 * 1024
 
@@ -86,7 +86,7 @@ def setup_routes(app: web.Application, with_webhook: bool) -> None:
 def create_web_app(
     settings: Settings,
     clicks: ClickService,
-    conversions: ConversionService,
+    postbacks: PostbackService,
     notifier: Notifier,
     redis: Redis,
     bot: Bot,
@@ -95,7 +95,7 @@ def create_web_app(
     app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
     app[SETTINGS] = settings
     app[CLICKS] = clicks
-    app[CONVERSIONS] = conversions
+    app[POSTBACKS] = postbacks
     app[NOTIFIER] = notifier
     app[REDIS] = redis
     app[BOT] = bot

@@ -9,12 +9,12 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.notifier import Notifier
 from bot.services.clicks import ClickService
-from bot.services.conversions import ConversionService
+from bot.services.postbacks import PostbackService
 
 SETTINGS = web.AppKey("settings", Settings)
 CLICKS = web.AppKey("clicks", ClickService)
 REDIS = web.AppKey("redis", Redis)
-CONVERSIONS = web.AppKey("conversions", ConversionService)
+POSTBACKS = web.AppKey("postbacks", PostbackService)
 NOTIFIER = web.AppKey("notifier", Notifier)
 BOT = web.AppKey("bot", Bot)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)

@@ -11,14 +11,33 @@ import json
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from bot.services.conversions import rejected
+from bot.services.conversions import Answer, Refusal, Verdict, refused
 from bot.services.inputs import ascii_int, has_control
-from bot.web.keys import CONVERSIONS, NOTIFIER, SETTINGS
+from bot.web.keys import NOTIFIER, POSTBACKS, SETTINGS
 from bot.web.redirect import client_ip
 
 MAX_PARAMS = 50
 MAX_VALUE = 1024
 MAX_KEY = 64
+STATUS = {
+    Refusal.INVALID: 400,
+    Refusal.UNAUTHENTICATED: 401,
+    Refusal.FORBIDDEN: 403,
+    Refusal.UNKNOWN: 404,
+    Refusal.CONFLICT: 409,
+}
+
+
+def reply(answer: Answer) -> web.Response:
+    """The advertiser's JSON: 200 for stored and duplicate, the refusal's status otherwise."""
+    body = {
+        "result": answer.verdict.value,
+        "conversion_id": answer.conversion_id,
+        "status": answer.status.value if answer.status else None,
+        "reason": answer.reason,
+    }
+    status = STATUS[answer.refusal] if answer.refusal is not None else 200
+    return web.json_response(body, status=status)
 
 
 class BadBody(Exception):
@@ -83,15 +102,13 @@ def _surrogate(text: str) -> bool:
 async def postback(request: web.Request) -> web.Response:
     offer_id = ascii_int(request.match_info["offer_id"])
     if offer_id is None:
-        outcome = rejected(404, "unknown offer")
-        return web.json_response(outcome.body(), status=outcome.http_status)
+        return reply(refused(Refusal.UNKNOWN, "unknown offer"))
     try:
         params = await read_params(request)
     except BadBody as exc:
-        outcome = rejected(400, str(exc))
-        return web.json_response(outcome.body(), status=outcome.http_status)
+        return reply(refused(Refusal.INVALID, str(exc)))
     ip = client_ip(request, request.app[SETTINGS].TRUST_PROXY_HEADERS)
-    outcome = await request.app[CONVERSIONS].postback(offer_id, params, ip)
-    if outcome.result == "stored" and outcome.affiliate_id is not None:
-        request.app[NOTIFIER].conversion_stored(outcome.affiliate_id)
-    return web.json_response(outcome.body(), status=outcome.http_status)
+    answer = await request.app[POSTBACKS].postback(offer_id, params, ip)
+    if answer.verdict is Verdict.STORED and answer.affiliate_id is not None:
+        request.app[NOTIFIER].conversion_stored(answer.affiliate_id)
+    return reply(answer)

@@ -9,7 +9,8 @@ import pytest
 
 from bot.errors import Conflict, InvalidInput
 from bot.services.balance import BalanceService
-from bot.services.conversions import Claim, ConversionService, commission
+from bot.services.conversions import Claim, ConversionService
+from bot.services.ledger import commission
 from bot.services.referrals import ReferralService
 from models import (
     AffiliateRate,
@@ -115,7 +116,7 @@ async def test_reviewed_conversion_waits_for_an_admin(factory: Factory) -> None:
     assert stored.status == "pending"
     assert await service.approve_due() == []
     decided = await service.decide_review(stored.conversion_id or 0, approve=True)
-    assert decided.status == "approved"
+    assert decided == "approved"
     assert await LedgerEntry.all().count() == 1
 
 

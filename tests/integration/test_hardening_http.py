@@ -20,7 +20,8 @@ from bot import db
 from bot.factory import create_app
 from bot.redis import create_redis
 from bot.services.clicks import PendingClick
-from bot.services.conversions import NewConversion, PendingConversion, sign
+from bot.services.conversion_writer import NewConversion, PendingConversion
+from bot.services.postbacks import sign
 from models import Click, Conversion, ConversionStatus, LedgerEntry, Link, Offer
 from tests.conftest import Stack, build_stack
 from tests.factories import Factory, make_click

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from bot import db
 from bot.asyncpg_client import PROBE_SECONDS
 from bot.factory import create_app
-from bot.services.conversions import sign
+from bot.services.postbacks import sign
 from models import Affiliate, Conversion, Referral
 from tests.conftest import Stack, build_stack
 from tests.e2e.test_money import CHANNEL, channel_offer

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.factory import create_app
-from bot.services.conversions import canonical, sign
+from bot.services.postbacks import canonical, sign
 from models import Conversion, LedgerEntry, Link, Offer
 from tests.conftest import Stack
 from tests.factories import Factory, make_click

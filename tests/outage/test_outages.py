@@ -31,7 +31,7 @@ import pytest
 
 from bot import db
 from bot.services.affiliates import AffiliateService, Profile, create_link
-from bot.services.conversions import canonical
+from bot.services.postbacks import canonical
 from models import Click, Conversion, LedgerEntry, Link, Offer, OfferKind, Referral
 from tests.outage.harness import (
     TOKEN,

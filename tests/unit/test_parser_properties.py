@@ -1,5 +1,5 @@
 """Property tests: random input never makes a parser raise anything but the domain's own
-refusal (InvalidInput, an Outcome, None), and whatever a parser accepts is within the bounds
+refusal (InvalidInput, a refused Answer, None), and whatever a parser accepts is within the bounds
 the database and Telegram can hold."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bot.errors import InvalidInput
 from bot.services.balance import check_details
 from bot.services.codes import CODE_RE, LABEL_RE, new_code, parse_payload
-from bot.services.conversions import TXID_RE, ConversionService, Fields, Outcome, read_fields, sign
+from bot.services.conversions import Answer, Refusal
 from bot.services.inputs import INT32_MAX, TG_ID_MAX, ascii_int, tg_id
 from bot.services.money import MAX_MINOR, check_currency, to_minor
 from bot.services.offers import (
@@ -31,6 +31,7 @@ from bot.services.offers import (
     check_title,
     parse_offer_command,
 )
+from bot.services.postbacks import TXID_RE, Fields, authenticate, read_fields, sign
 from bot.services.race_input import parse_prizes, parse_score, parse_when, zone
 from handlers.common import leading_id
 from keyboards import callbacks
@@ -133,7 +134,7 @@ PARAMS = st.dictionaries(
 def test_postback_fields_never_raise_and_stay_within_bounds(params: dict[str, str]) -> None:
     result = read_fields(OFFER, params)
 
-    assert isinstance(result, (Fields, Outcome))
+    assert isinstance(result, (Fields, Answer))
     if isinstance(result, Fields):
         assert TXID_RE.fullmatch(result.txid)
         assert 0 <= result.amount_minor <= MAX_MINOR
@@ -143,7 +144,7 @@ def test_postback_fields_never_raise_and_stay_within_bounds(params: dict[str, st
         assert ref.code is None or CODE_RE.fullmatch(ref.code)
         assert ref.sub is None or LABEL_RE.fullmatch(ref.sub)
     else:
-        assert result.http_status in (400, 404) and result.reason
+        assert result.refusal in (Refusal.INVALID, Refusal.UNKNOWN) and result.reason
 
 
 @PROPERTY
@@ -153,9 +154,11 @@ def test_postback_authentication_never_raises(params: dict[str, str], sign_it: b
         params = {**params, "ts": str(int(time.time()))}
         params["sig"] = sign(params, "s3cret")
 
-    result = ConversionService()._authenticate(OFFER, params)
+    result = authenticate(OFFER, params, time.time())
 
-    assert result is None or (isinstance(result, Outcome) and result.http_status == 401)
+    assert result is None or (
+        isinstance(result, Answer) and result.refusal is Refusal.UNAUTHENTICATED
+    )
     if sign_it:
         assert result is None  # whatever the other parameters hold, a right signature passes
 

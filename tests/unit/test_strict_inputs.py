@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.errors import InvalidInput
 from bot.services.balance import check_details
 from bot.services.codes import check_label, new_code, normalize_label, parse_payload, read_code
-from bot.services.conversions import ConversionService, Outcome, read_fields, sign
+from bot.services.conversions import Answer, Refusal
 from bot.services.inputs import ascii_int, clean_header, tg_id
 from bot.services.money import to_minor
 from bot.services.offers import (
@@ -33,6 +33,7 @@ from bot.services.offers import (
     check_target_url,
     check_title,
 )
+from bot.services.postbacks import authenticate, read_fields, sign
 from bot.services.race_input import parse_prizes, parse_score, parse_when, zone
 from handlers.common import leading_id
 from models import Offer
@@ -215,7 +216,7 @@ GOOD = {
 def test_postback_fields_take_the_valid_ones() -> None:
     fields = read_fields(OFFER, GOOD)
 
-    assert not isinstance(fields, Outcome)
+    assert not isinstance(fields, Answer)
     assert (fields.txid, fields.event, fields.amount_minor, fields.converter) == (
         "SAME-1",
         "deposit",
@@ -238,8 +239,8 @@ def test_postback_fields_take_the_valid_ones() -> None:
 def test_postback_field_spoilt_is_a_400_that_names_it(name: str, spoil: Any) -> None:
     result = read_fields(OFFER, {**GOOD, name: spoil(GOOD[name])})
 
-    assert isinstance(result, Outcome)
-    assert result.http_status == 400
+    assert isinstance(result, Answer)
+    assert result.refusal is Refusal.INVALID
     assert name.split("_")[0] in (result.reason or "")
 
 
@@ -248,13 +249,13 @@ def test_postback_field_spoilt_is_a_400_that_names_it(name: str, spoil: Any) -> 
 def test_postback_numbers_in_other_digits_are_a_400(name: str, digits: Any) -> None:
     result = read_fields(OFFER, {**GOOD, name: digits(GOOD[name])})
 
-    assert isinstance(result, Outcome) and result.http_status == 400
+    assert isinstance(result, Answer) and result.refusal is Refusal.INVALID
 
 
 def test_postback_tg_user_id_past_64_bits_is_a_400() -> None:
     result = read_fields(OFFER, {**GOOD, "tg_user_id": "9" * 20})
 
-    assert isinstance(result, Outcome) and result.http_status == 400
+    assert isinstance(result, Answer) and result.refusal is Refusal.INVALID
 
 
 def signed(**params: str) -> dict[str, str]:
@@ -273,9 +274,12 @@ def signed(**params: str) -> dict[str, str]:
     ],
 )
 def test_postback_ts_must_be_ascii_unix_seconds(params: dict[str, str], reason: str) -> None:
-    result = ConversionService()._authenticate(OFFER, signed(**GOOD, **params))
+    result = authenticate(OFFER, signed(**GOOD, **params), time.time())
 
-    assert result is not None and (result.http_status, result.reason) == (401, reason)
+    assert result is not None and (result.refusal, result.reason) == (
+        Refusal.UNAUTHENTICATED,
+        reason,
+    )
 
 
 @pytest.mark.parametrize(
@@ -290,8 +294,8 @@ def test_postback_ts_must_be_ascii_unix_seconds(params: dict[str, str], reason: 
     ids=["non-ascii-sig", "sig-newline", "sig-nul", "non-ascii-token", "token-newline"],
 )
 def test_postback_odd_signatures_are_401_not_a_crash(tamper: Any) -> None:
-    assert ConversionService()._authenticate(OFFER, signed(**GOOD)) is None
+    assert authenticate(OFFER, signed(**GOOD), time.time()) is None
 
-    result = ConversionService()._authenticate(OFFER, tamper(signed(**GOOD)))
+    result = authenticate(OFFER, tamper(signed(**GOOD)), time.time())
 
-    assert result is not None and result.http_status == 401
+    assert result is not None and result.refusal is Refusal.UNAUTHENTICATED

@@ -20,6 +20,11 @@ class RaceMetric(StrEnum):
     COMMISSION = "commission"
     JOINS = "joins"
 
+    @property
+    def is_money(self) -> bool:
+        """Scored in minor units of the race's currency, not counted."""
+        return self in (RaceMetric.REVENUE, RaceMetric.COMMISSION)
+
 
 class RaceStatus(StrEnum):
     DRAFT = "draft"
@@ -133,20 +138,3 @@ class RaceSnapshot(Model):
 
     class Meta:
         table = "race_snapshot"
-
-
-class Outbox(Model):
-    """A message waiting to be sent in bulk, paced under Telegram's limits. `key` dedups."""
-
-    id = fields.BigIntField(primary_key=True)
-    chat_id = fields.BigIntField()
-    text = fields.TextField()
-    key = fields.CharField(max_length=128, unique=True)
-    created_at = fields.DatetimeField()
-    sent_at = fields.DatetimeField(null=True)
-    attempts = fields.IntField(default=0, db_default=0)
-    error = fields.CharField(max_length=256, null=True)
-
-    class Meta:
-        table = "outbox"
-        indexes = (Index(fields=("sent_at", "id"), name="outbox_pending_idx"),)
