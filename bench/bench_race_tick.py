@@ -18,7 +18,7 @@ emptied between sizes) and Redis db 14 (flushed at the start and between sizes):
   (top 50, news, RaceSnapshot, race.save);
 * `--apply-events` real `ScoreEvent`s through `RaceService.apply()` (one call per event, as
   the referral path does), then a tick, to check the real path ends up in the board;
-* `--lookups` sequential `await races.rank(race, random_affiliate)` calls, against a bare
+* `--lookups` sequential `await races.board.rank(race, random_affiliate)` calls, against a bare
   `await redis.ping()` of the same count on the same client (interleaved: rank, ping, ...);
 * checks: the board holds N members, no entry is left dirty, and rank() agrees with the
   database for a sample of affiliates.
@@ -441,7 +441,7 @@ async def run_size(
         profiler = Profiler(True)
         started = time.perf_counter()
         with profiler:
-            await races.rebuild(race)
+            await races.board.rebuild(race)
         spent = time.perf_counter() - started
         result.profile += f"\n--- extra rebuild(), {spent:.1f} s ---\n" + profiler.report()
         log(f"   profiled: tick {extra.totals[0]:.3f} s, rebuild {spent:.1f} s (not counted)")
@@ -454,7 +454,7 @@ async def run_size(
         started = time.perf_counter()
         moved = 0
         for event in events:
-            moved += await races.apply([event])
+            moved += await races.scoring.apply([event])
         result.apply_s = time.perf_counter() - started
         result.apply_events = len(events)
         if moved != len(events):
@@ -472,7 +472,7 @@ async def run_size(
     ping_times: list[float] = []
     for aff in ids:  # interleaved, so both see the same background load
         started = time.perf_counter()
-        await races.rank(race, aff)
+        await races.board.rank(race, aff)
         rank_times.append(time.perf_counter() - started)
         started = time.perf_counter()
         await cast(Awaitable[bool], redis.ping())
@@ -497,7 +497,7 @@ async def run_size(
     )
     wrong = 0
     for aff in sample:
-        standing = await races.rank(race, aff)
+        standing = await races.board.rank(race, aff)
         if standing is None or standing.score != scores.get(aff):
             wrong += 1
     if wrong:
@@ -507,7 +507,7 @@ async def run_size(
         race.id,
         scores[sample[0]],
     )
-    standing = await races.rank(race, sample[0])
+    standing = await races.board.rank(race, sample[0])
     if standing is None or standing.rank <= higher:
         result.checks.append(f"rank of {sample[0]} is {standing}, but {higher} score higher")
     log("   checks: " + ("; ".join(result.checks) or "ok"))
@@ -583,7 +583,7 @@ def report(results: list[SizeResult], args: argparse.Namespace, meta: dict[str, 
                 )
     add("")
     add(
-        f"Own rank: {args.lookups:,} sequential `races.rank(race, random_affiliate)` "
+        f"Own rank: {args.lookups:,} sequential `races.board.rank(race, random_affiliate)` "
         "(ZREVRANK + ZSCORE, one pipeline) vs `redis.ping()` on the same client."
     )
     add("")

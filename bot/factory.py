@@ -87,9 +87,9 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     # The bot's username is known only after getMe; on_startup fills it in.
     urls = LinkUrls(settings.PUBLIC_URL, "", settings.MINIAPP_SHORT_NAME)
     races = RaceService(redis)
-    referrals = ReferralService(races)
+    referrals = ReferralService(races.scoring)
     conversions = ConversionService(
-        min_click_seconds=settings.FRAUD_MIN_CLICK_SECONDS, races=races
+        min_click_seconds=settings.FRAUD_MIN_CLICK_SECONDS, races=races.scoring
     )
     postbacks = PostbackService(conversions)
     outbox = OutboxService()
@@ -111,7 +111,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
         links=LinkService(),
         referrals=referrals,
         offers=OfferService(cache, on_change=[conversions.forget_rates, postbacks.forget_offers]),
-        clicks=ClickService(redis, urls, salt.digest(), cache, races),
+        clicks=ClickService(redis, urls, salt.digest(), cache, races.scoring),
         races=races,
         conversions=conversions,
         postbacks=postbacks,

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from bot.i18n import DEFAULT_LANGUAGE, pick_language
 from bot.render import board_lines, news_text, prize_lines, race_title, reminder_text, result_text
+from bot.services.affiliates import reachable
 from bot.services.money import format_money
 from bot.services.outbox import Letter, OutboxService
 from bot.services.races import RaceService, Standing, TickResult
@@ -40,9 +41,6 @@ class RaceNews:
     def _locale(self, affiliate: Affiliate) -> str:
         return pick_language(affiliate.language, affiliate.tg_language)
 
-    def _reachable(self, affiliate: Affiliate | None) -> bool:
-        return affiliate is not None and affiliate.notify and affiliate.blocked_at is None
-
     async def after_tick(self, result: TickResult) -> int:
         """Queue each affiliate's news (one item, at most one per cooldown) and edit the board."""
         race = result.race
@@ -50,7 +48,7 @@ class RaceNews:
         letters = []
         for item in result.news:
             affiliate = people.get(item.affiliate_id)
-            if affiliate is None or not self._reachable(affiliate):
+            if affiliate is None or not reachable(affiliate):
                 continue
             if self.cooldown:
                 fresh = await self.redis.set(
@@ -120,44 +118,39 @@ class RaceNews:
             letters = []
             for _entry, aff in page:
                 affiliate = people.get(aff)
-                if affiliate is None or not self._reachable(affiliate):
+                if affiliate is None or not reachable(affiliate):
                     continue
                 locale = self._locale(affiliate)
-                standing = await self.races.rank(race, aff)
+                standing = await self.races.board.rank(race, aff)
                 with self.i18n.context(), self.i18n.use_locale(locale):
                     text = reminder_text(race, label, standing, locale)
                 letters.append(Letter(f"race{race.id}:remind{label}:{aff}", affiliate.tg_id, text))
             queued += await self.outbox.enqueue(letters)
 
     async def results(self, race: Race) -> int:
-        """Tell every participant their final place, and post the results to the channel."""
-        placings = {p.affiliate_id: p for p in await self.races.placings(race)}
+        """Tell every participant their final place and prize (as finalising stored them),
+        and post the results to the channel."""
         queued = 0
         after = 0
-        while True:
-            page = await self.races.final_standings(race, after)
-            if not page:
-                break
+        while page := await self.races.final_results(race, after):
             after += len(page)
-            people = await self.races.names([aff for _, aff, _ in page])
+            people = await self.races.names([r.affiliate_id for r in page])
             letters = []
-            for place, aff, score in page:
-                affiliate = people.get(aff)
-                if affiliate is None or not self._reachable(affiliate):
+            for result in page:
+                affiliate = people.get(result.affiliate_id)
+                if affiliate is None or not reachable(affiliate):
                     continue
                 locale = self._locale(affiliate)
-                placing = placings.get(aff)
                 with self.i18n.context(), self.i18n.use_locale(locale):
-                    prize = ""
-                    if placing is not None:
-                        parts = []
-                        if placing.prize_minor:
-                            parts.append(format_money(placing.prize_minor, race.currency, locale))
-                        if placing.prize_text:
-                            parts.append(escape(placing.prize_text))
-                        prize = " + ".join(parts)
-                    text = result_text(race, place, score, prize, locale)
-                letters.append(Letter(f"race{race.id}:result:{aff}", affiliate.tg_id, text))
+                    parts = []
+                    if result.prize_minor:
+                        parts.append(format_money(result.prize_minor, race.currency, locale))
+                    if result.prize_text:
+                        parts.append(escape(result.prize_text))
+                    text = result_text(race, result.place, result.score, " + ".join(parts), locale)
+                letters.append(
+                    Letter(f"race{race.id}:result:{affiliate.id}", affiliate.tg_id, text)
+                )
             queued += await self.outbox.enqueue(letters)
         await self._post_results(race)
         await self.races.mark_results_sent(race.id)
@@ -166,10 +159,10 @@ class RaceNews:
     async def _post_results(self, race: Race) -> None:
         if race.announce_chat_id is None:
             return
-        top = await self.races.final_standings(race, 0, 10)
-        names = await self.races.names([aff for _, aff, _ in top])
+        top = await self.races.final_results(race, 0, 10)
+        names = await self.races.names([r.affiliate_id for r in top])
         prizes = await self.races.prizes(race.id)
-        standings = [Standing(aff, place, score) for place, aff, score in top]
+        standings = [Standing(r.affiliate_id, r.place, r.score) for r in top]
         with self.i18n.context(), self.i18n.use_locale(DEFAULT_LANGUAGE):
             text = "\n".join(
                 [

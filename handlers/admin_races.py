@@ -20,10 +20,11 @@ from bot.errors import N_, InvalidInput
 from bot.filters import IsAdmin
 from bot.render import metric_name, prize_lines, status_line
 from bot.services.affiliates import AffiliateService
-from bot.services.inputs import ascii_int, has_control
+from bot.services.inputs import ascii_int
 from bot.services.offers import OfferService, check_chat_id, check_title
 from bot.services.race_input import parse_prizes, parse_score, parse_when, zone
-from bot.services.races import RaceDraft, RaceService, check_draft
+from bot.services.races import RaceChange, RaceDraft, RaceService, check_draft
+from bot.services.races.drafts import check_description, check_end, check_start
 from handlers.common import leading_id
 from keyboards.callbacks import RaceFormAction, RaceFormCallback
 from keyboards.races import confirm_kb, form_kb
@@ -32,8 +33,6 @@ from models import Affiliate, RaceMetric, RacePrize, TieBreak
 router = Router(name=__name__)
 router.message.filter(IsAdmin())
 router.callback_query.filter(IsAdmin())
-
-MONEY = {RaceMetric.REVENUE.value, RaceMetric.COMMISSION.value}
 
 
 class RaceForm(StatesGroup):
@@ -113,9 +112,7 @@ async def accept(step: Step, raw: str, data: dict[str, Any], offers: OfferServic
     if step.name == "title":
         return check_title(raw)
     if step.name == "description":
-        if len(raw) > 1024 or has_control(raw, allow_newlines=True):
-            raise InvalidInput(N_("A description is at most {size} characters."), size=1024)
-        return raw.strip()
+        return check_description(raw)
     if step.name == "metric":
         if raw not in {m.value for m in RaceMetric}:
             raise InvalidInput(N_("Pick one of the buttons."))
@@ -129,19 +126,18 @@ async def accept(step: Step, raw: str, data: dict[str, Any], offers: OfferServic
         return offer.id
     if step.name == "starts_at":
         when = parse_when(raw, now, tz)
-        if when < now.replace(second=0, microsecond=0):
-            raise InvalidInput(N_("The start cannot be in the past."))
+        check_start(when, now)
         return when.isoformat()
     if step.name == "ends_at":
         start = datetime.fromisoformat(data["starts_at"])
         when = parse_when(raw, now, tz, base=start)
-        if when <= start:
-            raise InvalidInput(N_("The end must be after the start."))
+        check_end(start, when, now)
         return when.isoformat()
     if step.name == "prizes":
         return parse_prizes(raw, data.get("currency", "USD"))
     if step.name == "min_score":
-        return parse_score(raw, data.get("metric") in MONEY, data.get("currency", "USD"))
+        money = RaceMetric(data["metric"]).is_money if data.get("metric") else False
+        return parse_score(raw, money, data.get("currency", "USD"))
     if step.name in {"opt_in", "mask_names"}:
         if raw not in {"0", "1"}:
             raise InvalidInput(N_("Pick one of the buttons."))
@@ -361,13 +357,10 @@ async def cmd_race_cancel(message: Message, command: CommandObject, races: RaceS
 @router.message(Command("race_end"))
 async def cmd_race_end(message: Message, command: CommandObject, races: RaceService) -> None:
     race_id, _rest = race_id_of(command)
-    race = await races.end_now(race_id)
-    await races.ensure_board(race)
-    await races.start_due()
-    placings = await races.finalise(race.id)
+    placings = await races.finish_now(race_id)
     await message.answer(
         _("Race #{id} ended: {count} prize winners. Results are on their way.").format(
-            id=race.id, count=len(placings or [])
+            id=race_id, count=len(placings)
         )
     )
 
@@ -382,10 +375,10 @@ async def cmd_race_edit(
     race = await races.get(race_id)
     fields: dict[str, tuple[str, Any]] = {
         "title": ("title", check_title),
-        "description": ("description", str.strip),
+        "description": ("description", check_description),
         "start": ("starts_at", lambda v: parse_when(v, now, user.timezone)),
         "end": ("ends_at", lambda v: parse_when(v, now, user.timezone, base=race.starts_at)),
-        "min": ("min_score", lambda v: parse_score(v, race.metric.value in MONEY, race.currency)),
+        "min": ("min_score", lambda v: parse_score(v, race.metric.is_money, race.currency)),
         "optin": ("opt_in", lambda v: v.strip().lower() in {"1", "yes", "on"}),
         "mask": ("mask_names", lambda v: v.strip().lower() in {"1", "yes", "on"}),
         "tiebreak": ("tie_break", lambda v: TieBreak(v.strip().lower())),
@@ -407,7 +400,7 @@ async def cmd_race_edit(
         value = parse(raw)
     except ValueError:
         raise InvalidInput(N_("That value does not fit this field.")) from None
-    await races.edit(race_id, field_name, value)
+    await races.edit(race_id, RaceChange(**{field_name: value}))
     await message.answer(_("✅ Race #{id} updated.").format(id=race_id))
 
 

@@ -19,11 +19,11 @@ from bot.render import (
     race_title,
     status_line,
 )
-from bot.services.races import TOP, RaceService
+from bot.services.races import TOP, RaceCard, RaceService
 from handlers.common import show
 from keyboards.callbacks import MenuAction, MenuCallback, RaceAction, RaceCallback
 from keyboards.races import board_kb, race_card_kb, races_kb
-from models import Affiliate, Race, RaceStatus
+from models import Affiliate, RaceStatus
 
 router = Router(name=__name__)
 
@@ -53,57 +53,49 @@ async def open_races(query: CallbackQuery, races: RaceService) -> None:
     await show(query, "\n".join(lines), races_kb(buttons))
 
 
-async def card_text(race: Race, user: Affiliate, races: RaceService, locale: str) -> str:
-    now = datetime.now(UTC)
-    prizes = await races.prizes(race.id)
+def card_text(card: RaceCard, viewer_id: int, locale: str) -> str:
+    race = card.race
     lines = [race_title(race)]
     if race.description:
         lines.append(escape(race.description))
     lines += [
         "",
-        status_line(race, now),
+        status_line(race, datetime.now(UTC)),
         _("Metric: {metric}").format(metric=metric_name(race.metric)),
     ]
     if race.min_score:
         lines.append(
             _("Minimum to qualify: {score}").format(score=amount(race, race.min_score, locale))
         )
-    if prizes:
-        lines += ["", _("<b>Prizes</b>"), *prize_lines(race, prizes, locale)]
-    if race.status in (RaceStatus.RUNNING, RaceStatus.FINISHED):
-        await races.ensure_board(race)
-        entry = await races.entry(race.id, user.id)
-        me = await races.rank(race, user.id)
-        lines.append("")
-        if me is None:
-            if race.opt_in and entry is None:
-                lines.append(_("Join to take part."))
-            else:
-                lines.append(_("You have not scored yet."))
+    if card.prizes:
+        lines += ["", _("<b>Prizes</b>"), *prize_lines(race, card.prizes, locale)]
+    if not card.ranked:
+        return "\n".join(lines)
+    lines.append("")
+    if card.me is None:
+        if race.opt_in and not card.joined:
+            lines.append(_("Join to take part."))
         else:
+            lines.append(_("You have not scored yet."))
+    else:
+        lines.append(
+            _("You: #{rank} with {score}").format(
+                rank=card.me.rank, score=amount(race, card.me.score, locale)
+            )
+        )
+        if card.provisional:
             lines.append(
-                _("You: #{rank} with {score}").format(
-                    rank=me.rank, score=amount(race, me.score, locale)
+                _("+{points} provisional (pending approval)").format(
+                    points=amount(race, card.provisional, locale)
                 )
             )
-            if entry is not None and entry.provisional:
-                lines.append(
-                    _("+{points} provisional (pending approval)").format(
-                        points=amount(race, entry.provisional, locale)
-                    )
-                )
-            if me.rank > 1:
-                above = await races.top(race, me.rank - 2, 1)
-                if above:
-                    gap = above[0].score - me.score + 1
-                    lines.append(gap_text(race, gap, me.rank - 1, locale))
-        top = await races.top(race, 0, TOP)
-        names = await races.names([s.affiliate_id for s in top])
-        lines += [
-            "",
-            _("<b>Top {count}</b>").format(count=TOP),
-            *board_lines(race, top, names, locale, viewer_id=user.id),
-        ]
+        if card.gap is not None:
+            lines.append(gap_text(race, card.gap.points, card.gap.place, locale))
+    lines += [
+        "",
+        _("<b>Top {count}</b>").format(count=TOP),
+        *board_lines(race, card.top, card.names, locale, viewer_id=viewer_id),
+    ]
     return "\n".join(lines)
 
 
@@ -115,13 +107,9 @@ async def open_race(
     races: RaceService,
     i18n: I18n,
 ) -> None:
-    race = await races.get(callback_data.race_id)
-    entry = await races.entry(race.id, user.id)
-    can_join = (
-        race.opt_in and entry is None and race.status in (RaceStatus.SCHEDULED, RaceStatus.RUNNING)
-    )
-    text = await card_text(race, user, races, i18n.current_locale)
-    await show(query, text, race_card_kb(race.id, can_join))
+    card = await races.card(callback_data.race_id, user.id)
+    text = card_text(card, user.id, i18n.current_locale)
+    await show(query, text, race_card_kb(card.race.id, card.can_join))
 
 
 @router.callback_query(RaceCallback.filter(F.action == RaceAction.JOIN))
@@ -132,10 +120,10 @@ async def join_race(
     races: RaceService,
     i18n: I18n,
 ) -> None:
-    race = await races.get(callback_data.race_id)
-    await races.join(race.id, user.id)  # Conflict (race over) -> errors router
-    text = _("✅ You're in!") + "\n\n" + await card_text(race, user, races, i18n.current_locale)
-    await show(query, text, race_card_kb(race.id, can_join=False))
+    await races.join(callback_data.race_id, user.id)  # Conflict (race over) -> errors router
+    card = await races.card(callback_data.race_id, user.id)
+    text = _("✅ You're in!") + "\n\n" + card_text(card, user.id, i18n.current_locale)
+    await show(query, text, race_card_kb(card.race.id, can_join=False))
 
 
 @router.callback_query(RaceCallback.filter(F.action == RaceAction.BOARD))
@@ -146,27 +134,18 @@ async def open_board(
     races: RaceService,
     i18n: I18n,
 ) -> None:
-    race = await races.get(callback_data.race_id)
-    await races.ensure_board(race)
-    page = max(callback_data.page, 0)
-    rows = await races.top(race, page * TOP, TOP + 1)
-    leader = await races.top(race, 0, 1)
-    names = await races.names([s.affiliate_id for s in rows[:TOP]])
-    lines = [race_title(race), _("Leaderboard, page {page}").format(page=page + 1), ""]
+    page = await races.board_page(callback_data.race_id, user.id, callback_data.page)
+    locale = i18n.current_locale
+    race = page.race
+    lines = [race_title(race), _("Leaderboard, page {page}").format(page=page.page + 1), ""]
     lines += board_lines(
-        race,
-        rows[:TOP],
-        names,
-        i18n.current_locale,
-        viewer_id=user.id,
-        leader=leader[0].score if leader else None,
+        race, page.rows, page.names, locale, viewer_id=user.id, leader=page.leader
     )
-    me = await races.rank(race, user.id)
-    if me is not None and not any(s.affiliate_id == user.id for s in rows[:TOP]):
+    if page.me is not None:
         lines += [
             "",
             _("You: #{rank} with {score}").format(
-                rank=me.rank, score=amount(race, me.score, i18n.current_locale)
+                rank=page.me.rank, score=amount(race, page.me.score, locale)
             ),
         ]
-    await show(query, "\n".join(lines), board_kb(race.id, page, len(rows) > TOP))
+    await show(query, "\n".join(lines), board_kb(race.id, page.page, page.has_more))

@@ -109,6 +109,7 @@ class RaceEntry(Model):
     best_rank = fields.IntField(null=True)
     final_place = fields.IntField(null=True)
     prize_minor = fields.BigIntField(null=True)
+    prize_text = fields.CharField(max_length=512, default="", db_default="")
     joined_at = fields.DatetimeField(auto_now_add=True)
 
     race_id: int

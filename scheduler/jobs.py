@@ -82,7 +82,7 @@ async def tick_races(races: RaceService, news: RaceNews, lease: Lease) -> None:
             logger.info("race {} finished: {} prize winners", race.id, len(placings))
     for race, label in await races.due_reminders():
         await news.remind(race, label)
-    for race in await races.listing_running():
+    for race in await races.running():
         result = await races.tick(race)
         await news.after_tick(result)
     for race in await races.results_due():

@@ -24,6 +24,11 @@ class Profile:
     language_code: str | None = None
 
 
+def reachable(affiliate: Affiliate | None) -> bool:
+    """Whether news may be sent: they want it and have not blocked the bot."""
+    return affiliate is not None and affiliate.notify and affiliate.blocked_at is None
+
+
 def _clip(value: str | None, size: int) -> str | None:
     return value[:size] if value is not None else None
 

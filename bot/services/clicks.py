@@ -22,7 +22,7 @@ from bot.services.batching import GroupCommit
 from bot.services.cache import TtlCache
 from bot.services.inputs import clean_header
 from bot.services.links import LinkService, LinkUrls
-from bot.services.races import RaceService, ScoreEvent
+from bot.services.races import ScoreEvent, Scoring
 from bot.services.sql import as_datetime, connection, db_time, is_postgres, multi_insert
 from models import Click, Link, OfferKind, RaceMetric
 
@@ -145,7 +145,7 @@ class ClickWriter(GroupCommit[PendingClick, bool]):
         redis: Redis,
         max_batch: int = 500,
         concurrency: int = 3,
-        races: RaceService | None = None,
+        races: Scoring | None = None,
     ) -> None:
         super().__init__(max_batch, concurrency)
         # A connection of its own, kept: no checkout from the pool for every batch.
@@ -276,7 +276,7 @@ class ClickService:
         urls: LinkUrls,
         salt: bytes,
         cache: TargetCache | None = None,
-        races: RaceService | None = None,
+        races: Scoring | None = None,
     ) -> None:
         self.redis = redis
         self.urls = urls

@@ -17,7 +17,7 @@ from bot.services.sql import db_time, multi_insert
 from models import JOIN_EVENT, Conversion, ConversionStatus, Offer, RaceMetric
 
 if TYPE_CHECKING:
-    from bot.services.races import RaceService
+    from bot.services.races import Scoring
 
 CONVERSION_COLUMNS = (
     "offer_id",
@@ -131,7 +131,7 @@ class ConversionWriter(GroupCommit[PendingConversion, bool]):
 
     def __init__(
         self,
-        races: RaceService | None,
+        races: Scoring | None,
         clock: Callable[[], datetime],
         max_batch: int = 200,
         concurrency: int = 3,

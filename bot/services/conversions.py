@@ -26,7 +26,7 @@ from bot.services.conversion_writer import (
     earned,
     race_events,
 )
-from bot.services.races import RaceService
+from bot.services.races import Scoring
 from models import AffiliateRate, Conversion, ConversionStatus, Offer
 
 CACHE_SECONDS = 30.0
@@ -109,7 +109,7 @@ class ConversionService:
         self,
         min_click_seconds: int = 10,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        races: RaceService | None = None,
+        races: Scoring | None = None,
     ) -> None:
         self.min_click_seconds = min_click_seconds
         self.clock = clock

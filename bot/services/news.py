@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+from bot.services.affiliates import reachable
 from models import Affiliate, Conversion, ConversionStatus
 
 SHOWN = 10
@@ -48,7 +49,7 @@ class NewsService:
             tg_id=affiliate.tg_id,
             language=affiliate.language,
             tg_language=affiliate.tg_language,
-            wants_news=affiliate.notify and affiliate.blocked_at is None,
+            wants_news=reachable(affiliate),
             total=total,
             last_id=cast(int, last_id),
             items=[

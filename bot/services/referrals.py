@@ -9,9 +9,11 @@ from typing import cast
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot.services.affiliates import reachable
 from bot.services.codes import parse_payload
-from bot.services.races import RaceService, ScoreEvent
-from models import Affiliate, Link, RaceMetric, Referral, SubLink
+from bot.services.links import LinkService
+from bot.services.races import ScoreEvent, Scoring
+from models import Affiliate, Link, RaceMetric, Referral
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ class ReferralNotice:
 class ReferralService:
     """Records referrals before anything else in /start can fail, and never twice."""
 
-    def __init__(self, races: RaceService | None = None) -> None:
+    def __init__(self, races: Scoring | None = None) -> None:
         self.races = races
 
     async def register_start(self, user: Affiliate, raw_payload: str | None) -> StartOutcome:
@@ -66,7 +68,7 @@ class ReferralService:
             if link.affiliate.is_banned:
                 return StartOutcome(True, refused="banned")
             sub = payload.sub
-            if sub and not await SubLink.exists(affiliate_id=link.affiliate_id, label=sub):
+            if sub and not await LinkService().has_sublink(link.affiliate_id, sub):
                 sub = None
             try:
                 async with in_transaction():
@@ -118,7 +120,7 @@ class ReferralService:
             referrer_language=referrer.language,
             referrer_tg_language=referrer.tg_language,
             total=total,
-            wants_news=referrer.notify and referrer.blocked_at is None,
+            wants_news=reachable(referrer),
             last_id=cast(int, last_id),
             names=[r.referred.display_name for r in rows],
         )

@@ -62,7 +62,7 @@ async def test_race_card_shows_prizes_rank_gap_and_top(stack: Stack, factory: Fa
     await alice.send("/start")
     me = await Affiliate.get(tg_id=1)
     leader = await factory.affiliate(name="Leader")
-    await stack.services.races.apply(
+    await stack.services.races.scoring.apply(
         [
             ScoreEvent(RaceMetric.REFERRALS, leader.id, None, datetime.now(UTC), final=5),
             ScoreEvent(RaceMetric.REFERRALS, me.id, None, datetime.now(UTC), final=3),
@@ -86,7 +86,7 @@ async def test_leaderboard_in_russian_with_masked_names(stack: Stack, factory: F
     await ivan.send("/start")
     for i in range(12):
         aff = await factory.affiliate(name=f"Player{i}")
-        await stack.services.races.apply(
+        await stack.services.races.scoring.apply(
             [ScoreEvent(RaceMetric.REFERRALS, aff.id, None, datetime.now(UTC), final=20 - i)]
         )
     await stack.services.races.tick(race)
@@ -173,7 +173,7 @@ async def test_the_scheduler_job_runs_a_whole_race(
     me = await Affiliate.get(tg_id=1)
     other = await factory.affiliate(tg_id=2, name="Bob")
     now = datetime.now(UTC)
-    await races.apply(
+    await races.scoring.apply(
         [
             ScoreEvent(RaceMetric.REFERRALS, me.id, None, now, final=2),
             ScoreEvent(RaceMetric.REFERRALS, other.id, None, now, final=1),
@@ -185,7 +185,7 @@ async def test_the_scheduler_job_runs_a_whole_race(
         r for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == CHANNEL
     ]
     pinned = [r for r in stack.session.requests if isinstance(r, PinChatMessage)]
-    await races.apply([ScoreEvent(RaceMetric.REFERRALS, other.id, None, now, final=5)])
+    await races.scoring.apply([ScoreEvent(RaceMetric.REFERRALS, other.id, None, now, final=5)])
     await jobs.tick_races(races, stack.services.race_news, stack.services.lease)
     edits = [
         r
@@ -310,10 +310,14 @@ async def test_race_news_to_one_person_is_throttled(stack: Stack, factory: Facto
     me = await Affiliate.get(tg_id=1)
     rival = await factory.affiliate(name="Rival")
     now = datetime.now(UTC)
-    await stack.services.races.apply([ScoreEvent(RaceMetric.REFERRALS, me.id, None, now, 2)])
+    await stack.services.races.scoring.apply(
+        [ScoreEvent(RaceMetric.REFERRALS, me.id, None, now, 2)]
+    )
     first = await stack.services.races.tick(race)
     await stack.services.race_news.after_tick(first)
-    await stack.services.races.apply([ScoreEvent(RaceMetric.REFERRALS, rival.id, None, now, 5)])
+    await stack.services.races.scoring.apply(
+        [ScoreEvent(RaceMetric.REFERRALS, rival.id, None, now, 5)]
+    )
     second = await stack.services.races.tick(await stack.services.races.get(race.id))
 
     queued = await stack.services.race_news.after_tick(second)
@@ -321,3 +325,24 @@ async def test_race_news_to_one_person_is_throttled(stack: Stack, factory: Facto
     assert [n.kind for n in second.news if n.affiliate_id == me.id] == ["overtaken"]
     assert queued == 1  # the rival's news; Alice heard from this race a moment ago
     assert await Outbox.filter(chat_id=1).count() == 1
+
+
+async def test_race_edit_refuses_a_start_in_the_past(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    starts = datetime.now(UTC) + timedelta(days=1)
+    race = await stack.services.races.create(
+        race_draft(starts_at=starts, ends_at=starts + timedelta(days=1))
+    )
+
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
+    past = await admin.send(f"/race_edit {race.id} start {two_days_ago} UTC")
+    after_end = await admin.send(f"/race_edit {race.id} start 2099-01-01 00:00")
+    unchanged = (await stack.services.races.get(race.id)).starts_at
+    now = await admin.send(f"/race_edit {race.id} start now")
+
+    assert past.text == "The start cannot be in the past."
+    assert after_end.text == "The end must be after the start."
+    assert unchanged == starts.replace(microsecond=starts.microsecond)
+    assert "updated" in now.text  # "now" is a start, not the past
+    moved = (await stack.services.races.get(race.id)).starts_at
+    assert abs(moved - datetime.now(UTC)) < timedelta(minutes=1)

@@ -82,7 +82,7 @@ async def score(
     provisional: int = 0,
     metric: RaceMetric = RaceMetric.CONVERSIONS,
 ) -> None:
-    await races.apply([ScoreEvent(metric, aff.id, None, clock.now, final, provisional)])
+    await races.scoring.apply([ScoreEvent(metric, aff.id, None, clock.now, final, provisional)])
 
 
 def test_tie_break_is_encoded_so_earlier_wins_on_equal_points() -> None:
@@ -147,8 +147,8 @@ async def test_whole_lifecycle_with_exactly_once_prizes(
     assert prizes == [(a.id, 5000), (b.id, 10000)]
     assert (await races.get(race.id)).status is RaceStatus.FINISHED
     assert await RaceSnapshot.filter(race_id=race.id).count() == 2
-    standings = await races.final_standings(await races.get(race.id))
-    assert [(place, aff) for place, aff, _ in standings] == [(1, b.id), (2, a.id), (3, c.id)]
+    standings = await races.final_results(await races.get(race.id))
+    assert [(r.place, r.affiliate_id) for r in standings] == [(1, b.id), (2, a.id), (3, c.id)]
 
 
 async def test_split_tie_break_shares_the_prizes(
@@ -171,8 +171,8 @@ async def test_split_tie_break_shares_the_prizes(
 
     assert placings is not None
     assert sorted((p.place, p.prize_minor) for p in placings) == [(1, 7500), (1, 7501), (3, 999)]
-    standings = await races.final_standings(await races.get(race.id))
-    assert [place for place, _, _ in standings] == [1, 1, 3]
+    standings = await races.final_results(await races.get(race.id))
+    assert [r.place for r in standings] == [1, 1, 3]
 
 
 async def test_minimum_score_and_zero_scores_win_nothing(
@@ -210,7 +210,7 @@ async def test_offer_filter_window_and_metric(
     a = await factory.affiliate()
     race = await started(races, clock, offer_id=offer.id, metric=RaceMetric.CLICKS)
 
-    await races.apply(
+    await races.scoring.apply(
         [
             ScoreEvent(RaceMetric.CLICKS, a.id, offer.id, clock.now, final=1),
             ScoreEvent(RaceMetric.CLICKS, a.id, None, clock.now, final=1),  # another offer
@@ -234,7 +234,7 @@ async def test_events_after_the_start_count_before_the_tick_marks_the_race_runni
 
     await races.start_due()
 
-    assert await races.rank(race, a.id) == Standing(a.id, 1, 2)
+    assert await races.board.rank(race, a.id) == Standing(a.id, 1, 2)
 
 
 async def test_cancelled_race_takes_no_points_and_gives_no_prizes(
@@ -242,8 +242,7 @@ async def test_cancelled_race_takes_no_points_and_gives_no_prizes(
 ) -> None:
     a = await factory.affiliate()
     race = await started(races, clock)
-    await races.cancel(race.id)
-    races._live = None
+    await races.cancel(race.id)  # the running-race cache is dropped with it
 
     await score(races, clock, a, final=5)
     clock.now = race.ends_at
@@ -311,7 +310,7 @@ async def test_board_is_rebuilt_from_the_database_when_redis_lost_it(
     again = await races.tick(await races.get(race.id))
 
     assert [(s.affiliate_id, s.score) for s in again.top] == [(b.id, 2), (a.id, 1)]
-    assert (await races.rank(race, a.id)) is not None
+    assert (await races.board.rank(race, a.id)) is not None
 
 
 async def test_reminders_are_due_once(races: RaceService, clock: Clock) -> None:
@@ -336,6 +335,8 @@ async def test_scores_freeze_at_the_end(
     event_time = clock.now
 
     clock.now = race.ends_at + timedelta(seconds=1)  # a conversion from the race approved late
-    await races.apply([ScoreEvent(RaceMetric.CONVERSIONS, a.id, None, event_time, final=5)])
+    await races.scoring.apply(
+        [ScoreEvent(RaceMetric.CONVERSIONS, a.id, None, event_time, final=5)]
+    )
 
     assert await RaceEntry.filter(race_id=race.id).values_list("score", flat=True) == [1]

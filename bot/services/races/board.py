@@ -1,0 +1,204 @@
+"""A race's leaderboard in Redis: one sorted set, derived from the database and rebuilt from it
+whenever it is missing. Equal scores are ordered by who reached them first: the tie-break is
+encoded in the sorted-set score (points × 2²² plus how early they were reached)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from redis.asyncio import Redis
+from redis.exceptions import LockError
+
+from bot.services.sql import as_datetime, booleans, connection, placeholders
+from models import Race, RaceEntry
+
+TIE_BITS = 22  # seconds since the start fit in 22 bits: races last at most 48 days
+TIE_SPAN = 1 << TIE_BITS
+INLINE_REBUILD = 10_000  # entries; a bigger board is rebuilt in the background
+CHUNK = 5000  # members per ZADD
+
+
+def encode(score: int, reached_at: datetime, starts_at: datetime) -> float:
+    """Sorted-set score: higher points first; on equal points, whoever reached them first."""
+    elapsed = int((reached_at - starts_at).total_seconds())
+    elapsed = min(max(elapsed, 0), TIE_SPAN - 1)
+    return float(score * TIE_SPAN + (TIE_SPAN - 1 - elapsed))
+
+
+def decode(value: float) -> int:
+    return int(value) // TIE_SPAN
+
+
+def key(race_id: int) -> str:
+    return f"race:{race_id}:board"
+
+
+def built_key(race_id: int) -> str:
+    """Set once the board is built: an empty race has no sorted set to tell it by."""
+    return f"race:{race_id}:built"
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    affiliate_id: int
+    rank: int  # 1-based
+    score: int
+
+
+class Board:
+    """Ranks from Redis, kept in step with the database's entries."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._rebuilds: set[asyncio.Task[int]] = set()
+
+    async def rebuild(self, race: Race) -> int:
+        """Recreate the sorted set from the database; returns the number of entries.
+
+        It claims every dirty flag first (a score that moves meanwhile is dirty again and goes
+        in at the next tick), fills a temporary key and renames it over the board, so readers
+        never see a half-built board; a lock keeps two rebuilds from running at once.
+        """
+        board = key(race.id)
+        lock = self.redis.lock(f"race:{race.id}:rebuild", timeout=600, blocking_timeout=0.1)
+        if not await lock.acquire():
+            return 0
+        try:
+            await RaceEntry.filter(race_id=race.id, dirty=True).update(dirty=False)
+            temp = f"{board}:tmp"
+            await self.redis.delete(temp)
+            count = 0
+            last_id = 0
+            while rows := await self._raw_entries(race.id, last_id, 20000):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for start in range(0, len(rows), CHUNK):
+                        pipe.zadd(
+                            temp,
+                            {
+                                str(aff): encode(score, at, race.starts_at)
+                                for _, aff, score, at in rows[start : start + CHUNK]
+                            },
+                        )
+                    await pipe.execute()
+                count += len(rows)
+                last_id = rows[-1][0]
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if count:
+                    pipe.rename(temp, board)
+                else:
+                    pipe.delete(board)
+                pipe.set(built_key(race.id), b"1")
+                await pipe.execute()
+            return count
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
+
+    @staticmethod
+    async def _raw_entries(
+        race_id: int, after_id: int, limit: int
+    ) -> list[tuple[int, int, int, datetime]]:
+        """(id, affiliate, score, reached_at) pages, read raw: the ORM's row building is the
+        slow part at a million rows."""
+        conn = connection()
+        sql = (
+            "SELECT id, affiliate_id, score, reached_at FROM race_entry "
+            "WHERE race_id = {p1} AND id > {p2} ORDER BY id LIMIT {p3}"
+        )
+        rows = await conn.execute_query_dict(
+            sql.format(**placeholders(conn, 3)), [race_id, after_id, limit]
+        )
+        return [
+            (r["id"], r["affiliate_id"], r["score"], as_datetime(r["reached_at"])) for r in rows
+        ]
+
+    async def sync(self, race: Race) -> list[int]:
+        """Copy dirty entries into Redis; return whose score changed.
+
+        The dirty flags are claimed and the scores read in one statement (UPDATE … RETURNING),
+        so a score that moves meanwhile stays dirty for the next tick instead of being lost.
+        """
+        if await self.missing(race):  # first tick, or Redis lost it
+            moved = await RaceEntry.filter(race_id=race.id, dirty=True).values_list(
+                "affiliate_id", flat=True
+            )
+            await self.rebuild(race)
+            return [cast(int, a) for a in moved]
+        conn = connection()
+        sql = (
+            "UPDATE race_entry SET dirty = {false} WHERE race_id = {p1} AND dirty = {true} "
+            "RETURNING affiliate_id, score, reached_at"
+        )
+        rows = await conn.execute_query_dict(
+            sql.format(**placeholders(conn, 1), **booleans(conn)), [race.id]
+        )
+        if not rows:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(rows), CHUNK):
+                pipe.zadd(
+                    key(race.id),
+                    {
+                        str(r["affiliate_id"]): encode(
+                            r["score"], as_datetime(r["reached_at"]), race.starts_at
+                        )
+                        for r in rows[start : start + CHUNK]
+                    },
+                )
+            await pipe.execute()
+        return [int(r["affiliate_id"]) for r in rows]
+
+    async def top(self, race: Race, start: int = 0, count: int = 10) -> list[Standing]:
+        rows = await self.redis.zrevrange(key(race.id), start, start + count - 1, withscores=True)
+        return [
+            Standing(int(member), start + i + 1, decode(value))
+            for i, (member, value) in enumerate(rows)
+        ]
+
+    async def rank(self, race: Race, affiliate_id: int) -> Standing | None:
+        board = key(race.id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrank(board, str(affiliate_id))
+            pipe.zscore(board, str(affiliate_id))
+            rank, value = await pipe.execute()
+        if rank is None or value is None:
+            return None
+        return Standing(affiliate_id, int(rank) + 1, decode(value))
+
+    async def ranks(self, race: Race, affiliate_ids: list[int]) -> list[int | None]:
+        """1-based ranks of several affiliates in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for aff in affiliate_ids:
+                pipe.zrevrank(key(race.id), str(aff))
+            found = await pipe.execute()
+        return [None if r is None else int(r) + 1 for r in found]
+
+    async def participants(self, race: Race) -> int:
+        return int(await self.redis.zcard(key(race.id)))
+
+    async def ensure(self, race: Race) -> None:
+        """Build the board if Redis has none (a new process with the in-process stand-in, or a
+        lost Redis); the lock in rebuild() makes concurrent callers skip, not repeat it."""
+        if not await self.missing(race):
+            return
+        if await RaceEntry.filter(race_id=race.id).count() <= INLINE_REBUILD:
+            await self.rebuild(race)
+            return
+        # A big board takes seconds to rebuild: not while a person waits for a button.
+        task = asyncio.create_task(self.rebuild(race))
+        self._rebuilds.add(task)
+        task.add_done_callback(self._rebuilds.discard)
+
+    async def missing(self, race: Race) -> bool:
+        if await self.redis.exists(key(race.id)):
+            return False
+        if not await self.redis.exists(built_key(race.id)):
+            return True
+        return await RaceEntry.exists(race_id=race.id)  # built empty, but now has entries
+
+    async def drop(self, race_id: int) -> None:
+        await self.redis.delete(key(race_id), built_key(race_id))

@@ -1,0 +1,126 @@
+"""A race's tick: scores copied into the board, the top snapshotted, and what each affiliate
+should hear found (at most one item each); the reminders before the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.services.races.board import Board, Standing
+from models import Race, RaceEntry, RacePrize, RaceSnapshot, RaceStatus
+
+TOP = 10  # shown on cards and the channel
+WATCH = 50  # how deep the tick looks for overtaking news
+
+
+class NewsKind(StrEnum):
+    ENTERED_ZONE = "entered_zone"
+    LEFT_ZONE = "left_zone"
+    OVERTAKEN = "overtaken"
+    BEST_RANK = "best_rank"
+
+
+class Reminder(StrEnum):
+    DAY = "24h"
+    HOUR = "1h"
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    """What one affiliate should hear after a tick."""
+
+    affiliate_id: int
+    kind: NewsKind
+    rank: int
+
+
+@dataclass
+class TickResult:
+    race: Race
+    participants: int
+    top: list[Standing]
+    news: list[News] = field(default_factory=list)
+    snapshot_id: int = 0
+
+
+REMINDERS = (
+    (Reminder.HOUR, timedelta(hours=1), "reminded_1h"),
+    (Reminder.DAY, timedelta(hours=24), "reminded_24h"),
+)
+
+
+class Ticks:
+    def __init__(self, board: Board, clock: Callable[[], datetime]) -> None:
+        self.board = board
+        self.clock = clock
+
+    async def tick(self, race: Race) -> TickResult:
+        """Sync scores, snapshot the top, and find who should hear what (one item each)."""
+        changed = await self.board.sync(race)
+        top = await self.board.top(race, 0, WATCH)
+        participants = await self.board.participants(race)
+        prize_places = await RacePrize.filter(race_id=race.id).count()
+        before = {int(a): i + 1 for i, a in enumerate((race.last_snapshot or {}).get("ids", []))}
+        now_ranks = {s.affiliate_id: s.rank for s in top}
+        news: dict[int, News] = {}
+        for aff, old in before.items():
+            new = now_ranks.get(aff, WATCH + 1)
+            if prize_places and old <= prize_places < new:
+                news[aff] = News(aff, NewsKind.LEFT_ZONE, new)
+            elif new > old:
+                news[aff] = News(aff, NewsKind.OVERTAKEN, new)
+        for aff, new in now_ranks.items():
+            old = before.get(aff, WATCH + 1)
+            if prize_places and new <= prize_places < old:
+                news[aff] = News(aff, NewsKind.ENTERED_ZONE, new)
+        if changed:
+            await self._best_ranks(race, changed, news)
+        taken = await RaceSnapshot.create(
+            race=race,
+            taken_at=self.clock(),
+            participants=participants,
+            top=[[s.affiliate_id, s.score] for s in top],
+        )
+        race.last_snapshot = {"ids": [s.affiliate_id for s in top]}
+        await race.save(update_fields=["last_snapshot"])
+        return TickResult(race, participants, top[:TOP], list(news.values()), taken.id)
+
+    async def _best_ranks(self, race: Race, changed: list[int], news: dict[int, News]) -> None:
+        """Record new best ranks (one batched update) and tell those who beat an earlier best."""
+        for start in range(0, len(changed), 5000):
+            chunk = changed[start : start + 5000]
+            ranks = await self.board.ranks(race, chunk)
+            rows = await RaceEntry.filter(race_id=race.id, affiliate_id__in=chunk).values_list(
+                "id", "affiliate_id", "best_rank"
+            )
+            entries = {aff: (pk, best) for pk, aff, best in rows}
+            improved: list[RaceEntry] = []
+            for aff, rank in zip(chunk, ranks, strict=True):
+                if rank is None or aff not in entries:
+                    continue
+                pk, best = entries[aff]
+                if best is None or rank < best:
+                    improved.append(RaceEntry(id=pk, best_rank=rank))
+                    if aff not in news and best is not None:
+                        news[aff] = News(aff, NewsKind.BEST_RANK, rank)
+            if improved:
+                await RaceEntry.bulk_update(improved, fields=["best_rank"], batch_size=1000)
+
+    async def due_reminders(self) -> list[tuple[Race, Reminder]]:
+        """Races that should remind their participants now, once each."""
+        now = self.clock()
+        due = []
+        for race in await Race.filter(status=RaceStatus.RUNNING):
+            left = race.ends_at - now
+            for label, span, flag in REMINDERS:
+                if timedelta(0) < left <= span and not getattr(race, flag):
+                    if await Race.filter(id=race.id, **{flag: False}).update(**{flag: True}):
+                        # A race shorter than the span never ran "24 h before the end".
+                        if race.starts_at <= race.ends_at - span:
+                            due.append((race, label))
+                        if label is Reminder.HOUR:  # a 24 h reminder that late is pointless
+                            await Race.filter(id=race.id).update(reminded_24h=True)
+                    break
+        return due
