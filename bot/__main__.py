@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from bot import db
 from bot.config import DatabaseSettings, Settings, explain
-from bot.dispatcher import RetryingDispatcher
 from bot.factory import (
     Services,
     create_app,
@@ -29,6 +28,7 @@ from bot.factory import (
 )
 from bot.logging import setup_logging
 from bot.redis import create_redis
+from bot.telegram.dispatcher import RetryingDispatcher
 from scheduler import jobs
 
 PARKED_REPLAY_SECONDS = 30

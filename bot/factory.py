@@ -20,15 +20,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.dispatcher import ParkedUpdates, RetryingDispatcher
 from bot.i18n import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR, compile_catalogues
 from bot.lease import Lease
-from bot.middlewares.guard import BanMiddleware, ThrottlingMiddleware
-from bot.middlewares.i18n import UserI18nMiddleware
-from bot.middlewares.user import UserMiddleware
-from bot.notifier import Notifier
-from bot.race_news import RaceNews
-from bot.sender import FREE_RATE, OutboxSender, Pacer
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import BalanceService
 from bot.services.channels import ChannelService
@@ -42,6 +35,13 @@ from bot.services.postbacks import PostbackService
 from bot.services.races import RaceService
 from bot.services.referrals import ReferralService
 from bot.services.stats import StatsService
+from bot.telegram.dispatcher import ParkedUpdates, RetryingDispatcher
+from bot.telegram.middlewares.guard import BanMiddleware, ThrottlingMiddleware
+from bot.telegram.middlewares.i18n import UserI18nMiddleware
+from bot.telegram.middlewares.user import UserMiddleware
+from bot.telegram.notifier import Notifier
+from bot.telegram.race_news import RaceNews
+from bot.telegram.sender import FREE_RATE, OutboxSender, Pacer
 from bot.web.app import create_web_app
 from handlers import get_routers
 from scheduler import create_scheduler

@@ -1,4 +1,5 @@
-"""Routers, one per feature; get_routers() gives their order."""
+"""Routers, one per feature, each built afresh by its module's router(); get_routers() gives
+their order."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from aiogram import Router
 
 from handlers import (
     admin,
-    admin_races,
     channels,
     errors,
     fallback,
@@ -21,22 +21,17 @@ from handlers import (
 
 
 def get_routers() -> list[Router]:
-    """Errors first; admin before the rest so /admin commands win; fallback last."""
-    routers = [
-        errors.router,
-        admin.router,
-        admin_races.router,
-        start.router,
-        menu.router,
-        links.router,
-        money.router,
-        races.router,
-        channels.router,
-        settings.router,
-        inline.router,
-        fallback.router,
+    """Errors first; admin before the rest so its commands win; the fallback last."""
+    return [
+        errors.router(),
+        admin.router(),
+        start.router(),
+        menu.router(),
+        links.router(),
+        money.router(),
+        races.router(),
+        channels.router(),
+        settings.router(),
+        inline.router(),
+        fallback.router(),
     ]
-    for router in routers:
-        # A process builds one Dispatcher, tests build one each; aiogram has no detach.
-        router._parent_router = None
-    return routers

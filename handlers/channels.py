@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.enums import ChatMemberStatus
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import ChatMemberUpdated
-from loguru import logger
 
-from bot.notifier import Notifier
-from bot.services.channels import ChannelService, InviteNeed
+from bot.services.channels import ChannelService
 from bot.services.conversions import Verdict
-
-router = Router(name=__name__)
+from bot.telegram.notifier import Notifier
 
 INSIDE = {
     ChatMemberStatus.MEMBER,
@@ -22,7 +18,6 @@ INSIDE = {
 }
 
 
-@router.chat_member()
 async def member_changed(
     event: ChatMemberUpdated, channels: ChannelService, notifier: Notifier
 ) -> None:
@@ -38,14 +33,8 @@ async def member_changed(
         await channels.left(event.chat.id, user_id)
 
 
-async def invite_link(bot: Bot, channels: ChannelService, link_id: int) -> str | None:
-    """The affiliate's invite link to a channel offer, made on first use; None if it cannot be."""
-    found = await channels.invite_for(link_id)
-    if not isinstance(found, InviteNeed):
-        return found
-    try:
-        made = await bot.create_chat_invite_link(found.chat_id, name=found.name)
-    except (TelegramBadRequest, TelegramForbiddenError) as exc:
-        logger.warning("cannot make an invite link in {}: {}", found.chat_id, exc.message)
-        return None
-    return await channels.save_invite(found, made.invite_link)
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.chat_member.register(member_changed)
+    return r

@@ -1,20 +1,20 @@
-"""Small helpers shared by handlers: the link URLs and the menu text."""
+"""What several routers share: the link URLs and invite links, the menu and help texts, and
+editing a menu message in place. Routers import this, never each other."""
 
 from __future__ import annotations
 
 from html import escape
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import CommandObject
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from loguru import logger
 
 from bot.config import Settings
-from bot.errors import InvalidInput
-from bot.services.inputs import ascii_int
-from bot.services.links import LinkUrls
-from models import Affiliate
+from bot.services.channels import ChannelService, InviteNeed
+from bot.services.links import LinkUrls, LinkView
+from models import Affiliate, OfferKind
 
 
 async def link_urls(bot: Bot, settings: Settings) -> LinkUrls:
@@ -39,10 +39,44 @@ async def show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
     await query.answer()
 
 
-def leading_id(command: CommandObject, problem: str) -> tuple[int, str]:
-    """`/command 12 rest…` -> (12, "rest…"); `problem` (a message id) when there is no number."""
-    head, _sep, rest = (command.args or "").strip().partition(" ")
-    number = ascii_int(head)
-    if number is None:
-        raise InvalidInput(problem, command=command.command)
-    return number, rest.strip()
+def help_text() -> str:
+    return _(
+        "<b>How it works</b>\n\n"
+        "1. Open <b>My links</b>: you get your own bot link at once, and a link for every "
+        "offer.\n"
+        "2. Share them: post the link, send its QR code, or type @ and this bot's name in any "
+        "chat to share a ready card.\n"
+        "3. Every click and every person who starts the bot through your link is counted for "
+        "you. Add sub-links (e.g. youtube) to see which source works best.\n"
+        "4. Compete in <b>Races</b> for prizes and watch your <b>Stats</b>.\n\n"
+        "Commands: /menu, /language, /help"
+    )
+
+
+async def invite_link(bot: Bot, channels: ChannelService, link_id: int) -> str | None:
+    """The affiliate's invite link to a channel offer, made on first use; None if it cannot be."""
+    found = await channels.invite_for(link_id)
+    if not isinstance(found, InviteNeed):
+        return found
+    try:
+        made = await bot.create_chat_invite_link(found.chat_id, name=found.name)
+    except (TelegramBadRequest, TelegramForbiddenError) as exc:
+        logger.warning("cannot make an invite link in {}: {}", found.chat_id, exc.message)
+        return None
+    return await channels.save_invite(found, made.invite_link)
+
+
+async def share_url(
+    view: LinkView, urls: LinkUrls, bot: Bot, channels: ChannelService
+) -> str | None:
+    """The URL to share: a channel offer's is the affiliate's own invite link."""
+    if view.kind is OfferKind.CHANNEL:
+        return await invite_link(bot, channels, view.link_id)
+    return urls.for_link(view.code, view.kind)
+
+
+async def url_line(view: LinkView, urls: LinkUrls, bot: Bot, channels: ChannelService) -> str:
+    url = await share_url(view, urls, bot, channels)
+    if url is None:
+        return _("The invite link is not ready: the bot must be an admin of the channel.")
+    return f"<code>{url}</code>"

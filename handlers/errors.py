@@ -10,8 +10,6 @@ from loguru import logger
 
 from bot.errors import DomainError, outage
 
-router = Router(name=__name__)
-
 
 async def reply(event: ErrorEvent, text: str) -> None:
     update = event.update
@@ -21,14 +19,12 @@ async def reply(event: ErrorEvent, text: str) -> None:
         await update.message.answer(text)
 
 
-@router.errors(ExceptionTypeFilter(DomainError))
 async def domain_error(event: ErrorEvent) -> None:
     exc = event.exception
     assert isinstance(exc, DomainError)
     await reply(event, _(exc.message).format(**exc.params))
 
 
-@router.errors()
 async def unexpected_error(event: ErrorEvent) -> bool:
     exc = event.exception
     if outage(exc) is not None:
@@ -39,3 +35,11 @@ async def unexpected_error(event: ErrorEvent) -> bool:
     except Exception:
         logger.exception("could not tell the user about the failure")
     return True
+
+
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.errors.register(domain_error, ExceptionTypeFilter(DomainError))
+    r.errors.register(unexpected_error)
+    return r

@@ -10,17 +10,13 @@ from handlers.common import menu_text
 from keyboards.menu import main_menu_kb
 from models import Affiliate
 
-router = Router(name=__name__)
 
-
-@router.message(F.chat.type == "private", F.text.startswith("/"))
 async def unknown_command(message: Message, user: Affiliate) -> None:
     await message.answer(
         _("I don't know that command.") + "\n\n" + menu_text(user), reply_markup=main_menu_kb()
     )
 
 
-@router.message(F.chat.type == "private")
 async def not_understood(message: Message, user: Affiliate) -> None:
     await message.answer(
         _("I work with buttons and commands.") + "\n\n" + menu_text(user),
@@ -28,8 +24,16 @@ async def not_understood(message: Message, user: Affiliate) -> None:
     )
 
 
-@router.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
     await query.answer(
         _("This button is out of date. Open /menu for a fresh one."), show_alert=True
     )
+
+
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.message.register(unknown_command, F.chat.type == "private", F.text.startswith("/"))
+    r.message.register(not_understood, F.chat.type == "private")
+    r.callback_query.register(stale_button)
+    return r

@@ -16,15 +16,11 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.services.channels import ChannelService
 from bot.services.links import LinkService
-from handlers.common import link_urls
-from handlers.links import share_url
+from handlers.common import link_urls, share_url
 from keyboards.links import share_kb
 from models import Affiliate
 
-router = Router(name=__name__)
 
-
-@router.inline_query()
 async def share_links(
     query: InlineQuery,
     user: Affiliate,
@@ -54,3 +50,10 @@ async def share_links(
             )
         )
     await query.answer(results, cache_time=30, is_personal=True)
+
+
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.inline_query.register(share_links)
+    return r

@@ -16,13 +16,10 @@ from bot.errors import N_, NotFound
 from bot.services.channels import ChannelService
 from bot.services.links import MAX_SUBLINKS, LinkService, LinkUrls, LinkView, SubCounts
 from bot.services.qr import qr_png
-from handlers.channels import invite_link
-from handlers.common import link_urls, show
+from handlers.common import link_urls, share_url, show, url_line
 from keyboards.callbacks import LinkAction, LinkCallback, MenuAction, MenuCallback
 from keyboards.links import cancel_kb, confirm_remove_kb, link_card_kb, links_kb, sublinks_kb
 from models import Affiliate, OfferKind
-
-router = Router(name=__name__)
 
 
 class SubLinkForm(StatesGroup):
@@ -39,7 +36,6 @@ def _counts_line(c: SubCounts) -> str:
     )
 
 
-@router.callback_query(MenuCallback.filter(F.action == MenuAction.LINKS))
 async def open_links(
     query: CallbackQuery,
     user: Affiliate,
@@ -70,22 +66,6 @@ async def open_links(
     await show(query, "\n".join(lines), links_kb([(v.link_id, v.title or "") for v in offers]))
 
 
-async def share_url(
-    view: LinkView, urls: LinkUrls, bot: Bot, channels: ChannelService
-) -> str | None:
-    """The URL to share: a channel offer's is the affiliate's own invite link."""
-    if view.kind is OfferKind.CHANNEL:
-        return await invite_link(bot, channels, view.link_id)
-    return urls.for_link(view.code, view.kind)
-
-
-async def url_line(view: LinkView, urls: LinkUrls, bot: Bot, channels: ChannelService) -> str:
-    url = await share_url(view, urls, bot, channels)
-    if url is None:
-        return _("The invite link is not ready: the bot must be an admin of the channel.")
-    return f"<code>{url}</code>"
-
-
 def link_card_text(view: LinkView, urls: LinkUrls, counts: list[SubCounts], main_line: str) -> str:
     lines = [f"🔗 <b>{_title(view)}</b>", main_line]
     if view.kind is OfferKind.CHANNEL:
@@ -99,7 +79,6 @@ def link_card_text(view: LinkView, urls: LinkUrls, counts: list[SubCounts], main
     return "\n".join(lines)
 
 
-@router.callback_query(LinkCallback.filter(F.action == LinkAction.SHOW))
 async def open_link(
     query: CallbackQuery,
     callback_data: LinkCallback,
@@ -116,7 +95,6 @@ async def open_link(
     await show(query, text, link_card_kb(callback_data.link_id, view.code))
 
 
-@router.callback_query(LinkCallback.filter(F.action == LinkAction.QR))
 async def send_qr(
     query: CallbackQuery,
     callback_data: LinkCallback,
@@ -155,7 +133,6 @@ async def sublinks_text(user: Affiliate, links: LinkService) -> tuple[str, list[
     return "\n".join(lines), labels
 
 
-@router.callback_query(LinkCallback.filter(F.action == LinkAction.SUBS))
 async def open_sublinks(
     query: CallbackQuery, user: Affiliate, links: LinkService, state: FSMContext
 ) -> None:
@@ -164,7 +141,6 @@ async def open_sublinks(
     await show(query, text, sublinks_kb(labels, can_add=len(labels) < MAX_SUBLINKS))
 
 
-@router.callback_query(LinkCallback.filter(F.action == LinkAction.SUB_ADD))
 async def ask_label(query: CallbackQuery, state: FSMContext) -> None:
     await state.set_state(SubLinkForm.label)
     text = _(
@@ -174,7 +150,6 @@ async def ask_label(query: CallbackQuery, state: FSMContext) -> None:
     await show(query, text, cancel_kb())
 
 
-@router.message(SubLinkForm.label, F.text)
 async def add_sublink(
     message: Message, user: Affiliate, links: LinkService, state: FSMContext
 ) -> None:
@@ -185,19 +160,16 @@ async def add_sublink(
     await message.answer(text, reply_markup=sublinks_kb(labels, len(labels) < MAX_SUBLINKS))
 
 
-@router.message(StateFilter(SubLinkForm.label))
 async def label_not_text(message: Message) -> None:
     await message.answer(_("Please send the label as text."), reply_markup=cancel_kb())
 
 
-@router.callback_query(LinkCallback.filter(F.action == LinkAction.CANCEL))
 async def cancel_label(
     query: CallbackQuery, user: Affiliate, links: LinkService, state: FSMContext
 ) -> None:
     await open_sublinks(query, user, links, state)
 
 
-@router.callback_query(LinkCallback.filter(F.action == LinkAction.SUB_DEL))
 async def confirm_remove(query: CallbackQuery, callback_data: LinkCallback) -> None:
     text = _(
         "Remove the sub-link {label}? Its past numbers stay in your stats; new visits "
@@ -206,10 +178,27 @@ async def confirm_remove(query: CallbackQuery, callback_data: LinkCallback) -> N
     await show(query, text, confirm_remove_kb(callback_data.label))
 
 
-@router.callback_query(LinkCallback.filter(F.action == LinkAction.SUB_DEL_OK))
 async def remove_sublink(
     query: CallbackQuery, callback_data: LinkCallback, user: Affiliate, links: LinkService
 ) -> None:
     await links.remove_sublink(user, callback_data.label)  # NotFound -> errors router
     text, labels = await sublinks_text(user, links)
     await show(query, text, sublinks_kb(labels, can_add=len(labels) < MAX_SUBLINKS))
+
+
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.callback_query.register(open_links, MenuCallback.filter(F.action == MenuAction.LINKS))
+    r.callback_query.register(open_link, LinkCallback.filter(F.action == LinkAction.SHOW))
+    r.callback_query.register(send_qr, LinkCallback.filter(F.action == LinkAction.QR))
+    r.callback_query.register(open_sublinks, LinkCallback.filter(F.action == LinkAction.SUBS))
+    r.callback_query.register(ask_label, LinkCallback.filter(F.action == LinkAction.SUB_ADD))
+    r.message.register(add_sublink, SubLinkForm.label, F.text)
+    r.message.register(label_not_text, StateFilter(SubLinkForm.label))
+    r.callback_query.register(cancel_label, LinkCallback.filter(F.action == LinkAction.CANCEL))
+    r.callback_query.register(confirm_remove, LinkCallback.filter(F.action == LinkAction.SUB_DEL))
+    r.callback_query.register(
+        remove_sublink, LinkCallback.filter(F.action == LinkAction.SUB_DEL_OK)
+    )
+    return r

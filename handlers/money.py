@@ -28,8 +28,6 @@ from keyboards.callbacks import (
 from keyboards.money import balance_kb, history_kb, payout_cancel_kb, payout_confirm_kb, stats_kb
 from models import Affiliate, LedgerEntry
 
-router = Router(name=__name__)
-
 
 class PayoutForm(StatesGroup):
     details = State()
@@ -74,14 +72,12 @@ def period_name(period: Period) -> str:
     }[period]
 
 
-@router.callback_query(MenuCallback.filter(F.action == MenuAction.STATS))
 async def open_stats(
     query: CallbackQuery, user: Affiliate, stats: StatsService, i18n: I18n
 ) -> None:
     await render_stats(query, user, stats, Period.TODAY, i18n.current_locale)
 
 
-@router.callback_query(StatsCallback.filter(~F.chart))
 async def switch_period(
     query: CallbackQuery,
     callback_data: StatsCallback,
@@ -116,7 +112,6 @@ async def render_stats(
     await show(query, "\n".join(lines), stats_kb(period.value))
 
 
-@router.callback_query(StatsCallback.filter(F.chart))
 async def send_chart(query: CallbackQuery, user: Affiliate, stats: StatsService) -> None:
     days = await stats.daily(user.id)
     currencies = await stats.currencies(user.id)
@@ -174,8 +169,6 @@ async def balance_text(
     return "\n".join(lines), payable
 
 
-@router.callback_query(MenuCallback.filter(F.action == MenuAction.BALANCE))
-@router.callback_query(BalanceCallback.filter(F.action == BalanceAction.SHOW))
 async def open_balance(
     query: CallbackQuery, user: Affiliate, balance: BalanceService, state: FSMContext, i18n: I18n
 ) -> None:
@@ -201,7 +194,6 @@ def ledger_line(entry: LedgerEntry, locale: str) -> str:
     return f"{when} {sign}{money} {kinds.get(entry.kind.value, entry.kind.value)}{note}"
 
 
-@router.callback_query(BalanceCallback.filter(F.action == BalanceAction.HISTORY))
 async def open_history(
     query: CallbackQuery,
     callback_data: BalanceCallback,
@@ -216,7 +208,6 @@ async def open_history(
     await show(query, "\n".join(lines), history_kb(page, more))
 
 
-@router.callback_query(BalanceCallback.filter(F.action == BalanceAction.PAYOUT))
 async def ask_details(
     query: CallbackQuery, callback_data: BalanceCallback, state: FSMContext
 ) -> None:
@@ -232,7 +223,6 @@ async def ask_details(
     )
 
 
-@router.message(PayoutForm.details, F.text)
 async def take_details(message: Message, state: FSMContext) -> None:
     details = check_details(message.text or "")
     data = await state.get_data()
@@ -246,14 +236,12 @@ async def take_details(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(StateFilter(PayoutForm.details))
 async def details_not_text(message: Message) -> None:
     await message.answer(
         _("Please send the payout details as text."), reply_markup=payout_cancel_kb()
     )
 
 
-@router.callback_query(BalanceCallback.filter(F.action == BalanceAction.CONFIRM))
 async def confirm_payout(
     query: CallbackQuery,
     callback_data: BalanceCallback,
@@ -273,3 +261,25 @@ async def confirm_payout(
         amount=format_money(payout.amount_minor, payout.currency, i18n.current_locale),
     )
     await show(query, done + "\n\n" + text, balance_kb(payable))
+
+
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.callback_query.register(open_stats, MenuCallback.filter(F.action == MenuAction.STATS))
+    r.callback_query.register(switch_period, StatsCallback.filter(~F.chart))
+    r.callback_query.register(send_chart, StatsCallback.filter(F.chart))
+    r.callback_query.register(open_balance, BalanceCallback.filter(F.action == BalanceAction.SHOW))
+    r.callback_query.register(open_balance, MenuCallback.filter(F.action == MenuAction.BALANCE))
+    r.callback_query.register(
+        open_history, BalanceCallback.filter(F.action == BalanceAction.HISTORY)
+    )
+    r.callback_query.register(
+        ask_details, BalanceCallback.filter(F.action == BalanceAction.PAYOUT)
+    )
+    r.message.register(take_details, PayoutForm.details, F.text)
+    r.message.register(details_not_text, StateFilter(PayoutForm.details))
+    r.callback_query.register(
+        confirm_payout, BalanceCallback.filter(F.action == BalanceAction.CONFIRM)
+    )
+    return r

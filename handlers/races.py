@@ -10,7 +10,8 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.render import (
+from bot.services.races import TOP, RaceCard, RaceService
+from bot.telegram.render import (
     amount,
     board_lines,
     gap_text,
@@ -19,17 +20,12 @@ from bot.render import (
     race_title,
     status_line,
 )
-from bot.services.races import TOP, RaceCard, RaceService
 from handlers.common import show
 from keyboards.callbacks import MenuAction, MenuCallback, RaceAction, RaceCallback
 from keyboards.races import board_kb, race_card_kb, races_kb
 from models import Affiliate, RaceStatus
 
-router = Router(name=__name__)
 
-
-@router.callback_query(MenuCallback.filter(F.action == MenuAction.RACES))
-@router.callback_query(RaceCallback.filter(F.action == RaceAction.LIST))
 async def open_races(query: CallbackQuery, races: RaceService) -> None:
     listing = await races.listing()
     now = datetime.now(UTC)
@@ -99,7 +95,6 @@ def card_text(card: RaceCard, viewer_id: int, locale: str) -> str:
     return "\n".join(lines)
 
 
-@router.callback_query(RaceCallback.filter(F.action == RaceAction.SHOW))
 async def open_race(
     query: CallbackQuery,
     callback_data: RaceCallback,
@@ -112,7 +107,6 @@ async def open_race(
     await show(query, text, race_card_kb(card.race.id, card.can_join))
 
 
-@router.callback_query(RaceCallback.filter(F.action == RaceAction.JOIN))
 async def join_race(
     query: CallbackQuery,
     callback_data: RaceCallback,
@@ -126,7 +120,6 @@ async def join_race(
     await show(query, text, race_card_kb(card.race.id, can_join=False))
 
 
-@router.callback_query(RaceCallback.filter(F.action == RaceAction.BOARD))
 async def open_board(
     query: CallbackQuery,
     callback_data: RaceCallback,
@@ -149,3 +142,14 @@ async def open_board(
             ),
         ]
     await show(query, "\n".join(lines), board_kb(race.id, page.page, page.has_more))
+
+
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.callback_query.register(open_races, RaceCallback.filter(F.action == RaceAction.LIST))
+    r.callback_query.register(open_races, MenuCallback.filter(F.action == MenuAction.RACES))
+    r.callback_query.register(open_race, RaceCallback.filter(F.action == RaceAction.SHOW))
+    r.callback_query.register(join_race, RaceCallback.filter(F.action == RaceAction.JOIN))
+    r.callback_query.register(open_board, RaceCallback.filter(F.action == RaceAction.BOARD))
+    return r

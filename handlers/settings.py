@@ -17,31 +17,25 @@ from keyboards.menu import main_menu_kb
 from keyboards.settings import language_kb, settings_kb
 from models import Affiliate
 
-router = Router(name=__name__)
-
 
 def settings_text() -> str:
     return _("⚙️ <b>Settings</b>\n\nChoose your language and which news the bot sends you.")
 
 
-@router.callback_query(MenuCallback.filter(F.action == MenuAction.SETTINGS))
 async def open_settings(query: CallbackQuery, user: Affiliate) -> None:
     await show(query, settings_text(), settings_kb(user.notify))
 
 
-@router.message(Command("language"))
 async def cmd_language(message: Message, user: Affiliate) -> None:
     current = pick_language(user.language, user.tg_language)
     await message.answer(_("Choose your language:"), reply_markup=language_kb(current))
 
 
-@router.callback_query(SettingsCallback.filter(F.action == SettingsAction.LANGUAGE))
 async def choose_language(query: CallbackQuery, user: Affiliate) -> None:
     current = pick_language(user.language, user.tg_language)
     await show(query, _("Choose your language:"), language_kb(current))
 
 
-@router.callback_query(SettingsCallback.filter(F.action == SettingsAction.SET_LANGUAGE))
 async def set_language(
     query: CallbackQuery,
     callback_data: SettingsCallback,
@@ -56,7 +50,6 @@ async def set_language(
     await show(query, _("✅ Language saved.") + "\n\n" + menu_text(user), main_menu_kb())
 
 
-@router.callback_query(SettingsCallback.filter(F.action == SettingsAction.NOTIFY))
 async def toggle_notify(
     query: CallbackQuery,
     callback_data: SettingsCallback,
@@ -67,3 +60,20 @@ async def toggle_notify(
         raise InvalidInput(N_("This button is out of date."))
     await affiliates.set_notify(user, callback_data.value == "1")
     await show(query, settings_text(), settings_kb(user.notify))
+
+
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.callback_query.register(open_settings, MenuCallback.filter(F.action == MenuAction.SETTINGS))
+    r.message.register(cmd_language, Command("language"))
+    r.callback_query.register(
+        choose_language, SettingsCallback.filter(F.action == SettingsAction.LANGUAGE)
+    )
+    r.callback_query.register(
+        set_language, SettingsCallback.filter(F.action == SettingsAction.SET_LANGUAGE)
+    )
+    r.callback_query.register(
+        toggle_notify, SettingsCallback.filter(F.action == SettingsAction.NOTIFY)
+    )
+    return r

@@ -9,17 +9,13 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.notifier import Notifier
 from bot.services.referrals import ReferralService
-from handlers.common import menu_text
+from bot.telegram.notifier import Notifier
+from handlers.common import help_text, menu_text
 from keyboards.menu import back_to_menu_kb, main_menu_kb
 from models import Affiliate
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
-
-@router.message(CommandStart())
 async def cmd_start(
     message: Message,
     command: CommandObject,
@@ -45,25 +41,19 @@ async def cmd_start(
     await message.answer(text, reply_markup=main_menu_kb())
 
 
-@router.message(Command("menu"))
 async def cmd_menu(message: Message, user: Affiliate) -> None:
     await message.answer(menu_text(user), reply_markup=main_menu_kb())
 
 
-def help_text() -> str:
-    return _(
-        "<b>How it works</b>\n\n"
-        "1. Open <b>My links</b>: you get your own bot link at once, and a link for every "
-        "offer.\n"
-        "2. Share them: post the link, send its QR code, or type @ and this bot's name in any "
-        "chat to share a ready card.\n"
-        "3. Every click and every person who starts the bot through your link is counted for "
-        "you. Add sub-links (e.g. youtube) to see which source works best.\n"
-        "4. Compete in <b>Races</b> for prizes and watch your <b>Stats</b>.\n\n"
-        "Commands: /menu, /language, /help"
-    )
-
-
-@router.message(Command("help"))
 async def cmd_help(message: Message) -> None:
     await message.answer(help_text(), reply_markup=back_to_menu_kb())
+
+
+def router() -> Router:
+    """This feature's router, built afresh for each dispatcher."""
+    r = Router(name=__name__)
+    r.message.filter(F.chat.type == "private")
+    r.message.register(cmd_start, CommandStart())
+    r.message.register(cmd_menu, Command("menu"))
+    r.message.register(cmd_help, Command("help"))
+    return r

@@ -85,7 +85,7 @@ class RaceCallback(CallbackData, prefix="r"):
     page: Page = 0
 
 
-class RaceFormAction(StrEnum):
+class FormAction(StrEnum):
     PICK = "p"
     SKIP = "k"
     BACK = "b"
@@ -93,8 +93,11 @@ class RaceFormAction(StrEnum):
     CONFIRM = "ok"
 
 
-class RaceFormCallback(CallbackData, prefix="rf"):
-    action: RaceFormAction
+class FormCallback(CallbackData, prefix="f"):
+    """A button of a guided dialog (handlers/forms.py); `form` says which."""
+
+    form: Word
+    action: FormAction
     value: Annotated[str, Field(max_length=32, pattern=r"^[A-Za-z0-9_.-]*$")] = ""
 
 

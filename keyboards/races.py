@@ -13,8 +13,6 @@ from keyboards.callbacks import (
     MenuCallback,
     RaceAction,
     RaceCallback,
-    RaceFormAction,
-    RaceFormCallback,
 )
 
 
@@ -63,37 +61,4 @@ def board_kb(race_id: int, page: int, more: bool) -> InlineKeyboardMarkup:
         text=_("⬅️ Race"), callback_data=RaceCallback(action=RaceAction.SHOW, race_id=race_id)
     )
     kb.adjust(2, 1)
-    return kb.as_markup()
-
-
-def form_kb(
-    choices: Sequence[tuple[str, str]] = (), can_skip: bool = False, can_back: bool = True
-) -> InlineKeyboardMarkup:
-    """A dialog step: its choices (value, label), then Skip, Back and Cancel."""
-    kb = InlineKeyboardBuilder()
-    for value, label in choices:
-        kb.button(
-            text=label, callback_data=RaceFormCallback(action=RaceFormAction.PICK, value=value)
-        )
-    sizes = [2] * ((len(choices) + 1) // 2)
-    row = 0
-    if can_skip:
-        kb.button(text=_("⏭ Skip"), callback_data=RaceFormCallback(action=RaceFormAction.SKIP))
-        row += 1
-    if can_back:
-        kb.button(text=_("⬅️ Back"), callback_data=RaceFormCallback(action=RaceFormAction.BACK))
-        row += 1
-    kb.button(text=_("✖️ Cancel"), callback_data=RaceFormCallback(action=RaceFormAction.CANCEL))
-    kb.adjust(*sizes, row + 1)
-    return kb.as_markup()
-
-
-def confirm_kb() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(
-        text=_("✅ Create the race"), callback_data=RaceFormCallback(action=RaceFormAction.CONFIRM)
-    )
-    kb.button(text=_("⬅️ Back"), callback_data=RaceFormCallback(action=RaceFormAction.BACK))
-    kb.button(text=_("✖️ Cancel"), callback_data=RaceFormCallback(action=RaceFormAction.CANCEL))
-    kb.adjust(1, 2)
     return kb.as_markup()

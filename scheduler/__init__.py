@@ -7,11 +7,11 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.lease import Lease
-from bot.notifier import Notifier
-from bot.race_news import RaceNews
-from bot.sender import OutboxSender
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
+from bot.telegram.notifier import Notifier
+from bot.telegram.race_news import RaceNews
+from bot.telegram.sender import OutboxSender
 from scheduler import jobs
 
 JOB_DEFAULTS: dict[str, Any] = {

@@ -13,11 +13,11 @@ from loguru import logger
 
 from bot.errors import outage
 from bot.lease import Lease
-from bot.notifier import Notifier
-from bot.race_news import RaceNews
-from bot.sender import OutboxSender
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
+from bot.telegram.notifier import Notifier
+from bot.telegram.race_news import RaceNews
+from bot.telegram.sender import OutboxSender
 
 P = ParamSpec("P")
 

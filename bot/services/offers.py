@@ -14,8 +14,6 @@ from urllib.parse import urlsplit
 from bot.errors import N_, InvalidInput, NotFound
 from bot.services.clicks import MACRO_RE, MACROS, TargetCache
 from bot.services.inputs import ascii_int, has_control
-from bot.services.money import check_currency, to_minor
-from bot.services.postbacks import EVENT_RE
 from models import Affiliate, AffiliateRate, ConversionStatus, Offer, OfferKind
 
 TITLE_MAX = 128
@@ -71,6 +69,43 @@ def check_target_url(raw: str) -> str:
     return url
 
 
+@dataclass(frozen=True, slots=True)
+class OfferPatch:
+    """A change to an offer: only the fields given change. In `event_payouts` and
+    `status_words`, an entry mapped to None is removed."""
+
+    title: str | None = None
+    target_url: str | None = None
+    payout_minor: int | None = None
+    currency: str | None = None
+    kind: OfferKind | None = None
+    hold_days: int | None = None
+    revshare_bp: int | None = None
+    second_level_bp: int | None = None
+    event_payouts: dict[str, int | None] | None = None
+    status_words: dict[str, ConversionStatus | None] | None = None
+    ip_allowlist: str | None = None
+    channel_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateChange:
+    """An affiliate's own payout and/or RevShare on one offer (None keeps the offer's)."""
+
+    payout_minor: int | None = None
+    revshare_bp: int | None = None
+
+
+def merged(current: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
+    mapping = dict(current or {})
+    for name, value in changes.items():
+        if value is None:
+            mapping.pop(name, None)
+        else:
+            mapping[name] = value.value if isinstance(value, ConversionStatus) else value
+    return mapping
+
+
 class OfferService:
     """Validates and stores offers; a change is seen by the redirect at once in this process."""
 
@@ -86,7 +121,7 @@ class OfferService:
     async def create(self, draft: OfferDraft) -> Offer:
         if draft.kind is OfferKind.URL and not draft.target_url:
             raise InvalidInput(N_("A url offer needs a target address."))
-        return await Offer.create(
+        offer = await Offer.create(
             title=draft.title,
             kind=draft.kind,
             payout_minor=draft.payout_minor,
@@ -96,6 +131,8 @@ class OfferService:
             secret=secrets.token_hex(24),
             token=secrets.token_urlsafe(24),
         )
+        self._changed()
+        return offer
 
     async def list(self) -> list[Offer]:
         return await Offer.all().order_by("id")
@@ -113,82 +150,36 @@ class OfferService:
         self._changed()
         return offer
 
-    async def edit(self, offer_id: int, field: str, value: str) -> Offer:
-        """Change one field: title, url, payout (amount and currency) or kind."""
+    async def update(self, offer_id: int, patch: OfferPatch) -> Offer:
+        """Apply a patch; an offer keeps what its kind needs (a url offer its address, a
+        channel offer its channel)."""
         offer = await self.get(offer_id)
-        if field == "title":
-            offer.title = check_title(value)
-            changed = ["title"]
-        elif field == "url":
-            offer.target_url = check_target_url(value)
-            changed = ["target_url"]
-        elif field == "payout":
-            amount, _, currency = value.strip().partition(" ")
-            offer.currency = check_currency(currency or offer.currency)
-            offer.payout_minor = to_minor(amount, offer.currency)
-            changed = ["payout_minor", "currency"]
-        elif field == "kind":
-            kind = check_kind(value)
-            if kind is OfferKind.URL and not offer.target_url:
-                raise InvalidInput(N_("A url offer needs a target address."))
-            if kind is OfferKind.CHANNEL and offer.channel_id is None:
-                raise InvalidInput(N_("Set the channel first: /offer_edit ID channel -100…"))
-            offer.kind = kind
-            changed = ["kind"]
-        elif field == "hold":
-            offer.hold_days = check_int(value, 0, 365)
-            changed = ["hold_days"]
-        elif field == "revshare":
-            offer.revshare_bp = check_percent(value)
-            changed = ["revshare_bp"]
-        elif field == "second":
-            offer.second_level_bp = check_percent(value)
-            changed = ["second_level_bp"]
-        elif field == "event":
-            offer.event_payouts = self._pair(offer.event_payouts, value, offer.currency, "event")
-            changed = ["event_payouts"]
-        elif field == "status":
-            offer.status_map = self._pair(offer.status_map, value, offer.currency, "status")
-            changed = ["status_map"]
-        elif field == "ips":
-            offer.ip_allowlist = check_ips(value)
-            changed = ["ip_allowlist"]
-        elif field == "channel":
-            offer.channel_id = check_chat_id(value)
-            changed = ["channel_id"]
-        else:
-            raise InvalidInput(
-                N_(
-                    "You can edit: title, url, payout, kind, hold, revshare, second, event, "
-                    "status, ips, channel."
-                )
-            )
-        await offer.save(update_fields=[*changed, "updated_at"])
-        self._changed()
-        return offer
+        changed: list[str] = []
 
-    @staticmethod
-    def _pair(
-        current: dict[str, Any] | None, value: str, currency: str, what: str
-    ) -> dict[str, Any]:
-        """`name=value` adds or changes one entry, `name=-` removes it."""
-        name, sep, raw = value.strip().partition("=")
-        name = name.strip().lower()
-        raw = raw.strip()
-        if not sep or not EVENT_RE.fullmatch(name) or not raw:
-            raise InvalidInput(N_("Write it as name=value, e.g. deposit=5.00 or paid=approved."))
-        mapping = dict(current or {})
-        if raw == "-":
-            mapping.pop(name, None)
-        elif what == "event":
-            mapping[name] = to_minor(raw, currency)
-        else:
-            if raw not in {s.value for s in ConversionStatus}:
-                raise InvalidInput(
-                    N_("The status is one of: pending, approved, rejected, reversed.")
-                )
-            mapping[name] = raw
-        return mapping
+        def put(name: str, value: object) -> None:
+            setattr(offer, name, value)
+            changed.append(name)
+
+        for name in ("title", "target_url", "payout_minor", "currency", "hold_days"):
+            if getattr(patch, name) is not None:
+                put(name, getattr(patch, name))
+        for name in ("revshare_bp", "second_level_bp", "ip_allowlist", "channel_id"):
+            if getattr(patch, name) is not None:
+                put(name, getattr(patch, name))
+        if patch.event_payouts is not None:
+            put("event_payouts", merged(offer.event_payouts, patch.event_payouts))
+        if patch.status_words is not None:
+            put("status_map", merged(offer.status_map, patch.status_words))
+        if patch.kind is not None:
+            if patch.kind is OfferKind.URL and not offer.target_url:
+                raise InvalidInput(N_("A url offer needs a target address."))
+            if patch.kind is OfferKind.CHANNEL and offer.channel_id is None:
+                raise InvalidInput(N_("Set the channel first."))
+            put("kind", patch.kind)
+        if changed:
+            await offer.save(update_fields=[*changed, "updated_at"])
+            self._changed()
+        return offer
 
     async def rotate_secret(self, offer_id: int) -> Offer:
         """A new signing secret; the old one stays valid until the next rotation."""
@@ -207,26 +198,23 @@ class OfferService:
         return offer
 
     async def set_rate(
-        self, tg_id: int, offer_id: int, field: str, value: str
+        self, tg_id: int, offer_id: int, change: RateChange | None
     ) -> AffiliateRate | None:
-        """Override one affiliate's payout or RevShare on an offer; `clear` removes it."""
+        """Override one affiliate's payout or RevShare on an offer; None removes the
+        override (the offer's own rates apply again)."""
         offer = await self.get(offer_id)
         affiliate = await Affiliate.get_or_none(tg_id=tg_id)
         if affiliate is None:
             raise NotFound(N_("No affiliate with Telegram id {id}."), id=tg_id)
-        if field == "clear":
+        if change is None:
             await AffiliateRate.filter(affiliate_id=affiliate.id, offer_id=offer.id).delete()
             self._changed()
             return None
         rate, _ = await AffiliateRate.get_or_create(affiliate_id=affiliate.id, offer_id=offer.id)
-        if field == "payout":
-            rate.payout_minor = to_minor(value, offer.currency)
-        elif field == "revshare":
-            rate.revshare_bp = check_percent(value)
-        else:
-            raise InvalidInput(
-                N_("Usage: /rate TG_ID OFFER_ID payout AMOUNT | revshare PERCENT | clear")
-            )
+        if change.payout_minor is not None:
+            rate.payout_minor = change.payout_minor
+        if change.revshare_bp is not None:
+            rate.revshare_bp = change.revshare_bp
         await rate.save()
         self._changed()
         return rate
@@ -268,32 +256,5 @@ def check_ips(raw: str) -> str:
 def check_chat_id(raw: str) -> int:
     text = raw.strip()
     if not CHAT_ID_RE.fullmatch(text):
-        raise InvalidInput(
-            N_("A channel id looks like -1001234567890 (forward a post to @userinfobot).")
-        )
+        raise InvalidInput(N_("A channel id looks like -1001234567890."))
     return int(text)
-
-
-def parse_offer_command(args: str) -> OfferDraft:
-    """`KIND AMOUNT CURRENCY [URL] TITLE`, e.g. `url 2.50 USD https://x.test/?c={click_id} A`."""
-    parts = args.split(maxsplit=3)
-    if len(parts) < 4:
-        raise InvalidInput(
-            N_(
-                "Usage: /offer_add KIND AMOUNT CURRENCY [URL] TITLE, e.g.\n"
-                "/offer_add url 2.50 USD https://shop.example/?cid={{click_id}} Shop sign-ups"
-            )
-        )
-    kind = check_kind(parts[0])
-    currency = check_currency(parts[2])
-    payout = to_minor(parts[1], currency)
-    rest = parts[3]
-    url = None
-    channel_id = None
-    if kind is OfferKind.URL:
-        url_raw, _, rest = rest.partition(" ")
-        url = check_target_url(url_raw)
-    elif kind is OfferKind.CHANNEL:
-        chat_raw, _, rest = rest.partition(" ")
-        channel_id = check_chat_id(chat_raw)
-    return OfferDraft(check_title(rest), kind, payout, currency, url, channel_id)

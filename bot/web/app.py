@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
 
     from bot.config import Settings
-    from bot.notifier import Notifier
     from bot.services.clicks import ClickService
     from bot.services.postbacks import PostbackService
+    from bot.telegram.notifier import Notifier
 
 MAX_BODY = 1024 * 1024
 

@@ -7,9 +7,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.notifier import Notifier
 from bot.services.clicks import ClickService
 from bot.services.postbacks import PostbackService
+from bot.telegram.notifier import Notifier
 
 SETTINGS = web.AppKey("settings", Settings)
 CLICKS = web.AppKey("clicks", ClickService)

@@ -97,7 +97,7 @@ async def test_conversions_are_told_folded_into_one_message(
 
 
 async def test_news_arriving_during_a_flush_is_sent_too(stack: Stack, factory: Factory) -> None:
-    from bot.sender import Pacer
+    from bot.telegram.sender import Pacer
     from tests.integration.test_outbox import FakeTime
 
     time = FakeTime()  # the second message to the chat waits a (fake) second for its turn
@@ -255,7 +255,7 @@ async def test_leave_after_the_hold_keeps_the_join(stack: Stack, factory: Factor
 async def test_a_burst_of_notices_to_many_affiliates_keeps_the_overall_pace(
     stack: Stack, factory: Factory
 ) -> None:
-    from bot.sender import Pacer
+    from bot.telegram.sender import Pacer
     from tests.integration.test_outbox import FakeTime
 
     time = FakeTime()

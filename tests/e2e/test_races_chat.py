@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from aiogram.methods import EditMessageText, PinChatMessage, SendMessage
 
-from bot.sender import OutboxSender, Pacer
 from bot.services.conversions import Claim
 from bot.services.races import RaceDraft, ScoreEvent
-from keyboards.callbacks import RaceAction, RaceCallback, RaceFormAction, RaceFormCallback
+from bot.telegram.sender import OutboxSender, Pacer
+from keyboards.callbacks import FormAction, FormCallback, RaceAction, RaceCallback
 from models import (
     Affiliate,
     ConversionStatus,
@@ -221,9 +221,9 @@ async def test_the_scheduler_job_runs_a_whole_race(
 
 async def test_admin_dialog_creates_a_race_with_back_and_bad_inputs(stack: Stack) -> None:
     admin = stack.tg.user(ADMIN_ID)
-    pick = lambda v: RaceFormCallback(action=RaceFormAction.PICK, value=v).pack()  # noqa: E731
-    skip = RaceFormCallback(action=RaceFormAction.SKIP).pack()
-    back = RaceFormCallback(action=RaceFormAction.BACK).pack()
+    pick = lambda v: FormCallback(form="race", action=FormAction.PICK, value=v).pack()  # noqa: E731
+    skip = FormCallback(form="race", action=FormAction.SKIP).pack()
+    back = FormCallback(form="race", action=FormAction.BACK).pack()
 
     start = await admin.send("/race_new")
     long_title = await admin.send("x" * 5000)
@@ -244,7 +244,7 @@ async def test_admin_dialog_creates_a_race_with_back_and_bad_inputs(stack: Stack
     await admin.press(pick("split"))
     await admin.press(pick("1"))  # mask names
     preview = await admin.press(skip)  # no channel
-    created = await admin.press(RaceFormCallback(action=RaceFormAction.CONFIRM).pack())
+    created = await admin.press(FormCallback(form="race", action=FormAction.CONFIRM).pack())
 
     assert "Step 1 of 12" in start.text and "⬅️ Back" not in start.buttons
     assert long_title.text == "A title is 1–128 characters."
@@ -268,7 +268,7 @@ async def test_admin_dialog_cancel_saves_nothing(stack: Stack) -> None:
     await admin.send("/race_new")
     await admin.send("Temp")
 
-    cancelled = await admin.press(RaceFormCallback(action=RaceFormAction.CANCEL).pack())
+    cancelled = await admin.press(FormCallback(form="race", action=FormAction.CANCEL).pack())
     later = await admin.send("hello")
 
     assert "cancelled" in cancelled.text

@@ -9,9 +9,9 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import SendMessage
 
 from bot.lease import Lease
-from bot.sender import OutboxSender, Pacer
 from bot.services.affiliates import AffiliateService
 from bot.services.outbox import Letter, OutboxService
+from bot.telegram.sender import OutboxSender, Pacer
 from models import Affiliate, Outbox
 from tests.conftest import Stack
 

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.factory import create_app
+from bot.services.offers import OfferPatch
 from bot.services.postbacks import canonical, sign
 from models import Conversion, LedgerEntry, Link, Offer
 from tests.conftest import Stack
@@ -153,7 +154,7 @@ async def test_token_and_ip_allow_list(
     bad = await http.get(
         f"/postback/{offer.id}", params={"token": "nope", **deposit(click_id, "x")}
     )
-    await stack.services.offers.edit(offer.id, "ips", "10.0.0.0/8")
+    await stack.services.offers.update(offer.id, OfferPatch(ip_allowlist="10.0.0.0/8"))
     blocked = await http.get(
         f"/postback/{offer.id}", params={"token": "tok-en", **deposit(click_id, "y")}
     )

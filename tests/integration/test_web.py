@@ -8,6 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.factory import create_app
+from bot.services.offers import OfferPatch
 from models import Click, OfferKind
 from tests.conftest import Stack, build_stack
 from tests.factories import Factory
@@ -68,7 +69,9 @@ async def test_every_macro_is_filled_and_an_edited_url_applies_at_once(
     link = await factory.link(aff, offer)
 
     first = await http.get(f"/r/{link.code}", headers=BROWSER, allow_redirects=False)
-    await stack.services.offers.edit(offer.id, "url", "https://new.example/?c={click_id}")
+    await stack.services.offers.update(
+        offer.id, OfferPatch(target_url="https://new.example/?c={click_id}")
+    )
     second = await http.get(f"/r/{link.code}", headers=BROWSER, allow_redirects=False)
 
     ids = await Click.filter(link_id=link.id).order_by("id").values_list("click_id", flat=True)

@@ -29,11 +29,16 @@ from bot.services.offers import (
     check_percent,
     check_target_url,
     check_title,
-    parse_offer_command,
 )
 from bot.services.postbacks import TXID_RE, Fields, authenticate, read_fields, sign
-from bot.services.race_input import parse_prizes, parse_score, parse_when, zone
-from handlers.common import leading_id
+from bot.services.zones import zone
+from handlers.admin.parsing import (
+    leading_id,
+    parse_offer_command,
+    parse_prizes,
+    parse_score,
+    parse_when,
+)
 from keyboards import callbacks
 from models import Offer
 

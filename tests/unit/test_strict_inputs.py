@@ -34,8 +34,8 @@ from bot.services.offers import (
     check_title,
 )
 from bot.services.postbacks import authenticate, read_fields, sign
-from bot.services.race_input import parse_prizes, parse_score, parse_when, zone
-from handlers.common import leading_id
+from bot.services.zones import zone
+from handlers.admin.parsing import leading_id, parse_prizes, parse_score, parse_when
 from models import Offer
 
 CODE = new_code()

@@ -13,11 +13,18 @@ from loguru import logger
 from redis.asyncio import Redis
 
 from bot.i18n import DEFAULT_LANGUAGE, pick_language
-from bot.render import board_lines, news_text, prize_lines, race_title, reminder_text, result_text
 from bot.services.affiliates import reachable
 from bot.services.money import format_money
 from bot.services.outbox import Letter, OutboxService
 from bot.services.races import RaceService, Standing, TickResult
+from bot.telegram.render import (
+    board_lines,
+    news_text,
+    prize_lines,
+    race_title,
+    reminder_text,
+    result_text,
+)
 from models import Affiliate, Race
 
 

@@ -23,12 +23,12 @@ from redis.exceptions import LockError
 
 from bot.errors import outage
 from bot.i18n import pick_language
-from bot.sender import FREE_RATE, Pacer
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import Payout
 from bot.services.money import format_money
 from bot.services.news import ConversionNews, NewsService
 from bot.services.referrals import ReferralNotice, ReferralService
+from bot.telegram.sender import FREE_RATE, Pacer
 from models import PayoutStatus
 
 REFERRALS = "ref"

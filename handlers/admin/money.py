@@ -1,0 +1,112 @@
+"""Admin commands for money: rates, conversions held for review, payout requests and manual
+adjustments."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.errors import N_, InvalidInput
+from bot.services.balance import BalanceService
+from bot.services.conversions import ConversionService
+from bot.services.inputs import tg_id
+from bot.services.money import check_currency, format_money
+from bot.services.offers import OfferService
+from bot.telegram.notifier import Notifier
+from handlers.admin.parsing import leading_id, parse_rate_change, parse_rate_target
+
+
+def parse_id(command: CommandObject) -> tuple[int, str]:
+    return leading_id(command, N_("Give its number, e.g. /{command} 3"))
+
+
+async def cmd_rate(message: Message, command: CommandObject, offers: OfferService) -> None:
+    affiliate, offer_id, what, value = parse_rate_target(command.args or "")
+    offer = await offers.get(offer_id)
+    rate = await offers.set_rate(
+        affiliate, offer_id, parse_rate_change(what, value, offer.currency)
+    )
+    if rate is None:
+        await message.answer(_("✅ The affiliate gets the offer's own rates again."))
+    else:
+        await message.answer(_("✅ Rate saved."))
+
+
+async def cmd_reviews(message: Message, conversions: ConversionService, i18n: I18n) -> None:
+    held = await conversions.held_for_review()
+    if not held:
+        await message.answer(_("No conversions are waiting for review."))
+        return
+    lines = [
+        f"#{c.id} · {escape(c.offer.title)} · {escape(c.affiliate.display_name)} · "
+        f"{format_money(c.commission_minor, c.currency, i18n.current_locale)} · "
+        f"{escape(c.review_reason or '')}"
+        for c in held
+    ]
+    await message.answer("\n".join(lines))
+
+
+async def cmd_review(
+    message: Message, command: CommandObject, conversions: ConversionService
+) -> None:
+    conversion_id, _rest = parse_id(command)
+    status = await conversions.decide_review(conversion_id, command.command == "review_ok")
+    await message.answer(
+        _("Conversion #{id} is now {status}.").format(id=conversion_id, status=status.value)
+    )
+
+
+async def cmd_payouts(message: Message, balance: BalanceService, i18n: I18n) -> None:
+    requests = await balance.open_requests()
+    if not requests:
+        await message.answer(_("No payout requests are waiting."))
+        return
+    lines = [
+        f"#{p.id} · tg {p.affiliate_tg_id} · "
+        f"{format_money(p.amount_minor, p.currency, i18n.current_locale)}\n"
+        f"    <code>{escape(p.details)}</code>"
+        for p in requests
+    ]
+    await message.answer("\n".join(lines))
+
+
+async def cmd_payout_decide(
+    message: Message, command: CommandObject, balance: BalanceService, notifier: Notifier
+) -> None:
+    request_id, note = parse_id(command)
+    approve = command.command == "payout_ok"
+    payout = await balance.decide(request_id, approve, note)
+    await message.answer(
+        _("Payout #{id} approved.").format(id=payout.id)
+        if approve
+        else _("Payout #{id} rejected; the money is back on the balance.").format(id=payout.id)
+    )
+    await notifier.payout_decided(payout)
+
+
+async def cmd_adjust(message: Message, command: CommandObject, balance: BalanceService) -> None:
+    parts = (command.args or "").split(maxsplit=3)
+    affiliate = tg_id(parts[0]) if parts else None
+    if len(parts) < 4 or affiliate is None:
+        raise InvalidInput(
+            N_("Usage: /adjust TG_ID AMOUNT CURRENCY NOTE, e.g. /adjust 123 -5.00 USD fix")
+        )
+    entry_id = await balance.adjust(affiliate, parts[1], check_currency(parts[2]), parts[3])
+    await message.answer(_("✅ Adjustment #{id} recorded.").format(id=entry_id))
+
+
+def router() -> Router:
+    """The money commands, built afresh for each dispatcher (the parent router lets admins in)."""
+    r = Router(name=__name__)
+    r.message.register(cmd_rate, Command("rate"))
+    r.message.register(cmd_reviews, Command("reviews"))
+    r.message.register(cmd_review, Command("review_ok", "review_no"))
+    r.message.register(cmd_payouts, Command("payouts"))
+    r.message.register(cmd_payout_decide, Command("payout_ok", "payout_no"))
+    r.message.register(cmd_adjust, Command("adjust"))
+    return r

@@ -1,0 +1,109 @@
+"""Admin commands for offers: list, create, edit, enable, the postback details, secrets."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.errors import N_, InvalidInput
+from bot.services.money import format_money
+from bot.services.offers import OfferService
+from handlers.admin.parsing import leading_id, parse_offer_command, parse_offer_edit
+from models import Offer
+
+
+def offer_line(offer: Offer, locale: str) -> str:
+    state = "🟢" if offer.is_active else "⚪️"
+    payout = format_money(offer.payout_minor, offer.currency, locale)
+    line = f"{state} #{offer.id} <b>{escape(offer.title)}</b> · {offer.kind} · {payout}"
+    if offer.target_url:
+        line += f"\n    <code>{escape(offer.target_url)}</code>"
+    return line
+
+
+def parse_id(command: CommandObject) -> tuple[int, str]:
+    return leading_id(command, N_("Give the offer's number, e.g. /{command} 3"))
+
+
+async def cmd_offers(message: Message, offers: OfferService, i18n: I18n) -> None:
+    items = await offers.list()
+    if not items:
+        await message.answer(_("No offers yet. Create one with /offer_add."))
+        return
+    await message.answer("\n".join(offer_line(o, i18n.current_locale) for o in items))
+
+
+async def cmd_offer_add(
+    message: Message, command: CommandObject, offers: OfferService, i18n: I18n
+) -> None:
+    offer = await offers.create(parse_offer_command(command.args or ""))
+    await message.answer(_("✅ Offer created:") + "\n" + offer_line(offer, i18n.current_locale))
+
+
+async def cmd_offer_edit(
+    message: Message, command: CommandObject, offers: OfferService, i18n: I18n
+) -> None:
+    offer_id, rest = parse_id(command)
+    field, _sep, value = rest.partition(" ")
+    if not value.strip():
+        raise InvalidInput(
+            N_("Usage: /offer_edit ID FIELD VALUE, e.g. /offer_edit 3 title New name")
+        )
+    patch = parse_offer_edit(field, value, await offers.get(offer_id))
+    offer = await offers.update(offer_id, patch)
+    await message.answer(_("✅ Offer updated:") + "\n" + offer_line(offer, i18n.current_locale))
+
+
+async def cmd_offer_toggle(
+    message: Message, command: CommandObject, offers: OfferService, i18n: I18n
+) -> None:
+    offer_id, _rest = parse_id(command)
+    offer = await offers.set_active(offer_id, command.command == "offer_on")
+    await message.answer(offer_line(offer, i18n.current_locale))
+
+
+def postback_text(offer: Offer, public_url: str) -> str:
+    base = f"{public_url}/postback/{offer.id}"
+    return _(
+        "<b>Postback for offer #{id}</b>\n\n"
+        "Signed (HMAC-SHA256 of the sorted parameters, see the README):\n"
+        "<code>{base}?click_id={{click_id}}&amp;event=deposit&amp;amount=10.00&amp;"
+        "currency={currency}&amp;status=approved&amp;txid=…&amp;ts=…&amp;sig=…</code>\n"
+        "Secret: <code>{secret}</code>\n\n"
+        "Fixed URL with a token:\n"
+        "<code>{base}?token={token}&amp;click_id={{click_id}}&amp;event=sale&amp;txid=…</code>"
+    ).format(
+        id=offer.id,
+        base=base,
+        currency=offer.currency,
+        secret=escape(offer.secret),
+        token=escape(offer.token or ""),
+    )
+
+
+async def cmd_offer_postback(
+    message: Message, command: CommandObject, offers: OfferService, settings: Settings
+) -> None:
+    offer_id, _rest = parse_id(command)
+    if command.command == "offer_secret":
+        offer = await offers.rotate_secret(offer_id)
+    else:
+        offer = await offers.get(offer_id)
+    await message.answer(postback_text(offer, settings.PUBLIC_URL))
+
+
+def router() -> Router:
+    """The offers commands, built afresh for each dispatcher (the parent router lets admins in)."""
+    r = Router(name=__name__)
+    r.message.register(cmd_offers, Command("offers"))
+    r.message.register(cmd_offer_add, Command("offer_add"))
+    r.message.register(cmd_offer_edit, Command("offer_edit"))
+    r.message.register(cmd_offer_toggle, Command("offer_on", "offer_off"))
+    r.message.register(cmd_offer_postback, Command("offer_postback", "offer_secret"))
+    return r
