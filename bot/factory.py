@@ -28,7 +28,7 @@ from bot.services.channels import ChannelService
 from bot.services.clicks import ClickService, target_cache
 from bot.services.conversions import ConversionService
 from bot.services.links import LinkService, LinkUrls
-from bot.services.news import NewsService
+from bot.services.notices import ConversionNotices
 from bot.services.offers import OfferService
 from bot.services.outbox import OutboxService
 from bot.services.postbacks import PostbackService
@@ -124,7 +124,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             redis,
             affiliates,
             referrals,
-            NewsService(),
+            ConversionNotices(),
             fold_delay=settings.REFERRAL_NOTIFY_DELAY,
             pacer=free,
         ),

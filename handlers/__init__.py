@@ -7,16 +7,17 @@ from aiogram import Router
 
 from handlers import (
     admin,
+    balance,
     channels,
     errors,
     fallback,
     inline,
     links,
     menu,
-    money,
     races,
     settings,
     start,
+    stats,
 )
 
 
@@ -28,7 +29,8 @@ def get_routers() -> list[Router]:
         start.router(),
         menu.router(),
         links.router(),
-        money.router(),
+        stats.router(),
+        balance.router(),
         races.router(),
         channels.router(),
         settings.router(),

@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.referrals import ReferralService
+from bot.services.referrals import ReferralService, Refused
 from bot.telegram.notifier import Notifier
 from handlers.common import help_text, menu_text
 from keyboards.menu import back_to_menu_kb, main_menu_kb
@@ -34,9 +34,9 @@ async def cmd_start(
         ).format(name=name)
     else:
         text = _("👋 Welcome back, {name}!").format(name=name)
-    if outcome.refused == "unknown":
+    if outcome.refused is Refused.UNKNOWN:
         text += "\n\n" + _("That invite link is not valid, but you are in all the same.")
-    elif outcome.refused == "self":
+    elif outcome.refused is Refused.SELF:
         text += "\n\n" + _("That is your own link: share it with others to earn.")
     await message.answer(text, reply_markup=main_menu_kb())
 

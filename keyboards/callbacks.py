@@ -15,6 +15,7 @@ from pydantic import Field
 
 from bot.services.codes import LABEL_MAX
 from bot.services.inputs import INT32_MAX
+from bot.services.stats import Period
 
 Id = Annotated[int, Field(ge=0, le=INT32_MAX)]
 Page = Annotated[int, Field(ge=0, le=100_000)]
@@ -55,7 +56,7 @@ class LinkCallback(CallbackData, prefix="l"):
 
 
 class StatsCallback(CallbackData, prefix="sx"):
-    period: Word = "today"
+    period: Period = Period.TODAY
     chart: bool = False
 
 

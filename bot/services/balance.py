@@ -12,8 +12,8 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from bot.errors import N_, Conflict, InvalidInput, NotFound
+from bot.services.amounts import format_money, from_minor, to_minor
 from bot.services.inputs import has_control
-from bot.services.money import format_money, from_minor, to_minor
 from models import (
     Affiliate,
     Conversion,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from bot.errors import InvalidInput
+from bot.services.amounts import to_minor
 from bot.services.cache import TtlCache
 from bot.services.codes import check_label, read_code
 from bot.services.conversions import (
@@ -28,7 +29,6 @@ from bot.services.conversions import (
     refused,
 )
 from bot.services.inputs import ascii_int, tg_id
-from bot.services.money import to_minor
 from bot.services.sql import as_datetime, connection, placeholders
 from models import Affiliate, ConversionStatus, Link, Offer
 

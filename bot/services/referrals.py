@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import cast
 
 from tortoise.exceptions import IntegrityError
@@ -16,13 +17,22 @@ from bot.services.races import ScoreEvent, Scoring
 from models import Affiliate, Link, RaceMetric, Referral
 
 
+class Refused(StrEnum):
+    """Why a /start payload credited nobody."""
+
+    UNKNOWN = "unknown"  # not one of our codes, or its offer ended
+    SELF = "self"  # the user's own link
+    REPEAT = "repeat"  # not a new user: first touch only
+    BANNED = "banned"  # the link's owner is banned
+
+
 @dataclass(frozen=True, slots=True)
 class StartOutcome:
     """What a /start did: whether it was the user's first, and whom it credited."""
 
     first_start: bool
     referrer_id: int | None = None
-    refused: str | None = None  # why a payload did not count: unknown, self, repeat, banned
+    refused: Refused | None = None  # why a payload did not count
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +67,16 @@ class ReferralService:
             if not raw_payload:
                 return StartOutcome(bool(first))
             if payload is None:
-                return StartOutcome(bool(first), refused="unknown")
+                return StartOutcome(bool(first), refused=Refused.UNKNOWN)
             link = await Link.get_or_none(code=payload.code).select_related("affiliate", "offer")
             if link is None or (link.offer is not None and not link.offer.is_active):
-                return StartOutcome(bool(first), refused="unknown")
+                return StartOutcome(bool(first), refused=Refused.UNKNOWN)
             if link.affiliate_id == user.id:
-                return StartOutcome(bool(first), refused="self")
+                return StartOutcome(bool(first), refused=Refused.SELF)
             if not first:
-                return StartOutcome(False, refused="repeat")
+                return StartOutcome(False, refused=Refused.REPEAT)
             if link.affiliate.is_banned:
-                return StartOutcome(True, refused="banned")
+                return StartOutcome(True, refused=Refused.BANNED)
             sub = payload.sub
             if sub and not await LinkService().has_sublink(link.affiliate_id, sub):
                 sub = None
@@ -88,7 +98,7 @@ class ReferralService:
                             ]
                         )
             except IntegrityError:  # the unique referred_id: credited already
-                return StartOutcome(True, refused="repeat")
+                return StartOutcome(True, refused=Refused.REPEAT)
             return StartOutcome(True, referrer_id=link.affiliate_id)
 
     async def count_for(self, affiliate_id: int) -> int:

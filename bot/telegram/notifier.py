@@ -24,9 +24,9 @@ from redis.exceptions import LockError
 from bot.errors import outage
 from bot.i18n import pick_language
 from bot.services.affiliates import AffiliateService
+from bot.services.amounts import format_money
 from bot.services.balance import Payout
-from bot.services.money import format_money
-from bot.services.news import ConversionNews, NewsService
+from bot.services.notices import ConversionNotice, ConversionNotices
 from bot.services.referrals import ReferralNotice, ReferralService
 from bot.telegram.sender import FREE_RATE, Pacer
 from models import PayoutStatus
@@ -45,7 +45,7 @@ class Notifier:
         redis: Redis,
         affiliates: AffiliateService,
         referrals: ReferralService,
-        news: NewsService,
+        news: ConversionNotices,
         fold_delay: float,
         pacer: Pacer | None = None,
     ) -> None:
@@ -187,7 +187,7 @@ class Notifier:
                 text += " " + _("and {more} more").format(more=more)
             return text
 
-    def _render_conversions(self, news: ConversionNews) -> str:
+    def _render_conversions(self, news: ConversionNotice) -> str:
         locale = self._locale(news.language, news.tg_language)
         with self.i18n.context(), self.i18n.use_locale(locale):
             lines = [_("💸 New conversions:") if news.total > 1 else _("💸 New conversion:")]

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from bot.i18n import DEFAULT_LANGUAGE, pick_language
 from bot.services.affiliates import reachable
-from bot.services.money import format_money
+from bot.services.amounts import format_money
 from bot.services.outbox import Letter, OutboxService
 from bot.services.races import RaceService, Standing, TickResult
 from bot.telegram.render import (

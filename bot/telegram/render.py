@@ -9,7 +9,7 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.services.money import format_money
+from bot.services.amounts import format_money
 from bot.services.races import Standing
 from models import Affiliate, Race, RaceMetric, RacePrize, RaceStatus
 

@@ -12,10 +12,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.errors import N_, InvalidInput
+from bot.services.amounts import check_currency, format_money
 from bot.services.balance import BalanceService
 from bot.services.conversions import ConversionService
 from bot.services.inputs import tg_id
-from bot.services.money import check_currency, format_money
 from bot.services.offers import OfferService
 from bot.telegram.notifier import Notifier
 from handlers.admin.parsing import leading_id, parse_rate_change, parse_rate_target

@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.errors import N_, InvalidInput
-from bot.services.money import format_money
+from bot.services.amounts import format_money
 from bot.services.offers import OfferService
 from handlers.admin.parsing import leading_id, parse_offer_command, parse_offer_edit
 from models import Offer

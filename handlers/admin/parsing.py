@@ -13,8 +13,8 @@ from typing import Any
 from aiogram.filters import CommandObject
 
 from bot.errors import N_, InvalidInput
+from bot.services.amounts import check_currency, to_minor
 from bot.services.inputs import ascii_int, has_control, tg_id
-from bot.services.money import check_currency, to_minor
 from bot.services.offers import (
     OfferDraft,
     OfferPatch,

@@ -4,10 +4,10 @@ import fakeredis
 import pytest
 
 from bot.errors import InvalidInput
+from bot.services.amounts import format_money, from_minor, to_minor
 from bot.services.clicks import ClickService, Target, compile_target, is_bot_agent
 from bot.services.codes import new_code, normalize_label, parse_payload
 from bot.services.links import LinkUrls
-from bot.services.money import format_money, from_minor, to_minor
 from models import OfferKind
 
 

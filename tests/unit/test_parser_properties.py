@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import InvalidInput
+from bot.services.amounts import MAX_MINOR, check_currency, to_minor
 from bot.services.balance import check_details
 from bot.services.codes import CODE_RE, LABEL_RE, new_code, parse_payload
 from bot.services.conversions import Answer, Refusal
 from bot.services.inputs import INT32_MAX, TG_ID_MAX, ascii_int, tg_id
-from bot.services.money import MAX_MINOR, check_currency, to_minor
 from bot.services.offers import (
     check_chat_id,
     check_int,

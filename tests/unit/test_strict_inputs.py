@@ -21,11 +21,11 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.errors import InvalidInput
+from bot.services.amounts import to_minor
 from bot.services.balance import check_details
 from bot.services.codes import check_label, new_code, normalize_label, parse_payload, read_code
 from bot.services.conversions import Answer, Refusal
 from bot.services.inputs import ascii_int, clean_header, tg_id
-from bot.services.money import to_minor
 from bot.services.offers import (
     check_chat_id,
     check_int,

@@ -23,7 +23,7 @@ class ConversionItem:
 
 
 @dataclass(frozen=True, slots=True)
-class ConversionNews:
+class ConversionNotice:
     tg_id: int
     language: str | None
     tg_language: str | None
@@ -33,8 +33,8 @@ class ConversionNews:
     items: list[ConversionItem] = field(default_factory=list)
 
 
-class NewsService:
-    async def pending_conversions(self, affiliate_id: int) -> ConversionNews | None:
+class ConversionNotices:
+    async def pending_conversions(self, affiliate_id: int) -> ConversionNotice | None:
         waiting = Conversion.filter(
             affiliate_id=affiliate_id, notified_at__isnull=True, status__in=TOLD
         )
@@ -45,7 +45,7 @@ class NewsService:
         total = await waiting.count()
         rows = await waiting.order_by("id").limit(SHOWN).select_related("offer")
         affiliate = await Affiliate.get(id=affiliate_id)
-        return ConversionNews(
+        return ConversionNotice(
             tg_id=affiliate.tg_id,
             language=affiliate.language,
             tg_language=affiliate.tg_language,

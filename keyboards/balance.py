@@ -1,4 +1,4 @@
-"""Keyboards of the Stats and Balance sections."""
+"""Keyboards of the Balance section."""
 
 from __future__ import annotations
 
@@ -11,20 +11,7 @@ from keyboards.callbacks import (
     BalanceCallback,
     MenuAction,
     MenuCallback,
-    StatsCallback,
 )
-
-
-def stats_kb(current: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    names = {"today": _("Today"), "7d": _("7 days"), "30d": _("30 days"), "all": _("All time")}
-    for period, name in names.items():
-        mark = "• " if period == current else ""
-        kb.button(text=mark + name, callback_data=StatsCallback(period=period))
-    kb.button(text=_("📈 Chart"), callback_data=StatsCallback(period=current, chart=True))
-    kb.button(text=_("⬅️ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
-    kb.adjust(4, 1, 1)
-    return kb.as_markup()
 
 
 def balance_kb(payable: list[str]) -> InlineKeyboardMarkup:
