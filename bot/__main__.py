@@ -58,6 +58,7 @@ async def run(settings: Settings) -> None:
         await runner.setup()
         await web.TCPSite(runner, settings.WEB_HOST, settings.WEB_PORT).start()
         logger.info("HTTP server on {}:{}", settings.WEB_HOST, settings.WEB_PORT)
+        services.sender.start(services.lease)  # what is queued goes out at once
         scheduler.start()
         # A race whose end passed while no process ran is finalised now, not a tick later.
         await jobs.tick_races(services.races, services.race_news, services.lease)
@@ -87,6 +88,7 @@ async def run(settings: Settings) -> None:
         await services.clicks.close()
         await services.conversions.close()
         await services.notifier.close()
+        await services.sender.close()
         await bot.session.close()
         await redis.aclose()
         await db.close()

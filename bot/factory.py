@@ -41,7 +41,7 @@ from bot.telegram.middlewares.i18n import UserI18nMiddleware
 from bot.telegram.middlewares.user import UserMiddleware
 from bot.telegram.notifier import Notifier
 from bot.telegram.race_news import RaceNews
-from bot.telegram.sender import FREE_RATE, OutboxSender, Pacer
+from bot.telegram.sender import OutboxSender
 from bot.web.app import create_web_app
 from handlers import get_routers
 from scheduler import create_scheduler
@@ -93,18 +93,10 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     )
     postbacks = PostbackService(conversions)
     outbox = OutboxService()
-    # One overall pace for everything sent at the free rate: the outbox (unless it pays for
-    # broadcasts, which have their own limit) and the notifier's per-user notices.
-    free = Pacer(FREE_RATE)
+    sender = OutboxSender(bot, outbox, affiliates, paid=settings.PAID_BROADCAST)
     return Services(
         outbox=outbox,
-        sender=OutboxSender(
-            bot,
-            outbox,
-            affiliates,
-            paid=settings.PAID_BROADCAST,
-            pacer=None if settings.PAID_BROADCAST else free,
-        ),
+        sender=sender,
         race_news=RaceNews(bot, i18n, redis, races, outbox, settings.RACE_NEWS_COOLDOWN),
         lease=Lease(redis),
         affiliates=affiliates,
@@ -119,14 +111,14 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
         balance=BalanceService(minimum=settings.PAYOUT_MINIMUM),
         stats=StatsService(),
         notifier=Notifier(
-            bot,
             i18n,
             redis,
             affiliates,
             referrals,
             ConversionNotices(),
+            outbox,
+            sender,
             fold_delay=settings.REFERRAL_NOTIFY_DELAY,
-            pacer=free,
         ),
         i18n=i18n,
     )

@@ -19,6 +19,9 @@ class Outbox(Model):
     sent_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0, db_default=0)
     error = fields.CharField(max_length=256, null=True)
+    # Bulk (race news, results, broadcasts) may go as paid broadcasts; a notice to one person
+    # (a referral, a conversion, a payout decision) never does.
+    bulk = fields.BooleanField(default=True, db_default=True)
 
     class Meta:
         table = "outbox"

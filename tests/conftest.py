@@ -141,6 +141,10 @@ class Stack:
     redis: Redis
     tg: TgClient
 
+    async def deliver(self, seconds: float = 5.0) -> int:
+        """What the outbox holds goes out, as the running process's sender does it."""
+        return await self.services.sender.drain(seconds)
+
 
 async def build_stack(database_url: str, redis: Redis, **overrides: Any) -> Stack:
     settings = make_settings(database_url, **overrides)

@@ -16,6 +16,7 @@ class Letter:
     key: str  # unique: the same news is never queued twice
     chat_id: int
     text: str
+    bulk: bool = True  # False for a notice to one person: never a paid broadcast
 
 
 class OutboxService:
@@ -31,7 +32,10 @@ class OutboxService:
         fresh = {letter.key: letter for letter in letters if letter.key not in known}.values()
         now = self.clock()
         await Outbox.bulk_create(
-            [Outbox(key=x.key, chat_id=x.chat_id, text=x.text, created_at=now) for x in fresh],
+            [
+                Outbox(key=x.key, chat_id=x.chat_id, text=x.text, bulk=x.bulk, created_at=now)
+                for x in fresh
+            ],
             ignore_conflicts=True,
         )
         return len(fresh)

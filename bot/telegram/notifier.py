@@ -1,8 +1,11 @@
-"""The one place that sends news to users outside a reply: folded, block-aware.
+"""Per-user notices outside a reply (new referrals, conversions, payout decisions): folded,
+then queued in the outbox, which the paced sender delivers — one pipe, one pace and one
+record of what was sent for everything the product sends on its own.
 
 News waits in the database (rows with `notified_at` unset), so a restart loses none: a short
-timer folds a burst into one message, and a scheduled sweep sends whatever a restart or
-another instance left behind.
+timer folds a burst into one message, and a scheduled sweep queues whatever a restart or
+another instance left behind. Each notice has a key of its own in the outbox, so none is
+queued twice.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from html import escape
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from loguru import logger
@@ -27,8 +28,9 @@ from bot.services.affiliates import AffiliateService
 from bot.services.amounts import format_money
 from bot.services.balance import Payout
 from bot.services.notices import ConversionNotice, ConversionNotices
+from bot.services.outbox import Letter, OutboxService
 from bot.services.referrals import ReferralNotice, ReferralService
-from bot.telegram.sender import FREE_RATE, Pacer
+from bot.telegram.sender import OutboxSender
 from models import PayoutStatus
 
 REFERRALS = "ref"
@@ -40,24 +42,23 @@ class Notifier:
 
     def __init__(
         self,
-        bot: Bot,
         i18n: I18n,
         redis: Redis,
         affiliates: AffiliateService,
         referrals: ReferralService,
         news: ConversionNotices,
+        outbox: OutboxService,
+        sender: OutboxSender,
         fold_delay: float,
-        pacer: Pacer | None = None,
     ) -> None:
-        self.bot = bot
         self.i18n = i18n
+        self.outbox = outbox
+        self.sender = sender
         self.redis = redis
         self.affiliates = affiliates
         self.referrals = referrals
         self.news = news
         self.fold_delay = fold_delay
-        # Shared with the outbox sender (bot/factory.py): both count against one overall pace.
-        self.pacer = pacer or Pacer(FREE_RATE)
         self._timers: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._again: set[tuple[str, int]] = set()
 
@@ -120,7 +121,7 @@ class Notifier:
                 await lock.release()
 
     async def flush_referrals(self, referrer_id: int) -> bool:
-        """Send the waiting referrals as one message; True if it was delivered.
+        """Queue the waiting referrals as one message; True if one was queued.
 
         Either way they are marked told, so nothing is sent twice.
         """
@@ -131,14 +132,18 @@ class Notifier:
                 return False
             sent = False
             if notice.wants_news:  # notifications off, or the bot is blocked: skip quietly
-                sent = await self.send(notice.referrer_tg_id, self._render_referrals(notice))
+                sent = await self.send(
+                    f"ref:{referrer_id}:{notice.last_id}",
+                    notice.referrer_tg_id,
+                    self._render_referrals(notice),
+                )
             await self.referrals.mark_notified(referrer_id, notice.last_id)
             return sent
 
         return await self._locked(REFERRALS, referrer_id, send)
 
     async def flush_conversions(self, affiliate_id: int) -> bool:
-        """Send the waiting conversions as one message (a line each); True if delivered."""
+        """Queue the waiting conversions as one message (a line each); True if queued."""
 
         async def send() -> bool:
             news = await self.news.pending_conversions(affiliate_id)
@@ -146,14 +151,18 @@ class Notifier:
                 return False
             sent = False
             if news.wants_news:
-                sent = await self.send(news.tg_id, self._render_conversions(news))
+                sent = await self.send(
+                    f"conv:{affiliate_id}:{news.last_id}",
+                    news.tg_id,
+                    self._render_conversions(news),
+                )
             await self.news.mark_conversions_told(affiliate_id, news.last_id)
             return sent
 
         return await self._locked(CONVERSIONS, affiliate_id, send)
 
     async def sweep(self) -> int:
-        """Send every notice left behind (a restart, another instance). Sends nothing twice."""
+        """Queue every notice left behind (a restart, another instance); nothing twice."""
         sent = 0
         age = timedelta(seconds=self.fold_delay + 5)
         for kind, waiting in (
@@ -215,22 +224,14 @@ class Notifier:
                     "❌ Your payout request of {amount} was declined; the money is back on "
                     "your balance."
                 )
-            return await self.send(affiliate.tg_id, text.format(amount=money))
+            key = f"payout:{payout.id}:{payout.status.value}"
+            return await self.send(key, affiliate.tg_id, text.format(amount=money))
 
-    async def send(self, chat_id: int, text: str) -> bool:
-        """Send one message at the shared pace; honour RetryAfter, mark the user blocked on
-        Forbidden."""
-        for _attempt in range(3):
-            await self.pacer.turn(chat_id)
-            try:
-                await self.bot.send_message(chat_id, text)
-                return True
-            except TelegramRetryAfter as exc:
-                await self.pacer.sleep(float(exc.retry_after))
-            except TelegramForbiddenError:
-                await self.affiliates.mark_blocked(chat_id)
-                return False
-        return False
+    async def send(self, key: str, chat_id: int, text: str) -> bool:
+        """Queue one message in the outbox (once per key) and wake the sender."""
+        queued = await self.outbox.enqueue([Letter(key, chat_id, text, bulk=False)])
+        self.sender.wake()
+        return queued > 0
 
     async def close(self) -> None:
         for timer in list(self._timers.values()):

@@ -181,7 +181,6 @@ class RaceNews:
                     *prize_lines(race, prizes, DEFAULT_LANGUAGE),
                 ]
             )
-        try:
-            await self.bot.send_message(race.announce_chat_id, text)
-        except (TelegramBadRequest, TelegramForbiddenError) as exc:
-            logger.warning("race {} results post: {}", race.id, exc.message)
+        await self.outbox.enqueue(
+            [Letter(f"race{race.id}:channel:results", race.announce_chat_id, text)]
+        )

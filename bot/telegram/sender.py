@@ -1,13 +1,18 @@
-"""The paced sender of the outbox: ~30 messages a second overall, one a second per chat.
+"""The one outbound pipe: every message the product sends outside a reply (notices, race
+news, reminders, results, payout decisions) is a row of the outbox, delivered by this paced
+sender: ~30 messages a second overall, one a second per chat.
 
 It honours RetryAfter (everything waits), marks users who blocked the bot and never fails a
-job because of them. With PAID_BROADCAST, messages go out with allow_paid_broadcast and the
-overall pace rises to what Telegram allows for paid broadcasts.
+job because of them; the outbox records what was sent, so nothing goes out twice. With
+PAID_BROADCAST, messages go out with allow_paid_broadcast and the overall pace rises to what
+Telegram allows for paid broadcasts. A scheduled job drains the outbox every few seconds
+under the scheduler lease; `wake()` delivers what was just queued at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -21,6 +26,7 @@ from aiogram.exceptions import (
 )
 from loguru import logger
 
+from bot.lease import Lease
 from bot.services.affiliates import AffiliateService
 from bot.services.outbox import OutboxService
 from models import Outbox
@@ -82,15 +88,49 @@ class OutboxSender:
         affiliates: AffiliateService,
         paid: bool = False,
         pacer: Pacer | None = None,
+        paid_pacer: Pacer | None = None,
     ) -> None:
         self.bot = bot
         self.outbox = outbox
         self.affiliates = affiliates
-        self.paid = paid
-        self.pacer = pacer or Pacer(PAID_RATE if paid else FREE_RATE)
+        self.pacer = pacer or Pacer(FREE_RATE)  # notices always; everything unless paid
+        self.paid_pacer = (paid_pacer or Pacer(PAID_RATE)) if paid else None
+        self._draining = asyncio.Lock()  # one drain at a time: a row is never sent twice
+        self._lease: Lease | None = None  # set by start(): wake() delivers while we hold it
+        self._woken: asyncio.Task[None] | None = None
+
+    def _pacer(self, row: Outbox) -> Pacer:
+        return self.paid_pacer if self.paid_pacer is not None and row.bulk else self.pacer
+
+    def start(self, lease: Lease) -> None:
+        """Deliver on wake() from now on (the running process; tests drain by hand)."""
+        self._lease = lease
+
+    def wake(self) -> None:
+        """Something was queued: deliver it now rather than at the next scheduled drain."""
+        if self._lease is None or (self._woken is not None and not self._woken.done()):
+            return
+        self._woken = asyncio.create_task(self._drain_woken(self._lease))
+
+    async def _drain_woken(self, lease: Lease) -> None:
+        try:
+            if await lease.hold():
+                await self.drain()
+        except Exception as exc:  # the scheduled drain tries again
+            logger.warning("outbox delivery on wake failed: {!r}", exc)
+
+    async def close(self) -> None:
+        if self._woken is not None:
+            self._woken.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._woken
 
     async def drain(self, seconds: float = 5.0) -> int:
         """Send what is waiting for about `seconds`; return how many were delivered."""
+        async with self._draining:
+            return await self._drain(seconds)
+
+    async def _drain(self, seconds: float) -> int:
         deadline = self.pacer.clock() + seconds
         delivered = 0
         while self.pacer.clock() < deadline:
@@ -101,24 +141,24 @@ class OutboxSender:
             for row in rows:
                 if self.pacer.clock() >= deadline:
                     break
-                if not self.pacer.chat_ready(row.chat_id):
+                pacer = self._pacer(row)
+                if not pacer.chat_ready(row.chat_id):
                     continue  # this chat had a message this second: it waits its turn
-                await self.pacer.wait()
+                await pacer.wait()
                 progressed = True
-                delivered += await self._send(row)
+                delivered += await self._send(row, pacer)
             if not progressed:
                 await self.pacer.sleep(0.2)
         return delivered
 
-    async def _send(self, row: Outbox) -> int:
+    async def _send(self, row: Outbox, pacer: Pacer) -> int:
+        paid = True if pacer is self.paid_pacer else None
         while True:
             try:
-                await self.bot.send_message(
-                    row.chat_id, row.text, allow_paid_broadcast=True if self.paid else None
-                )
+                await self.bot.send_message(row.chat_id, row.text, allow_paid_broadcast=paid)
             except TelegramRetryAfter as exc:
                 logger.warning("flood limit: waiting {} s", exc.retry_after)
-                await self.pacer.sleep(float(exc.retry_after))
+                await pacer.sleep(float(exc.retry_after))
                 continue
             except TelegramForbiddenError:
                 await self.affiliates.mark_blocked(row.chat_id)
@@ -131,6 +171,6 @@ class OutboxSender:
                 await self.outbox.retry_later(row, exc.message)
                 return 0
             finally:
-                self.pacer.record(row.chat_id)
+                pacer.record(row.chat_id)
             await self.outbox.done(row)
             return 1

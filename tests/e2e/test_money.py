@@ -88,6 +88,7 @@ async def test_conversions_are_told_folded_into_one_message(
         )
         stack.services.notifier.conversion_stored(outcome.affiliate_id or 0)
     await asyncio.sleep(0.6)
+    await stack.deliver()
 
     assert sent_to(stack, 20) == [
         "💸 New conversions:\n+$2.50 — deposit — Casino\n+$2.50 — deposit — Casino (pending)"
@@ -101,7 +102,7 @@ async def test_news_arriving_during_a_flush_is_sent_too(stack: Stack, factory: F
     from tests.integration.test_outbox import FakeTime
 
     time = FakeTime()  # the second message to the chat waits a (fake) second for its turn
-    stack.services.notifier.pacer = Pacer(30, clock=time.clock, sleep=time.sleep)
+    stack.services.sender.pacer = Pacer(30, clock=time.clock, sleep=time.sleep)
     offer = await factory.offer("Casino")
     aff = await factory.affiliate(tg_id=21)
     link = await factory.link(aff, offer)
@@ -112,6 +113,7 @@ async def test_news_arriving_during_a_flush_is_sent_too(stack: Stack, factory: F
         stack.services.notifier.conversion_stored(aff.id)
         await asyncio.sleep(0)
     await asyncio.sleep(0.2)
+    await stack.deliver()
 
     told = "\n".join(sent_to(stack, 21))
     assert told.count("+$2.50") == 3
@@ -158,6 +160,7 @@ async def test_payout_request_dialog_then_admin_approves(stack: Stack, factory: 
     twice = await alice.press(confirm.button("Send the request"))
     listing = await stack.tg.user(ADMIN_ID).send("/payouts")
     approved = await stack.tg.user(ADMIN_ID).send("/payout_ok 1")
+    await stack.deliver()
 
     assert "available <b>$25.00</b>" in balance.text
     assert "payout details" in ask.text
@@ -267,7 +270,7 @@ async def test_a_burst_of_notices_to_many_affiliates_keeps_the_overall_pace(
         return await real(bot, method, timeout)
 
     stack.session.make_request = stamped  # type: ignore[method-assign]
-    stack.services.notifier.pacer = Pacer(30, clock=time.clock, sleep=time.sleep)
+    stack.services.sender.pacer = Pacer(30, clock=time.clock, sleep=time.sleep)
     offer = await factory.offer("Casino")
     people = [await factory.affiliate(tg_id=500 + i) for i in range(45)]
     for aff in people:
@@ -281,6 +284,7 @@ async def test_a_burst_of_notices_to_many_affiliates_keeps_the_overall_pace(
     told = await asyncio.gather(
         *(stack.services.notifier.flush_conversions(aff.id) for aff in people)
     )
+    await stack.deliver(seconds=60)
 
     assert all(told) and len(stamps) == 45
     assert max(sum(1 for s in stamps if start <= s < start + 1.0) for start in stamps) <= 30

@@ -53,6 +53,7 @@ async def test_referral_is_credited_and_the_referrer_told(stack: Stack, factory:
 
     reply = await stack.tg.user(11, first_name="Nick").send(f"/start {code}")
     await asyncio.sleep(0.05)  # the fold delay is 0 in tests
+    await stack.deliver()
 
     assert "Welcome, Nick" in reply.text
     assert await Referral.filter(referrer__tg_id=10).count() == 1
@@ -71,6 +72,7 @@ async def test_a_burst_of_referrals_is_folded_into_one_message(
     for uid, name in ((21, "Ann"), (22, "Ben"), (23, "<i>Cy</i>")):
         await stack.tg.user(uid, first_name=name).send(f"/start {code}")
     await asyncio.sleep(0.6)
+    await stack.deliver()
 
     assert sent_to(stack, 20) == [
         "🎉 3 new referrals joined through your links: Ann, Ben, &lt;i&gt;Cy&lt;/i&gt;"
@@ -89,6 +91,7 @@ async def test_notices_left_behind_are_sent_by_the_sweep_exactly_once(
 
     sent_first = await stack.services.notifier.sweep()
     sent_again = await stack.services.notifier.sweep()
+    await stack.deliver()
 
     assert (sent_first, sent_again) == (1, 0)
     assert sent_to(stack, 30) == ["🎉 New referral: <b>Lost</b> joined through your link!"]
@@ -138,7 +141,8 @@ async def test_referrer_who_blocked_the_bot_is_marked_and_nothing_fails(
     await stack.services.referrals.register_start(await factory.affiliate(), code)
     stack.session.queue(TelegramForbiddenError(Send(chat_id=70, text="x"), "bot was blocked"))
 
-    sent = await stack.services.notifier.flush_referrals(referrer.id)
+    await stack.services.notifier.flush_referrals(referrer.id)
+    sent = await stack.deliver()
 
     assert not sent
     await referrer.refresh_from_db()
@@ -156,6 +160,7 @@ async def test_referrer_with_notifications_off_is_not_messaged(
 
     await stack.tg.user(81, first_name="Nick").send(f"/start {code}")
     await asyncio.sleep(0.05)
+    await stack.deliver()
 
     assert not any("New referral" in t for t in sent_to(stack, 80))
     assert await Referral.filter(referrer__tg_id=80, notified_at__isnull=False).count() == 1
