@@ -9,6 +9,7 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -110,9 +111,10 @@ async def send_qr(
         raise NotFound(
             N_("The invite link is not ready: the bot must be an admin of the channel.")
         )
-    photo = BufferedInputFile(qr_png(url), filename=f"{view.code}.png")
-    await bot.send_photo(user.tg_id, photo, caption=f"{_title(view)}\n{url}")
     await query.answer()
+    async with ChatActionSender.upload_photo(bot=bot, chat_id=user.tg_id):  # while it draws
+        photo = BufferedInputFile(await qr_png(url), filename=f"{view.code}.png")
+        await bot.send_photo(user.tg_id, photo, caption=f"{_title(view)}\n{url}")
 
 
 async def sublinks_text(user: Affiliate, links: LinkService) -> tuple[str, list[str]]:

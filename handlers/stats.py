@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import BufferedInputFile, CallbackQuery
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from babel.numbers import get_currency_precision
 
 from bot.services.amounts import format_money
-from bot.services.stats import Period, Row, StatsService, chart_png
+from bot.services.stats import Period, Row, StatsService
 from handlers.common import show
 from keyboards.callbacks import (
     MenuAction,
@@ -98,22 +98,23 @@ async def render_stats(
     await show(query, "\n".join(lines), stats_kb(period))
 
 
-async def send_chart(query: CallbackQuery, user: Affiliate, stats: StatsService) -> None:
-    days = await stats.daily(user.id)
-    currencies = await stats.currencies(user.id)
-    currency = currencies[0] if currencies else "USD"
-    png = chart_png(
-        days,
-        get_currency_precision(currency),
-        (_("Last 30 days"), _("Earnings, {currency}").format(currency=currency), _("Conversions")),
+def chart_labels(currency: str) -> tuple[str, str, str]:
+    return (
+        _("Last 30 days"),
+        _("Earnings, {currency}").format(currency=currency),
+        _("Conversions"),
     )
-    if query.bot is not None:
-        await query.bot.send_photo(
+
+
+async def send_chart(query: CallbackQuery, user: Affiliate, stats: StatsService, bot: Bot) -> None:
+    await query.answer()
+    async with ChatActionSender.upload_photo(bot=bot, chat_id=user.tg_id):  # while it draws
+        png = await stats.chart(user.id, chart_labels)
+        await bot.send_photo(
             user.tg_id,
             BufferedInputFile(png, "stats.png"),
             caption=_("📈 Earnings and conversions per day"),
         )
-    await query.answer()
 
 
 def router() -> Router:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -10,6 +11,7 @@ from enum import StrEnum
 from io import BytesIO
 from typing import Any
 
+from babel.numbers import get_currency_precision
 from tortoise.functions import Count, Sum
 
 from models import Click, Conversion, ConversionStatus, Referral
@@ -122,6 +124,18 @@ class StatsService:
             sorted(subs.values(), key=lambda r: r.label),
         )
 
+    async def chart(
+        self, affiliate_id: int, labels: Callable[[str], tuple[str, str, str]]
+    ) -> bytes:
+        """The 30-day chart as a PNG, in the affiliate's main currency; drawn in a thread so
+        that redirects and replies sharing the event loop do not wait for it.
+        `labels(currency)` gives the title and the two axis names."""
+        days = await self.daily(affiliate_id)
+        currencies = await self.currencies(affiliate_id)
+        currency = currencies[0] if currencies else "USD"
+        precision = get_currency_precision(currency)
+        return await asyncio.to_thread(chart_png, days, precision, labels(currency))
+
     async def currencies(self, affiliate_id: int) -> list[str]:
         """The currencies the affiliate earns in, the most used first."""
         rows = (
@@ -153,15 +167,14 @@ class StatsService:
 def chart_png(
     days: list[tuple[date, int, int]], currency_precision: int, labels: tuple[str, str, str]
 ) -> bytes:
-    """Earnings (bars) and conversions (line) per day, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    """Earnings (bars) and conversions (line) per day, as a PNG. Drawn with a Figure of its
+    own (no pyplot, whose global state is not thread-safe), so it can run in a thread."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     title, earnings_label, conversions_label = labels
     figure = Figure(figsize=(8, 4), dpi=100)
+    FigureCanvasAgg(figure)
     ax = figure.subplots()
     x: list[Any] = [d for d, _, _ in days]
     ax.bar(
@@ -177,5 +190,4 @@ def chart_png(
     figure.tight_layout()
     buffer = BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close("all")
     return buffer.getvalue()

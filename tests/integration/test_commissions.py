@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -192,3 +193,37 @@ async def test_stats_report_counts_and_daily_chart(factory: Factory) -> None:
     assert [r.label for r in report.offers] == ["Shop"]
     assert days[-1][1:] == (2, 250) and len(days) == 30
     assert png.startswith(b"\x89PNG")
+
+
+async def test_charts_are_drawn_without_stalling_the_event_loop(factory: Factory) -> None:
+    """Redirects, postbacks and replies share the loop with chart drawing: three charts
+    drawn at once may not hold it for more than a small part of their drawing time."""
+    import time
+
+    from bot.services.stats import StatsService
+
+    aff = await factory.affiliate()
+    stats = StatsService()
+    stop = asyncio.Event()
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            lags.append(now - last - 0.005)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0.02)
+    started = time.perf_counter()
+    pngs = await asyncio.gather(
+        *(stats.chart(aff.id, lambda c: ("t", f"e {c}", "c")) for _ in range(3))
+    )
+    drawing = time.perf_counter() - started
+    stop.set()
+    await ticking
+
+    assert all(p.startswith(b"\x89PNG") for p in pngs)
+    assert max(lags) < drawing / 6  # drawn inline, one chart alone held it for about a third
