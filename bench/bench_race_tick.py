@@ -623,8 +623,7 @@ def verdicts(results: list[SizeResult]) -> list[str]:
                 f"{verdict(r.rank.p99_ms <= RANK_P99_TARGET_MS)}  own rank at {human(r.n)}: "
                 f"p99 {r.rank.p99_ms:.3f} ms (target <= {RANK_P99_TARGET_MS:g} ms)"
             )
-        for check in r.checks:
-            out.append(f"CHECK {human(r.n)}: {check}")
+        out.extend(f"CHECK {human(r.n)}: {check}" for check in r.checks)
     return out
 
 
@@ -690,8 +689,7 @@ async def main(args: argparse.Namespace) -> int:
             "argv": " ".join(iter_argv(sys.argv[1:])),
         }
         load_before = os.getloadavg()[0]
-        for n in args.size_list:
-            results.append(await run_size(args, conn, redis, n))
+        results.extend([await run_size(args, conn, redis, n) for n in args.size_list])
         meta["load"] = f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
         print(report(results, args, meta))
         print()

@@ -32,6 +32,7 @@ from bot.telegram.dispatcher import RetryingDispatcher
 from scheduler import jobs
 
 PARKED_REPLAY_SECONDS = 30
+GETME_ATTEMPTS = 3
 
 
 class StartupError(Exception):
@@ -96,7 +97,7 @@ async def run(settings: Settings) -> None:
 
 
 async def _who_am_i(bot: Bot, settings: Settings, services: Services) -> None:
-    for attempt in range(1, 4):
+    for attempt in range(1, GETME_ATTEMPTS + 1):
         try:
             await resolve_bot_identity(bot, settings, services)
             return
@@ -105,7 +106,7 @@ async def _who_am_i(bot: Bot, settings: Settings, services: Services) -> None:
                 "BOT_TOKEN was refused by Telegram: copy the token again from @BotFather"
             ) from None
         except TelegramNetworkError as exc:
-            if attempt == 3:
+            if attempt == GETME_ATTEMPTS:
                 raise StartupError(
                     f"cannot reach the Bot API at {settings.BOT_API_URL}: {exc.message}"
                 ) from None

@@ -35,6 +35,7 @@ BOT_UA = re.compile(
 MACROS = ("click_id", "sub", "affiliate_id", "offer_id", "link_code")
 MACRO_RE = re.compile(r"\{([a-z_]+)\}")
 REDIS_RETRY_SECONDS = 5.0  # after Redis fails, how long clicks go without asking it
+AGENTS_KEPT = 20_000  # user agents whose bot check is remembered
 
 
 def is_bot_agent(user_agent: str) -> bool:
@@ -327,7 +328,7 @@ class ClickService:
         """is_bot_agent(), remembered per agent string: browsers repeat the same few."""
         known = self._agents.get(user_agent)
         if known is None:
-            if len(self._agents) >= 20_000:
+            if len(self._agents) >= AGENTS_KEPT:
                 self._agents.clear()
             known = self._agents[user_agent] = is_bot_agent(user_agent)
         return known

@@ -17,6 +17,8 @@ from bot.services.inputs import ascii_int, has_control
 from models import Affiliate, AffiliateRate, ConversionStatus, Offer, OfferKind
 
 TITLE_MAX = 128
+WHOLE_BP = 10_000  # 100 % in basis points
+IPS_MAX = 1024  # the column's length
 URL_MAX = 2048
 PERCENT_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,2})?")
 CHAT_ID_RE = re.compile(r"-100[0-9]{5,15}")
@@ -96,6 +98,27 @@ class RateChange:
     revshare_bp: int | None = None
 
 
+PLAIN_FIELDS = (
+    "title",
+    "target_url",
+    "payout_minor",
+    "currency",
+    "hold_days",
+    "revshare_bp",
+    "second_level_bp",
+    "ip_allowlist",
+    "channel_id",
+)
+
+
+def check_kind_needs(kind: OfferKind, offer: Offer) -> None:
+    """An offer keeps what its kind needs: a url offer its address, a channel its id."""
+    if kind is OfferKind.URL and not offer.target_url:
+        raise InvalidInput(N_("A url offer needs a target address."))
+    if kind is OfferKind.CHANNEL and offer.channel_id is None:
+        raise InvalidInput(N_("Set the channel first."))
+
+
 def merged(current: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
     mapping = dict(current or {})
     for name, value in changes.items():
@@ -154,28 +177,19 @@ class OfferService:
         """Apply a patch; an offer keeps what its kind needs (a url offer its address, a
         channel offer its channel)."""
         offer = await self.get(offer_id)
-        changed: list[str] = []
-
-        def put(name: str, value: object) -> None:
-            setattr(offer, name, value)
-            changed.append(name)
-
-        for name in ("title", "target_url", "payout_minor", "currency", "hold_days"):
-            if getattr(patch, name) is not None:
-                put(name, getattr(patch, name))
-        for name in ("revshare_bp", "second_level_bp", "ip_allowlist", "channel_id"):
-            if getattr(patch, name) is not None:
-                put(name, getattr(patch, name))
+        values: dict[str, object] = {
+            name: getattr(patch, name) for name in PLAIN_FIELDS if getattr(patch, name) is not None
+        }
         if patch.event_payouts is not None:
-            put("event_payouts", merged(offer.event_payouts, patch.event_payouts))
+            values["event_payouts"] = merged(offer.event_payouts, patch.event_payouts)
         if patch.status_words is not None:
-            put("status_map", merged(offer.status_map, patch.status_words))
+            values["status_map"] = merged(offer.status_map, patch.status_words)
         if patch.kind is not None:
-            if patch.kind is OfferKind.URL and not offer.target_url:
-                raise InvalidInput(N_("A url offer needs a target address."))
-            if patch.kind is OfferKind.CHANNEL and offer.channel_id is None:
-                raise InvalidInput(N_("Set the channel first."))
-            put("kind", patch.kind)
+            check_kind_needs(patch.kind, offer)
+            values["kind"] = patch.kind
+        for name, value in values.items():
+            setattr(offer, name, value)
+        changed = list(values)
         if changed:
             await offer.save(update_fields=[*changed, "updated_at"])
             self._changed()
@@ -231,7 +245,7 @@ def check_percent(raw: str) -> int:
     """'12.5' -> 1250 basis points; 0-100 with at most two decimals."""
     text = raw.strip().removesuffix("%").rstrip().replace(",", ".")
     bp = Decimal(text) * 100 if PERCENT_RE.fullmatch(text) else Decimal(-1)
-    if not 0 <= bp <= 10000:
+    if not 0 <= bp <= WHOLE_BP:
         raise InvalidInput(N_("Give a percentage from 0 to 100, e.g. 12.5"))
     return int(bp)
 
@@ -248,7 +262,7 @@ def check_ips(raw: str) -> str:
         raise InvalidInput(
             N_("Give addresses or networks separated by commas, or - for any.")
         ) from None
-    if not items or len(",".join(items)) > 1024:
+    if not items or len(",".join(items)) > IPS_MAX:
         raise InvalidInput(N_("Give addresses or networks separated by commas, or - for any."))
     return ",".join(items)
 

@@ -74,30 +74,37 @@ def sign(params: Mapping[str, str], secret: str) -> str:
 def authenticate(offer: Offer, params: Mapping[str, str], now: float) -> Answer | None:
     """None when the postback is the advertiser's; else why not."""
     if "sig" in params:
-        if not offer.secret:
-            return refused(Refusal.UNAUTHENTICATED, "this offer has no signing secret; use token")
-        ts = ascii_int(params.get("ts", ""), TS_MAX)
-        if ts is None:
-            return refused(Refusal.UNAUTHENTICATED, "ts must be unix seconds")
-        if abs(ts - now) > TS_WINDOW:
-            return refused(Refusal.UNAUTHENTICATED, "ts is more than 5 minutes from now")
-        given = params["sig"]
-        if not SIG_RE.fullmatch(given):
-            return refused(Refusal.UNAUTHENTICATED, "bad signature")
-        for secret in (offer.secret, offer.secret_previous):
-            if secret and hmac.compare_digest(sign(params, secret), given.lower()):
-                return None
-        return refused(Refusal.UNAUTHENTICATED, "bad signature")
+        return _by_signature(offer, params, now)
     if "token" in params:
-        given = params["token"]
-        if (
-            offer.token
-            and TOKEN_RE.fullmatch(given)
-            and hmac.compare_digest(given.encode(), offer.token.encode())
-        ):
-            return None
-        return refused(Refusal.UNAUTHENTICATED, "bad token")
+        return _by_token(offer, params["token"])
     return refused(Refusal.UNAUTHENTICATED, "missing sig (with ts) or token")
+
+
+def _by_signature(offer: Offer, params: Mapping[str, str], now: float) -> Answer | None:
+    if not offer.secret:
+        return refused(Refusal.UNAUTHENTICATED, "this offer has no signing secret; use token")
+    ts = ascii_int(params.get("ts", ""), TS_MAX)
+    if ts is None:
+        return refused(Refusal.UNAUTHENTICATED, "ts must be unix seconds")
+    if abs(ts - now) > TS_WINDOW:
+        return refused(Refusal.UNAUTHENTICATED, "ts is more than 5 minutes from now")
+    given = params["sig"]
+    if SIG_RE.fullmatch(given) and any(
+        secret and hmac.compare_digest(sign(params, secret), given.lower())
+        for secret in (offer.secret, offer.secret_previous)
+    ):
+        return None
+    return refused(Refusal.UNAUTHENTICATED, "bad signature")
+
+
+def _by_token(offer: Offer, given: str) -> Answer | None:
+    if (
+        offer.token
+        and TOKEN_RE.fullmatch(given)
+        and hmac.compare_digest(given.encode(), offer.token.encode())
+    ):
+        return None
+    return refused(Refusal.UNAUTHENTICATED, "bad token")
 
 
 def ip_allowed(ip: str, allowlist: str) -> bool:
@@ -159,40 +166,64 @@ def read_reference(params: Mapping[str, str]) -> Reference | Answer:
     return refused(Refusal.UNKNOWN, "unknown click_id or code for this offer")
 
 
-def read_fields(offer: Offer, params: Mapping[str, str]) -> Fields | Answer:
-    """Every parameter of a postback read strictly (whole-string matches, ASCII digits, no
-    surrounding whitespace), or the first one that is wrong, named."""
-    txid = params.get("txid", "")
-    if not TXID_RE.fullmatch(txid):
-        return refused(Refusal.INVALID, "txid is missing or not 1-128 printable characters")
-    event = params.get("event", "")
-    if not WORD_RE.fullmatch(event):
-        return refused(Refusal.INVALID, "event is missing or not 1-32 of a-z 0-9 _ . -")
-    currency = params.get("currency", offer.currency)
-    if not CURRENCY_RE.fullmatch(currency) or currency.upper() != offer.currency:
-        return refused(Refusal.INVALID, f"currency must be {offer.currency} for this offer")
-    try:
-        amount_minor = to_minor(params.get("amount", "0") or "0", offer.currency, comma=False)
-    except InvalidInput:
-        return refused(Refusal.INVALID, "amount must be a non-negative decimal like 12.50")
-    word = params.get("status", "approved")
-    status_words = {
+class BadParameter(Exception):
+    """One parameter is wrong; the reason names it."""
+
+    def __init__(self, reason: str, refusal: Refusal = Refusal.INVALID) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.refusal = refusal
+
+
+def _word(params: Mapping[str, str], name: str, default: str, problem: str) -> str:
+    value = params.get(name, default)
+    if not WORD_RE.fullmatch(value):
+        raise BadParameter(problem)
+    return value.lower()
+
+
+def _status(offer: Offer, params: Mapping[str, str]) -> ConversionStatus:
+    words = {
         **DEFAULT_STATUS_WORDS,
         **{k.lower(): ConversionStatus(v) for k, v in (offer.status_map or {}).items()},
     }
-    if not WORD_RE.fullmatch(word) or word.lower() not in status_words:
-        return refused(Refusal.INVALID, f"status {word[:32]!r} is not one this offer knows")
+    raw = params.get("status", "approved")
+    if not WORD_RE.fullmatch(raw) or raw.lower() not in words:
+        raise BadParameter(f"status {raw[:32]!r} is not one this offer knows")
+    return words[raw.lower()]
+
+
+def _fields(offer: Offer, params: Mapping[str, str]) -> Fields:
+    txid = params.get("txid", "")
+    if not TXID_RE.fullmatch(txid):
+        raise BadParameter("txid is missing or not 1-128 printable characters")
+    event = _word(params, "event", "", "event is missing or not 1-32 of a-z 0-9 _ . -")
+    currency = params.get("currency", offer.currency)
+    if not CURRENCY_RE.fullmatch(currency) or currency.upper() != offer.currency:
+        raise BadParameter(f"currency must be {offer.currency} for this offer")
+    try:
+        amount_minor = to_minor(params.get("amount", "0") or "0", offer.currency, comma=False)
+    except InvalidInput:
+        raise BadParameter("amount must be a non-negative decimal like 12.50") from None
+    status = _status(offer, params)
     converter: int | None = None
     if "tg_user_id" in params:
         converter = tg_id(params["tg_user_id"])
         if converter is None:
-            return refused(Refusal.INVALID, "tg_user_id must be a Telegram user id (digits)")
+            raise BadParameter("tg_user_id must be a Telegram user id (digits)")
     reference = read_reference(params)
     if isinstance(reference, Answer):
-        return reference
-    return Fields(
-        txid, event.lower(), amount_minor, status_words[word.lower()], converter, reference
-    )
+        raise BadParameter(reference.reason or "", reference.refusal or Refusal.INVALID)
+    return Fields(txid, event, amount_minor, status, converter, reference)
+
+
+def read_fields(offer: Offer, params: Mapping[str, str]) -> Fields | Answer:
+    """Every parameter of a postback read strictly (whole-string matches, ASCII digits, no
+    surrounding whitespace), or the first one that is wrong, named."""
+    try:
+        return _fields(offer, params)
+    except BadParameter as exc:
+        return refused(exc.refusal, exc.reason)
 
 
 async def attribute(

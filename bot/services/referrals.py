@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.services.affiliates import reachable
-from bot.services.codes import parse_payload
+from bot.services.codes import Payload, parse_payload
 from bot.services.links import LinkService
 from bot.services.races import ScoreEvent, Scoring
 from models import Affiliate, Link, RaceMetric, Referral
@@ -55,6 +55,29 @@ class ReferralService:
     def __init__(self, races: Scoring | None = None) -> None:
         self.races = races
 
+    @staticmethod
+    async def _link(payload: Payload | None) -> Link | None:
+        """The link a payload names, if it is one of ours and its offer still runs."""
+        if payload is None:
+            return None
+        link = await Link.get_or_none(code=payload.code).select_related("affiliate", "offer")
+        if link is None or (link.offer is not None and not link.offer.is_active):
+            return None
+        return link
+
+    @staticmethod
+    def _refusal(link: Link | None, user: Affiliate, first: bool) -> Refused | None:
+        """Why this start credits nobody (first touch, new users only, never yourself)."""
+        if link is None:
+            return Refused.UNKNOWN
+        if link.affiliate_id == user.id:
+            return Refused.SELF
+        if not first:
+            return Refused.REPEAT
+        if link.affiliate.is_banned:
+            return Refused.BANNED
+        return None
+
     async def register_start(self, user: Affiliate, raw_payload: str | None) -> StartOutcome:
         payload = parse_payload(raw_payload)
         async with in_transaction():
@@ -66,17 +89,10 @@ class ReferralService:
                 user.started_at = now
             if not raw_payload:
                 return StartOutcome(bool(first))
-            if payload is None:
-                return StartOutcome(bool(first), refused=Refused.UNKNOWN)
-            link = await Link.get_or_none(code=payload.code).select_related("affiliate", "offer")
-            if link is None or (link.offer is not None and not link.offer.is_active):
-                return StartOutcome(bool(first), refused=Refused.UNKNOWN)
-            if link.affiliate_id == user.id:
-                return StartOutcome(bool(first), refused=Refused.SELF)
-            if not first:
-                return StartOutcome(False, refused=Refused.REPEAT)
-            if link.affiliate.is_banned:
-                return StartOutcome(True, refused=Refused.BANNED)
+            link = await self._link(payload)
+            refused = self._refusal(link, user, bool(first))
+            if refused is not None or link is None or payload is None:
+                return StartOutcome(bool(first), refused=refused)
             sub = payload.sub
             if sub and not await LinkService().has_sublink(link.affiliate_id, sub):
                 sub = None

@@ -12,6 +12,10 @@ from io import BytesIO
 from typing import Any
 
 from babel.numbers import get_currency_precision
+
+# Imported at start-up, not by the first chart: an import in a thread holds the event loop.
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from tortoise.functions import Count, Sum
 
 from models import Click, Conversion, ConversionStatus, Referral
@@ -169,9 +173,6 @@ def chart_png(
 ) -> bytes:
     """Earnings (bars) and conversions (line) per day, as a PNG. Drawn with a Figure of its
     own (no pyplot, whose global state is not thread-safe), so it can run in a thread."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     title, earnings_label, conversions_label = labels
     figure = Figure(figsize=(8, 4), dpi=100)
     FigureCanvasAgg(figure)

@@ -34,6 +34,7 @@ from models import Outbox
 FREE_RATE = 30
 PAID_RATE = 1000
 PER_CHAT = 1.0
+CHATS_KEPT = 100_000
 
 
 class Pacer:
@@ -76,7 +77,7 @@ class Pacer:
         now = self.clock()
         self._sent.append(now)
         self._last[chat_id] = now
-        if len(self._last) > 100_000:  # forget chats not heard of for a while
+        if len(self._last) > CHATS_KEPT:  # forget chats not heard of for a while
             self._last = {c: t for c, t in self._last.items() if now - t < PER_CHAT}
 
 

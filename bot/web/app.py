@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -31,7 +32,7 @@ def error_response(
     request: web.Request, status: int, reason: str, headers: dict[str, str] | None = None
 ) -> web.StreamResponse:
     if request.path.startswith("/r/"):
-        if status == 503:
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:
             return redirect.unavailable()
         return redirect.page(status, "Something went wrong", "Please try again in a minute.")
     if request.path.startswith("/postback/"):
@@ -55,7 +56,7 @@ async def json_errors(
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400 or request.path.startswith("/r/"):
+        if exc.status < HTTPStatus.BAD_REQUEST or request.path.startswith("/r/"):
             raise
         return error_response(request, exc.status, exc.reason)
     except Exception as exc:

@@ -25,40 +25,50 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
 
 
-async def webhook(request: web.Request) -> web.Response:
+def authentic(request: web.Request) -> bool:
+    """The secret header matches. A header may hold any bytes (aiohttp keeps undecodable ones
+    as surrogates): only a well-formed secret is compared, in constant time."""
     settings = request.app[SETTINGS]
     expected = settings.WEBHOOK_SECRET.get_secret_value() if settings.WEBHOOK_SECRET else ""
     given = request.headers.get(SECRET_HEADER, "")
-    # A header may hold any bytes (aiohttp keeps undecodable ones as surrogates): only a
-    # well-formed secret is compared, in constant time.
-    if (
-        not expected
-        or not SECRET_RE.fullmatch(given)
-        or not hmac.compare_digest(given.encode(), expected.encode())
-    ):
-        return error(401, "missing or wrong secret token header")
+    return bool(
+        expected
+        and SECRET_RE.fullmatch(given)
+        and hmac.compare_digest(given.encode(), expected.encode())
+    )
+
+
+async def read_update(request: web.Request) -> Update | web.Response:
+    """The update in the body, or the 400 that says why it is not one."""
     try:
         data = json.loads(await request.text())
     except RecursionError:
         return error(400, "the body is nested too deeply")
-    except (ValueError, UnicodeDecodeError, LookupError):
+    except (ValueError, LookupError):  # UnicodeDecodeError is a ValueError
         return error(400, "the body is not JSON")
-    bot = request.app[BOT]
     try:
-        update = Update.model_validate(data, context={"bot": bot})
+        return Update.model_validate(data, context={"bot": request.app[BOT]})
     except ValidationError as exc:
         return error(400, f"not a Telegram update: {exc.error_count()} problems")
     except (ValueError, TypeError, RecursionError):
         return error(400, "not a Telegram update")
+
+
+async def webhook(request: web.Request) -> web.Response:
+    if not authentic(request):
+        return error(401, "missing or wrong secret token header")
+    update = await read_update(request)
+    if isinstance(update, web.Response):
+        return update
     try:
-        await request.app[DISPATCHER].feed_update(bot, update)
+        await request.app[DISPATCHER].feed_update(request.app[BOT], update)
     except Exception as exc:
         down = outage(exc)
-        if down is not None:
-            logger.warning(
-                "update {} waits for the {}: Telegram will send it again", update.update_id, down
-            )
-            return error(503, f"the {down} is unavailable, please retry")
-        logger.exception("update {} failed; Telegram will send it again", update.update_id)
-        return error(500, "the update could not be handled, please retry")
+        if down is None:
+            logger.exception("update {} failed; Telegram will send it again", update.update_id)
+            return error(500, "the update could not be handled, please retry")
+        logger.warning(
+            "update {} waits for the {}: Telegram will send it again", update.update_id, down
+        )
+        return error(503, f"the {down} is unavailable, please retry")
     return web.json_response({"ok": True})

@@ -92,7 +92,7 @@ async def cmd_payout_decide(
 async def cmd_adjust(message: Message, command: CommandObject, balance: BalanceService) -> None:
     parts = (command.args or "").split(maxsplit=3)
     affiliate = tg_id(parts[0]) if parts else None
-    if len(parts) < 4 or affiliate is None:
+    if len(parts) < len(("TG_ID", "AMOUNT", "CURRENCY", "NOTE")) or affiliate is None:
         raise InvalidInput(
             N_("Usage: /adjust TG_ID AMOUNT CURRENCY NOTE, e.g. /adjust 123 -5.00 USD fix")
         )

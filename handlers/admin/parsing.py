@@ -37,6 +37,7 @@ from models import ConversionStatus, Offer, OfferKind, Race, TieBreak
 RELATIVE = re.compile(r"\+([0-9]{1,4}) *(m|min|h|d)")
 ABSOLUTE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{1,2}:[0-9]{2})(?: +([^ ]+))?")
 NUMBER_RE = re.compile(r"[0-9]{1,15}(?:[.,][0-9]{1,8})?")
+PRIZE_TEXT_MAX = 128  # the column's length
 UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
 
 
@@ -102,8 +103,10 @@ def parse_prizes(raw: str, currency: str) -> list[tuple[int, str, int]]:
         else:
             minor, text = 0, rest.strip()
         text = " ".join(text.split())
-        if len(text) > 128 or has_control(text):
-            raise InvalidInput(N_("A prize text is at most {size} characters."), size=128)
+        if len(text) > PRIZE_TEXT_MAX or has_control(text):
+            raise InvalidInput(
+                N_("A prize text is at most {size} characters."), size=PRIZE_TEXT_MAX
+            )
         prizes[place] = (text, minor)
     return [(place, text, minor) for place, (text, minor) in sorted(prizes.items())]
 
@@ -126,7 +129,7 @@ def parse_score(raw: str, money: bool, currency: str) -> int:
 def parse_offer_command(args: str) -> OfferDraft:
     """`KIND AMOUNT CURRENCY [URL] TITLE`, e.g. `url 2.50 USD https://x.test/?c={click_id} A`."""
     parts = args.split(maxsplit=3)
-    if len(parts) < 4:
+    if len(parts) < len(("KIND", "AMOUNT", "CURRENCY", "TITLE")):
         raise InvalidInput(
             N_(
                 "Usage: /offer_add KIND AMOUNT CURRENCY [URL] TITLE, e.g.\n"
@@ -229,7 +232,7 @@ def parse_rate_target(args: str) -> tuple[int, int, str, str]:
     parts = args.split()
     affiliate = tg_id(parts[0]) if parts else None
     offer_id = ascii_int(parts[1]) if len(parts) > 1 else None
-    if len(parts) < 3 or affiliate is None or offer_id is None:
+    if len(parts) < len(("TG_ID", "OFFER_ID", "WHAT")) or affiliate is None or offer_id is None:
         raise InvalidInput(RATE_USAGE)
     return affiliate, offer_id, parts[2].lower(), " ".join(parts[3:])
 
