@@ -3,59 +3,30 @@ TEST_DATABASE_URL and TEST_REDIS_URL name them (.ci/run sets both)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import fakeredis
 import pytest
-from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 from tortoise import Tortoise
 
 from bot import db
-from bot.config import Settings
-from bot.factory import (
-    Services,
-    create_bot,
-    create_dispatcher,
-    create_services,
-    resolve_bot_identity,
-)
 from tests.factories import Factory
-from tests.mocked_bot import MockedSession
+from tests.stack import (
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    Stack,
+    build_stack,
+    recreate_pg_database,
+    run_sync,
+)
 from tests.telegram import TgClient
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if TEST_DATABASE_URL else [])
 # Fault tests that cut a real PostgreSQL's connections need one.
 collect_ignore = [] if TEST_DATABASE_URL else ["integration/test_pg_faults.py"]
-TOKEN = "123456:" + "A" * 35
-ADMIN_ID = 1000
-
-
-async def recreate_pg_database(url: str) -> None:
-    """Drop and create the database named in `url`, connecting to the server's `postgres`."""
-    base, name = url.rsplit("/", 1)
-    conn = await asyncpg.connect(base.replace("postgres://", "postgresql://") + "/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-def run_sync(coro: Any) -> None:
-    """Run a coroutine to completion from sync code, even inside a running loop."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture(scope="session")
@@ -115,46 +86,6 @@ async def redis(backend: str) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
-
-
-def make_settings(database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "BOT_TOKEN": TOKEN,
-        "ADMIN_IDS": str(ADMIN_ID),
-        "DATABASE_URL": database_url,
-        "PUBLIC_URL": "https://aff.example",
-        "THROTTLE_RATE": 1000,
-        "REFERRAL_NOTIFY_DELAY": 0,
-        "UPDATE_RETRY_SECONDS": 0,  # tests of the retry turn it on themselves
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@dataclass
-class Stack:
-    settings: Settings
-    session: MockedSession
-    bot: Bot
-    services: Services
-    dp: Dispatcher
-    redis: Redis
-    tg: TgClient
-
-    async def deliver(self, seconds: float = 5.0) -> int:
-        """What the outbox holds goes out, as the running process's sender does it."""
-        return await self.services.sender.drain(seconds)
-
-
-async def build_stack(database_url: str, redis: Redis, **overrides: Any) -> Stack:
-    settings = make_settings(database_url, **overrides)
-    session = MockedSession()
-    bot = create_bot(settings, session=session)
-    services = create_services(settings, bot, redis)
-    dp = create_dispatcher(settings, redis, services)
-    await resolve_bot_identity(bot, settings, services)
-    session.requests.clear()
-    return Stack(settings, session, bot, services, dp, redis, TgClient(dp, bot, session))
 
 
 @pytest.fixture

@@ -30,14 +30,14 @@ def metric_name(metric: RaceMetric) -> str:
 
 def amount(race: Race, value: int, locale: str) -> str:
     """A score in the race's unit: money for revenue and commission, a count otherwise."""
-    if race.metric in (RaceMetric.REVENUE, RaceMetric.COMMISSION):
+    if race.metric.is_money:
         return format_money(value, race.currency, locale)
     return str(value)
 
 
 def gap_text(race: Race, gap: int, place: int, locale: str) -> str:
     """ "2 conversions to pass #3"."""
-    if race.metric in (RaceMetric.REVENUE, RaceMetric.COMMISSION):
+    if race.metric.is_money:
         return _("{amount} to pass #{place}").format(
             amount=format_money(gap, race.currency, locale), place=place
         )

@@ -12,7 +12,7 @@ from aiogram.types import Chat, Message, Update, User
 from loguru import logger
 
 from models import Affiliate, LedgerEntry
-from tests.conftest import ADMIN_ID, Stack
+from tests.stack import ADMIN_ID, Stack
 
 SORRY = "Sorry, something went wrong"
 

@@ -5,8 +5,8 @@ from aiogram.types import BufferedInputFile, InlineQueryResultArticle
 
 from keyboards.callbacks import LinkAction, LinkCallback, MenuAction, MenuCallback
 from models import Affiliate, Link, OfferKind, SubLink
-from tests.conftest import Stack
 from tests.factories import Factory
+from tests.stack import Stack
 
 LINKS = MenuCallback(action=MenuAction.LINKS).pack()
 

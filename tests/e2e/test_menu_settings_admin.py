@@ -7,7 +7,7 @@ from aiogram.methods import AnswerCallbackQuery
 
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
 from models import Affiliate, Offer, OfferKind
-from tests.conftest import ADMIN_ID, Stack, build_stack
+from tests.stack import ADMIN_ID, Stack, build_stack
 
 
 async def test_every_menu_button_answers(stack: Stack) -> None:
@@ -132,7 +132,7 @@ async def test_flood_from_one_user_is_throttled_politely(database: str, redis: o
     texts = [r.text if r.messages else None for r in replies]
     assert texts[3] == "Whoa, that's fast! Please wait a second and try again."
     assert texts[4:] == [None, None]
-    assert all("How it works" in t for t in texts[:3] if t)
+    assert all(t is not None and "How it works" in t for t in texts[:3])
     await stack.services.clicks.close()
 
 

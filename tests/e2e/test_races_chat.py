@@ -23,8 +23,8 @@ from models import (
     TieBreak,
 )
 from scheduler import jobs
-from tests.conftest import ADMIN_ID, Stack
 from tests.factories import Factory
+from tests.stack import ADMIN_ID, Stack
 
 CHANNEL = -1009876543210
 
@@ -163,7 +163,7 @@ async def test_clicks_and_referrals_score_in_their_races(stack: Stack, factory: 
 async def test_the_scheduler_job_runs_a_whole_race(
     database: str, redis: object, factory: Factory
 ) -> None:
-    from tests.conftest import build_stack
+    from tests.stack import build_stack
 
     stack = await build_stack(database, redis, RACE_NEWS_COOLDOWN=0)  # type: ignore[arg-type]
     races = stack.services.races

@@ -6,8 +6,8 @@ from aiogram.methods import SendMessage
 
 from keyboards.callbacks import SettingsAction, SettingsCallback
 from models import Affiliate, Referral
-from tests.conftest import Stack
 from tests.factories import Factory
+from tests.stack import Stack
 
 
 def sent_to(stack: Stack, chat_id: int) -> list[str]:
@@ -63,7 +63,7 @@ async def test_referral_is_credited_and_the_referrer_told(stack: Stack, factory:
 async def test_a_burst_of_referrals_is_folded_into_one_message(
     database: str, redis: object, factory: Factory
 ) -> None:
-    from tests.conftest import build_stack
+    from tests.stack import build_stack
 
     stack = await build_stack(database, redis, REFERRAL_NOTIFY_DELAY=0.3)  # type: ignore[arg-type]
     referrer = await factory.affiliate(tg_id=20)

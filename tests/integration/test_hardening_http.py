@@ -23,9 +23,9 @@ from bot.services.clicks import PendingClick
 from bot.services.conversion_writer import NewConversion, PendingConversion
 from bot.services.postbacks import sign
 from models import Click, Conversion, ConversionStatus, LedgerEntry, Link, Offer
-from tests.conftest import Stack, build_stack
 from tests.factories import Factory, make_click
 from tests.netfault import Blackhole
+from tests.stack import Stack, build_stack
 
 Client = TestClient[Any, Any]
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}

@@ -13,7 +13,7 @@ from tortoise import Tortoise
 from tortoise.migrations.api import migrate as migrate_api
 
 from bot import db
-from tests.conftest import TEST_DATABASE_URL, recreate_pg_database
+from tests.stack import TEST_DATABASE_URL, recreate_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {"affiliate", "offer", "link", "sublink", "click", "referral"}

@@ -13,7 +13,7 @@ from bot.services.affiliates import AffiliateService
 from bot.services.outbox import Letter, OutboxService
 from bot.telegram.sender import OutboxSender, Pacer
 from models import Affiliate, Outbox
-from tests.conftest import Stack
+from tests.stack import Stack
 
 
 class FakeTime:

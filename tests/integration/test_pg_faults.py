@@ -24,10 +24,10 @@ from bot.asyncpg_client import PROBE_SECONDS
 from bot.factory import create_app
 from bot.services.postbacks import sign
 from models import Affiliate, Conversion, Referral
-from tests.conftest import Stack, build_stack
 from tests.e2e.test_money import CHANNEL, channel_offer
 from tests.factories import Factory, make_click
 from tests.netfault import Proxy
+from tests.stack import Stack, build_stack
 from tests.telegram import member_update
 
 Client = TestClient[Any, Any]

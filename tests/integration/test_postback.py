@@ -14,8 +14,8 @@ from bot.factory import create_app
 from bot.services.offers import OfferPatch
 from bot.services.postbacks import canonical, sign
 from models import Conversion, LedgerEntry, Link, Offer
-from tests.conftest import Stack
 from tests.factories import Factory, make_click
+from tests.stack import Stack
 
 Client = TestClient[Any, Any]
 

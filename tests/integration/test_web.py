@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient
 from bot.factory import create_app
 from bot.services.offers import OfferPatch
 from models import Click, OfferKind
-from tests.conftest import Stack, build_stack
 from tests.factories import Factory
+from tests.stack import Stack, build_stack
 
 Client = TestClient[Any, Any]
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config import Settings, explain
-from tests.conftest import TOKEN
+from tests.stack import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 
