@@ -37,12 +37,10 @@ import asyncio
 import contextlib
 import cProfile
 import json
-import math
 import os
 import platform
 import pstats
 import random
-import re
 import sys
 import tempfile
 import time
@@ -62,12 +60,19 @@ if TYPE_CHECKING:
 
     from bot.factory import Services
 
-SCRIPT = Path(__file__).resolve()
-ROOT = SCRIPT.parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from common import (
+    FAKE_TOKEN,
+    log,
+    percentile,
+    split_pg_url,
+    verdict,
+)
+from common import (
+    recreate_database as ensure_database,
+)
 
-FAKE_TOKEN = "123456:" + "A" * 35
+SCRIPT = Path(__file__).resolve()
+
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/affrace_bench_pb"
 SECRET = "s3cret"
 PAYOUT_MINOR = 250
@@ -79,19 +84,6 @@ BASELINE_APP_NAME = "affrace-bench-baseline"
 CASES = ("baseline", "service", "http")
 # URL query options asyncpg understands itself (e.g. ?host=/var/run/postgresql); tortoise's
 # own (minsize, maxsize, ...) are not passed to the baseline's asyncpg.connect
-ASYNCPG_DSN_OPTIONS = {
-    "host",
-    "port",
-    "user",
-    "password",
-    "passfile",
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "sslcrl",
-    "target_session_attrs",
-}
 
 BASELINE_SQL = (
     "INSERT INTO conversion (offer_id, affiliate_id, link_id, click_id, sub, txid, event, "
@@ -99,17 +91,6 @@ BASELINE_SQL = (
     "decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
     "ON CONFLICT DO NOTHING"
 )
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return 0.0
-    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 # --------------------------------------------------------------------------- CPU accounting
@@ -305,18 +286,6 @@ def client_main(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- database set-up
 
 
-def split_pg_url(url: str) -> tuple[str, str, dict[str, str]]:
-    """(asyncpg DSN without tortoise's query options, database name, those options)."""
-    parts = urlsplit(url)
-    scheme = "postgres" if parts.scheme in ("postgres", "postgresql", "asyncpg") else None
-    if scheme is None:
-        raise ValueError(f"not a PostgreSQL URL: {url}")
-    options = dict(parse_qsl(parts.query))
-    kept = urlencode({k: v for k, v in options.items() if k in ASYNCPG_DSN_OPTIONS})
-    dsn = urlunsplit(parts._replace(scheme=scheme, query=kept))
-    return dsn, parts.path.lstrip("/"), options
-
-
 def with_pool_size(url: str, size: int | None) -> str:
     """The URL with tortoise's pool size options (?minsize=&maxsize=) set when asked."""
     if size is None:
@@ -326,26 +295,6 @@ def with_pool_size(url: str, size: int | None) -> str:
     options["maxsize"] = str(size)
     options["minsize"] = str(min(size, int(options.get("minsize", "1"))))
     return urlunsplit(parts._replace(query=urlencode(options)))
-
-
-async def ensure_database(url: str) -> None:
-    import asyncpg
-
-    dsn, name, _ = split_pg_url(url)
-    if not re.fullmatch(r"affrace_bench[A-Za-z0-9_]*", name):
-        raise ValueError(
-            f"the database is dropped and re-created: its name must start affrace_bench ({name!r})"
-        )
-    admin = urlunsplit(urlsplit(dsn)._replace(path="/postgres"))
-    conn = await asyncio.wait_for(asyncpg.connect(admin), 10)
-    try:
-        # A fresh database each run: rows, dead tuples and index growth left by earlier runs
-        # (autovacuum may be off) would otherwise slow the inserts measured here.
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        log(f"created database {name} (fresh)")
-    finally:
-        await conn.close()
 
 
 @dataclass
@@ -841,10 +790,6 @@ async def bench(args: argparse.Namespace, workdir: Path) -> Report:
                     await cleanup(pool, data)
             await pool.close()
         await db.close()
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def report_lines(rep: Report) -> list[str]:

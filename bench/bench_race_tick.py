@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:
     import asyncpg
@@ -66,10 +66,15 @@ if TYPE_CHECKING:
     from bot.services.races import RaceService
     from models import Race
 
+from common import (
+    log,
+    percentile,
+    recreate_database,
+    split_pg_url,
+    verdict,
+)
+
 SCRIPT = Path(__file__).resolve()
-ROOT = SCRIPT.parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/affrace_bench_race"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -83,36 +88,11 @@ MAX_SCORE = 1000
 SEED = 20240611
 COPY_CHUNK = 100_000
 TG_ID_BASE = 7_000_000_000
-ASYNCPG_DSN_OPTIONS = {
-    "host",
-    "port",
-    "user",
-    "password",
-    "passfile",
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "sslcrl",
-    "target_session_attrs",
-}
 
 MARK_SQL = (
     "UPDATE race_entry AS e SET score = e.score + d.delta, reached_at = $3, dirty = true "
     "FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE e.id = d.id"
 )
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def percentile(sorted_values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, -(-int(pct * len(sorted_values)) // 100))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def human(n: int) -> str:
@@ -124,33 +104,6 @@ def human(n: int) -> str:
 
 
 # --------------------------------------------------------------------------- connections
-
-
-def split_pg_url(url: str) -> tuple[str, str]:
-    """(asyncpg DSN without tortoise's query options, database name)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "asyncpg"):
-        raise ValueError(f"not a PostgreSQL URL: {url}")
-    options = dict(parse_qsl(parts.query))
-    kept = urlencode({k: v for k, v in options.items() if k in ASYNCPG_DSN_OPTIONS})
-    dsn = urlunsplit(parts._replace(scheme="postgres", query=kept))
-    return dsn, parts.path.lstrip("/")
-
-
-async def recreate_database(url: str) -> None:
-    """Drop and create the bench's own database (only a name starting affrace_bench)."""
-    import asyncpg
-
-    dsn, name = split_pg_url(url)
-    if not re.fullmatch(r"affrace_bench[A-Za-z0-9_]*", name):
-        raise ValueError(f"refusing to drop {name!r}: not an affrace_bench* database")
-    admin = urlunsplit(urlsplit(dsn)._replace(path="/postgres"))
-    conn = await asyncio.wait_for(asyncpg.connect(admin), 10)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 def redis_db(url: str) -> int:
@@ -517,10 +470,6 @@ async def run_size(
 # --------------------------------------------------------------------------- report
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def report(results: list[SizeResult], args: argparse.Namespace, meta: dict[str, str]) -> str:
     lines: list[str] = []
     add = lines.append
@@ -663,7 +612,7 @@ async def main(args: argparse.Namespace) -> int:
     from bot import db
     from bot.redis import create_redis
 
-    dsn, name = split_pg_url(args.pg_url)
+    dsn, name, _options = split_pg_url(args.pg_url)
     redis = create_redis(args.redis_url)
     conn: asyncpg.Connection | None = None
     initialised = False

@@ -52,12 +52,16 @@ if TYPE_CHECKING:
     from aiohttp import web
     from redis.asyncio import Redis
 
-SCRIPT = Path(__file__).resolve()
-ROOT = SCRIPT.parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from common import (
+    FAKE_TOKEN,
+    ROOT,
+    log,
+    percentile,
+    pinned,
+)
 
-FAKE_TOKEN = "123456:" + "A" * 35
+SCRIPT = Path(__file__).resolve()
+
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/affrace_bench"
 TARGET_TEMPLATE = "https://adv.example/land?cid={click_id}&s={sub}&a={affiliate_id}"
 BARE_LOCATION = "https://adv.example/land?cid=bare&s="
@@ -78,10 +82,6 @@ BROWSERS = (
     "Version/17.4 Safari/605.1.15",
 )
 BOT_AGENT = "TelegramBot (like TwitterBot)"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- requests
@@ -174,13 +174,6 @@ def summarize(runs: list[LoadResult]) -> dict[str, Any]:
         "errors": sum(run.errors for run in runs),
         "in_flight": sum(run.in_flight for run in runs),
     }
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return 0.0
-    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 # --------------------------------------------------------------------------- wrk
@@ -292,13 +285,6 @@ def wrk_version(wrk: str) -> str:
     out = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
     first = (out.stdout or out.stderr).splitlines()
     return first[0].split(" Copyright")[0] if first else "wrk"
-
-
-def pinned(cmd: list[str], cpu: int | None) -> list[str]:
-    taskset = shutil.which("taskset")
-    if cpu is None or taskset is None:
-        return cmd
-    return [taskset, "-c", str(cpu), *cmd]
 
 
 def children_cpu() -> float:
