@@ -12,6 +12,7 @@ import sys
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 from pydantic import ValidationError
 
@@ -28,6 +29,7 @@ from bot.factory import (
 )
 from bot.logging import setup_logging
 from bot.redis import create_redis
+from bot.services.spool import SpoolBusy
 from bot.telegram.dispatcher import RetryingDispatcher
 from scheduler import jobs
 
@@ -50,7 +52,14 @@ async def run(settings: Settings) -> None:
     dp = create_dispatcher(settings, redis, services)
     scheduler = create_scheduler_for(settings, services)
     runner = web.AppRunner(create_app(settings, bot, dp, redis, services), access_log=None)
+    loading = False
     try:
+        # Clicks an earlier run left in the spool are stored before anything reads clicks.
+        try:
+            await services.click_loader.start()
+        except SpoolBusy as exc:
+            raise StartupError(str(exc)) from None
+        loading = True
         await _who_am_i(bot, settings, services)
         # Long-lived start-up objects out of the collector's way: full collections of them
         # paused the process for 150-230 ms under load (bench/README.md).
@@ -82,18 +91,31 @@ async def run(settings: Settings) -> None:
             finally:
                 replaying.cancel()
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        await services.lease.release()
-        await runner.cleanup()
-        await services.clicks.close()
-        await services.conversions.close()
-        await services.notifier.close()
-        await services.sender.close()
+        await _stop(settings, services, scheduler, runner, loading)
         await bot.session.close()
         await redis.aclose()
         await db.close()
         logger.info("stopped")
+
+
+async def _stop(
+    settings: Settings,
+    services: Services,
+    scheduler: AsyncIOScheduler,
+    runner: web.AppRunner,
+    loading: bool,
+) -> None:
+    """Stop taking work, then finish what was taken: the spool is drained into the database
+    (for SHUTDOWN_DRAIN_SECONDS at most) and the queued messages go out."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+    await services.lease.release()
+    await runner.cleanup()  # no new clicks from here
+    if loading:
+        await services.click_loader.close(settings.SHUTDOWN_DRAIN_SECONDS)
+    await services.conversions.close()
+    await services.notifier.close()
+    await services.sender.close()
 
 
 async def _who_am_i(bot: Bot, settings: Settings, services: Services) -> None:

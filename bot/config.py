@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -88,6 +89,11 @@ class Settings(DatabaseSettings):
     RACE_NEWS_COOLDOWN: int = Field(300, ge=0, le=86400)
     FRAUD_MIN_CLICK_SECONDS: int = Field(10, ge=0, le=86400)
     PAYOUT_MINIMUM: Decimal = Field(Decimal("10"), gt=0, le=Decimal("1000000"))
+    CLICK_SPOOL_DIR: str | None = None  # default: DATA_DIR/spool
+    CLICK_SPOOL_FSYNC_MS: int = Field(100, ge=0, le=60_000)
+    CLICK_LOADER_INTERVAL_MS: int = Field(200, ge=0, le=60_000)
+    CLICK_SPOOL_BACKLOG_WARN: int = Field(100_000, ge=1)
+    SHUTDOWN_DRAIN_SECONDS: float = Field(10.0, ge=0, le=600)
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -108,7 +114,12 @@ class Settings(DatabaseSettings):
         return value
 
     @field_validator(
-        "REDIS_URL", "WEBHOOK_URL", "WEBHOOK_SECRET", "MINIAPP_SHORT_NAME", mode="before"
+        "REDIS_URL",
+        "WEBHOOK_URL",
+        "WEBHOOK_SECRET",
+        "MINIAPP_SHORT_NAME",
+        "CLICK_SPOOL_DIR",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -159,6 +170,10 @@ class Settings(DatabaseSettings):
         ):
             raise ValueError("WEBHOOK_SECRET may only hold 1-256 of A-Z a-z 0-9 _ -")
         return self
+
+    @property
+    def spool_dir(self) -> Path:
+        return Path(self.CLICK_SPOOL_DIR or Path(self.DATA_DIR) / "spool")
 
     @property
     def use_webhook(self) -> bool:

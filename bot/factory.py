@@ -25,6 +25,8 @@ from bot.lease import Lease
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import BalanceService
 from bot.services.channels import ChannelService
+from bot.services.click_loader import ClickLoader
+from bot.services.click_store import ClickStore
 from bot.services.clicks import ClickService, target_cache
 from bot.services.conversions import ConversionService
 from bot.services.links import LinkService, LinkUrls
@@ -34,6 +36,7 @@ from bot.services.outbox import OutboxService
 from bot.services.postbacks import PostbackService
 from bot.services.races import RaceService
 from bot.services.referrals import ReferralService
+from bot.services.spool import Spool
 from bot.services.stats import StatsService
 from bot.telegram.dispatcher import ParkedUpdates, RetryingDispatcher
 from bot.telegram.middlewares.guard import BanMiddleware, ThrottlingMiddleware
@@ -64,6 +67,7 @@ class Services:
     referrals: ReferralService
     offers: OfferService
     clicks: ClickService
+    click_loader: ClickLoader
     conversions: ConversionService
     postbacks: PostbackService
     channels: ChannelService
@@ -94,6 +98,14 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     postbacks = PostbackService(conversions)
     outbox = OutboxService()
     sender = OutboxSender(bot, outbox, affiliates, paid=settings.PAID_BROADCAST)
+    spool = Spool(settings.spool_dir, fsync_ms=settings.CLICK_SPOOL_FSYNC_MS)
+    click_loader = ClickLoader(
+        spool,
+        ClickStore(redis, races.scoring, unique_in_redis=settings.REDIS_URL is not None),
+        interval_ms=settings.CLICK_LOADER_INTERVAL_MS,
+        backlog_warn=settings.CLICK_SPOOL_BACKLOG_WARN,
+    )
+    postbacks.settle_clicks = click_loader.settle
     return Services(
         outbox=outbox,
         sender=sender,
@@ -103,7 +115,8 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
         links=LinkService(),
         referrals=referrals,
         offers=OfferService(cache, on_change=[conversions.forget_rates, postbacks.forget_offers]),
-        clicks=ClickService(redis, urls, salt.digest(), cache, races.scoring),
+        clicks=ClickService(spool, urls, salt.digest(), cache),
+        click_loader=click_loader,
         races=races,
         conversions=conversions,
         postbacks=postbacks,
@@ -180,5 +193,12 @@ def create_app(
     settings: Settings, bot: Bot, dp: Dispatcher, redis: Redis, services: Services
 ) -> web.Application:
     return create_web_app(
-        settings, services.clicks, services.postbacks, services.notifier, redis, bot, dp
+        settings,
+        services.clicks,
+        services.click_loader,
+        services.postbacks,
+        services.notifier,
+        redis,
+        bot,
+        dp,
     )

@@ -95,7 +95,8 @@ async def stack(database: str, redis: Redis) -> AsyncIterator[Stack]:
         yield built
     finally:
         await built.services.notifier.close()
-        await built.services.clicks.close()
+        await built.services.click_loader.close()
+        shutil.rmtree(built.settings.spool_dir, ignore_errors=True)
         await built.services.conversions.close()
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import fakeredis
 from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
@@ -72,12 +74,19 @@ class Stack:
     redis: Redis
     tg: TgClient
 
+    async def load_clicks(self) -> None:
+        """What the redirects spooled is stored, as the running process's loader does it."""
+        assert await self.services.click_loader.load_all(), "the spool could not be loaded"
+
     async def deliver(self, seconds: float = 5.0) -> int:
         """What the outbox holds goes out, as the running process's sender does it."""
         return await self.services.sender.drain(seconds)
 
 
 async def build_stack(database_url: str, redis: Redis, **overrides: Any) -> Stack:
+    overrides.setdefault("CLICK_SPOOL_DIR", tempfile.mkdtemp(prefix="affrace-spool-"))
+    if not isinstance(redis, fakeredis.FakeAsyncRedis):  # a real server: configured as such
+        overrides.setdefault("REDIS_URL", "redis://given-to-the-test-stack/0")
     settings = make_settings(database_url, **overrides)
     session = MockedSession()
     bot = create_bot(settings, session=session)

@@ -4,6 +4,7 @@ its own batch's commit. Shared by the click and the conversion writers."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from loguru import logger
@@ -71,7 +72,7 @@ class GroupCommit(Generic[Item, Result]):
 
     async def _flush(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:
-            results = await self._store_isolating([item for item, _ in batch])
+            results = await store_isolating(self.store, [item for item, _ in batch], self.name)
         finally:
             self._semaphore().release()
         for (_, future), result in zip(batch, results, strict=True):
@@ -82,28 +83,31 @@ class GroupCommit(Generic[Item, Result]):
             else:
                 future.set_result(result)
 
-    async def _store_isolating(self, items: list[Item]) -> list[Result | BaseException]:
-        """Store a batch; if it fails on its data, store its halves apart, down to the one item
-        that fails, so that no valid item fails because of another. An outage fails them all
-        at once (retrying each would only wait on the same dead dependency again)."""
-        try:
-            return list(await self.store(items))
-        except Exception as exc:
-            if outage(exc) is not None:
-                logger.warning("could not store {} {} items: {!r}", len(items), self.name, exc)
-                return [exc] * len(items)
-            if len(items) == 1:
-                logger.opt(exception=exc).error("one {} item could not be stored", self.name)
-                return [exc]
-        middle = len(items) // 2
-        return [
-            *await self._store_isolating(items[:middle]),
-            *await self._store_isolating(items[middle:]),
-        ]
-
     async def close(self) -> None:
         """Finish what was already accepted, then stop."""
         self._closed = True
         self._wake.set()
         if self._task is not None:
             await self._task
+
+
+async def store_isolating(
+    store: Callable[[list[Item]], Awaitable[Sequence[Result]]], items: list[Item], name: str
+) -> list[Result | BaseException]:
+    """Store a batch; if it fails on its data, store its halves apart, down to the one item
+    that fails, so that no valid item fails because of another. An outage fails them all at
+    once (retrying each would only wait on the same dead dependency again)."""
+    try:
+        return list(await store(items))
+    except Exception as exc:
+        if outage(exc) is not None:
+            logger.warning("could not store {} {} items: {!r}", len(items), name, exc)
+            return [exc] * len(items)
+        if len(items) == 1:
+            logger.opt(exception=exc).error("one {} item could not be stored", name)
+            return [exc]
+    middle = len(items) // 2
+    return [
+        *await store_isolating(store, items[:middle], name),
+        *await store_isolating(store, items[middle:], name),
+    ]

@@ -1,30 +1,25 @@
-"""Click tracking for /r/CODE: resolve the code, record the click durably, build the target."""
+"""Click tracking for /r/CODE: resolve the code, append the click to the spool, build the
+target."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import os
 import re
-import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from loguru import logger
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
-from bot.errors import N_, NotFound
-from bot.services.batching import GroupCommit
+from bot.errors import N_, NotFound, outage
 from bot.services.cache import TtlCache
+from bot.services.click_store import record
 from bot.services.inputs import clean_header
 from bot.services.links import LinkService, LinkUrls
-from bot.services.races import ScoreEvent, Scoring
-from bot.services.sql import as_datetime, connection, db_time, is_postgres, multi_insert
-from models import Click, Link, OfferKind, RaceMetric
+from bot.services.spool import Spool
+from models import Link, OfferKind
 
 # Matched against the lower-cased agent: IGNORECASE makes this regex ten times slower.
 BOT_UA = re.compile(
@@ -34,7 +29,9 @@ BOT_UA = re.compile(
 )
 MACROS = ("click_id", "sub", "affiliate_id", "offer_id", "link_code")
 MACRO_RE = re.compile(r"\{([a-z_]+)\}")
-REDIS_RETRY_SECONDS = 5.0  # after Redis fails, how long clicks go without asking it
+AWAY_SECONDS = 5.0  # after an outage error, how long known links skip the database
+STALE_LOG_SECONDS = 10.0  # how often resolving from stale knowledge is logged
+IDS_AT_ONCE = 512
 AGENTS_KEPT = 20_000  # user agents whose bot check is remembered
 
 
@@ -88,207 +85,34 @@ def target_cache() -> TargetCache:
     return TtlCache(ttl=30.0, size=50_000)
 
 
-@dataclass(slots=True)
-class PendingClick:
-    """A click waiting for its batch: the row, whether it may be unique, whom it scores for."""
-
-    click_id: str
-    link_id: int
-    sub: str | None
-    visitor: str
-    is_bot: bool
-    user_agent: str
-    created_at: datetime
-    unique_key: str | None  # None for bots: they are never unique
-    affiliate_id: int
-    offer_id: int | None
-    is_unique: bool = False
-
-
-# One command for a whole batch: SET NX on each key, 1 where it was new. (Packing one command
-# with many keys costs far less than a pipeline of many commands.)
-FIRST_SEEN = """
-local seen = {}
-for i, key in ipairs(KEYS) do
-    seen[i] = redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) and 1 or 0
-end
-return seen
-"""
-
-INSERT_COLUMNS = (
-    "click_id",
-    "link_id",
-    "sub",
-    "visitor",
-    "is_unique",
-    "is_bot",
-    "user_agent",
-    "created_at",
-)
-# PostgreSQL: one statement whatever the batch size, so it is prepared once per connection and
-# each batch sends eight arrays instead of eight parameters per row.
-PG_INSERT = (
-    f"INSERT INTO click ({', '.join(INSERT_COLUMNS)}) SELECT * FROM unnest("
-    "$1::varchar[], $2::int[], $3::varchar[], $4::varchar[], $5::bool[], $6::bool[], "
-    "$7::varchar[], $8::timestamptz[])"
-)
-
-
-class ClickWriter(GroupCommit[PendingClick, bool]):
-    """Group commit of clicks: one Redis call decides which clicks of a batch are unique (per
-    visitor, link, label and day), one INSERT stores them, and the caller's redirect goes out
-    only once its row is committed; a busy second costs a few round trips."""
-
-    name = "click"
-
-    def __init__(
-        self,
-        redis: Redis,
-        max_batch: int = 500,
-        concurrency: int = 3,
-        races: Scoring | None = None,
-    ) -> None:
-        super().__init__(max_batch, concurrency)
-        # A connection of its own, kept: no checkout from the pool for every batch.
-        self.redis = redis.client()
-        self.races = races  # moves race scores in the same transaction as the clicks
-        self._redis_down_until = 0.0  # while Redis is down, it is not asked on every batch
-
-    async def store(self, batch: list[PendingClick]) -> list[bool]:
-        from_redis = await self._decide_unique(batch)
-        conn = connection()
-        sql, values = (
-            self._insert(batch) if is_postgres(conn) else self._insert_sqlite(conn, batch)
-        )
-        events = [
-            ScoreEvent(RaceMetric.CLICKS, c.affiliate_id, c.offer_id, c.created_at, final=1)
-            for c in batch
-            if c.is_unique
-        ]
-        try:
-            if events and self.races is not None and await self.races.counts(RaceMetric.CLICKS):
-                async with in_transaction():  # the clicks and the race scores they move, together
-                    await connection().execute_query(sql, values)
-                    await self.races.apply(events)
-            else:  # one statement is one transaction: a single round trip
-                await conn.execute_query(sql, values)
-        except Exception:
-            # Nothing was stored, so these visitors have not been counted today: give their
-            # keys back, or their next visit would not be unique either.
-            taken = [c.unique_key for c in batch if c.is_unique and c.unique_key is not None]
-            if taken and from_redis:
-                with contextlib.suppress(RedisError):
-                    await self.redis.delete(*taken)
-            raise
-        return [c.is_unique for c in batch]
-
-    async def _decide_unique(self, batch: list[PendingClick]) -> bool:
-        """Mark the batch's first visits of the day as unique: from Redis (one call), or, while
-        Redis cannot answer, from the clicks already stored. Returns whether Redis decided."""
-        keys = [c.unique_key for c in batch if c.unique_key is not None]
-        if not keys:
-            return False
-        if time.monotonic() >= self._redis_down_until:
-            try:
-                answers = await self.redis.eval(FIRST_SEEN, len(keys), *keys, 2 * 86400)  # type: ignore[misc]
-            except RedisError as exc:
-                self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
-                logger.warning(
-                    "Redis did not answer ({!r}): unique clicks are decided from the database "
-                    "for the next {} s",
-                    exc,
-                    REDIS_RETRY_SECONDS,
-                )
-            else:
-                fresh = iter(answers)
-                for click in batch:
-                    if click.unique_key is not None:
-                        click.is_unique = next(fresh) == 1
-                return True
-        await self._unique_from_database(batch)
-        return False
-
-    @staticmethod
-    async def _unique_from_database(batch: list[PendingClick]) -> None:
-        """Without Redis: a visit is unique when no click by the same visitor on the same link
-        and label is stored for that UTC day (nor earlier in this batch)."""
-        candidates = [c for c in batch if c.unique_key is not None]
-        since = min(c.created_at for c in candidates).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        rows = await Click.filter(
-            link_id__in={c.link_id for c in candidates},
-            visitor__in={c.visitor for c in candidates},
-            created_at__gte=since,
-        ).values_list("link_id", "sub", "visitor", "created_at")
-        seen = {
-            (link, sub, visitor, as_datetime(at).astimezone(UTC).date())
-            for link, sub, visitor, at in rows
-        }
-        for click in candidates:
-            day = (
-                click.link_id,
-                click.sub,
-                click.visitor,
-                click.created_at.astimezone(UTC).date(),
-            )
-            click.is_unique = day not in seen
-            seen.add(day)
-
-    @staticmethod
-    def _insert(batch: list[PendingClick]) -> tuple[str, list[object]]:
-        columns: list[object] = [
-            [c.click_id for c in batch],
-            [c.link_id for c in batch],
-            [c.sub for c in batch],
-            [c.visitor for c in batch],
-            [c.is_unique for c in batch],
-            [c.is_bot for c in batch],
-            [c.user_agent for c in batch],
-            [c.created_at for c in batch],
-        ]
-        return PG_INSERT, columns
-
-    @staticmethod
-    def _insert_sqlite(
-        conn: BaseDBAsyncClient, batch: list[PendingClick]
-    ) -> tuple[str, list[object]]:
-        values: list[object] = []
-        for c in batch:
-            values += [
-                c.click_id,
-                c.link_id,
-                c.sub,
-                c.visitor,
-                c.is_unique,
-                c.is_bot,
-                c.user_agent,
-                db_time(conn, c.created_at),
-            ]
-        return multi_insert(conn, "click", INSERT_COLUMNS, len(batch)), values
-
-
 class ClickService:
-    """Counts a visit (raw, unique per visitor per day, bots flagged) and says where to go."""
+    """Counts a visit (raw, unique per visitor per day, bots flagged) and says where to go.
+    A click is appended to the spool and the visitor sent on at once: no database, Redis or
+    disk sync is waited for (the loader stores it within about a second)."""
 
     def __init__(
         self,
-        redis: Redis,
+        spool: Spool,
         urls: LinkUrls,
         salt: bytes,
         cache: TargetCache | None = None,
-        races: Scoring | None = None,
     ) -> None:
-        self.redis = redis
+        self.spool = spool
         self.urls = urls
         self.salt = salt
         self.cache = cache if cache is not None else target_cache()
         self.links = LinkService()
-        self.writer = ClickWriter(redis, races=races)
         self._labels: TtlCache[tuple[int, str], bool] = TtlCache(ttl=60, size=50_000)
         self._agents: dict[str, bool] = {}
-        self._today = (0, "")
-        self.lost = 0  # redirects answered without storing their click (a dependency was down)
+        self._stale_logged = 0.0
+        self._away_until = 0.0
+        self._ids: Iterator[str] = iter(())
+
+    @property
+    def lost(self) -> int:
+        """Redirects answered whose click could not be written to the spool (since the
+        start)."""
+        return self.spool.lost
 
     async def resolve(self, code: str) -> Target | None:
         hit, target = self.cache.get(code)
@@ -333,78 +157,96 @@ class ClickService:
             known = self._agents[user_agent] = is_bot_agent(user_agent)
         return known
 
-    def unique_key(self, link_id: int, sub: str | None, visitor: str, now: datetime) -> str:
-        """The Redis key that makes a visitor unique once per link, label and UTC day."""
-        ordinal = now.toordinal()
-        if ordinal != self._today[0]:
-            self._today = (ordinal, f"{now:%Y%m%d}")
-        return f"click:u:{link_id}:{sub or ''}:{visitor}:{self._today[1]}"
-
     async def _active(self, code: str) -> Target:
+        """The code's target: cached, else looked up; while the database cannot answer, what
+        this process last knew of it (a visitor is sent on whenever the code is known)."""
         hit, target = self.cache.get(code)
+        if not hit and self._database_away():
+            hit, target = self.cache.get(code, stale_ok=True)
         if not hit:
-            target = await self.resolve(code)
+            try:
+                target = await self.resolve(code)
+            except Exception as exc:
+                hit, target = self.cache.get(code, stale_ok=True)
+                if outage(exc) is None or not hit:
+                    raise
+                self._note_outage(exc)
         if target is None or not target.active:
             raise NotFound(N_("This link does not exist or is no longer active."))
         return target
 
     async def _label(self, target: Target, sub: str | None) -> str | None:
-        """The label if the affiliate has it; an unknown one counts on the plain link."""
+        """The label if the affiliate has it; an unknown one counts on the plain link (as does
+        one that cannot be checked while the database is away)."""
         if sub is None:
             return None
         found, known = self._labels.get((target.affiliate_id, sub))
+        if not found and self._database_away():
+            found, known = self._labels.get((target.affiliate_id, sub), stale_ok=True)
+            return sub if found and known else None
         if not found:
-            known = await self.links.has_sublink(target.affiliate_id, sub)
+            try:
+                known = await self.links.has_sublink(target.affiliate_id, sub)
+            except Exception as exc:
+                found, known = self._labels.get((target.affiliate_id, sub), stale_ok=True)
+                if outage(exc) is None:
+                    raise
+                self._note_outage(exc)
+                return sub if found and known else None
             self._labels.put((target.affiliate_id, sub), known)
         return sub if known else None
+
+    def _database_away(self) -> bool:
+        """Just after an outage error: a redirect does not wait on the database again."""
+        return time.monotonic() < self._away_until
+
+    def _note_outage(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._away_until = now + AWAY_SECONDS
+        if now - self._stale_logged >= STALE_LOG_SECONDS:
+            self._stale_logged = now
+            logger.warning(
+                "the {} is unavailable: links are resolved from what this process last knew",
+                outage(exc),
+            )
 
     async def peek(self, code: str, sub: str | None) -> str:
         """Where a click would be sent, without recording one (for HEAD)."""
         target = await self._active(code)
         return self.destination(target, "", await self._label(target, sub))
 
-    def uncounted_destination(self, code: str, sub: str | None) -> str | None:
-        """Where to send a visitor whose click cannot be stored (the database or Redis is
-        down), from what this process last knew of the code; None if it knows nothing."""
-        hit, target = self.cache.get(code, stale_ok=True)
-        if not hit or target is None or not target.active:
-            return None
-        self.lost += 1
-        known = sub is not None and bool(
-            self._labels.get((target.affiliate_id, sub), stale_ok=True)[1]
-        )
-        return self.destination(target, secrets.token_hex(16), sub if known else None)
-
     async def track(self, code: str, sub: str | None, ip: str, user_agent: str) -> str:
-        """Record one click and return the URL to send the visitor to."""
+        """Record one click in the spool and return the URL to send the visitor to."""
         target = await self._active(code)
         sub = await self._label(target, sub)
-        now = datetime.now(UTC)
         user_agent = clean_header(user_agent, 256)
-        is_bot = self.is_bot(user_agent)
-        visitor = self.visitor_id(ip, user_agent)
-        click_id = secrets.token_hex(16)
-        await self.writer.submit(
-            PendingClick(
-                click_id=click_id,
-                link_id=target.link_id,
-                sub=sub,
-                visitor=visitor,
-                is_bot=is_bot,
-                user_agent=user_agent,
-                created_at=now,
-                unique_key=None if is_bot else self.unique_key(target.link_id, sub, visitor, now),
-                affiliate_id=target.affiliate_id,
-                offer_id=target.offer_id,
+        click_id = self._click_id()
+        self.spool.append(
+            record(
+                click_id,
+                target.link_id,
+                sub,
+                self.visitor_id(ip, user_agent),
+                self.is_bot(user_agent),
+                user_agent,
+                time.time_ns() // 1000,
+                target.affiliate_id,
+                target.offer_id,
             )
         )
         return self.destination(target, click_id, sub)
+
+    def _click_id(self) -> str:
+        """128 random bits in hex, drawn from the system 512 at a time (one syscall per click
+        was a tenth of the redirect's own cost)."""
+        try:
+            return next(self._ids)
+        except StopIteration:
+            pool = os.urandom(16 * IDS_AT_ONCE).hex()
+            self._ids = iter([pool[i : i + 32] for i in range(0, len(pool), 32)])
+            return next(self._ids)
 
     def destination(self, target: Target, click_id: str, sub: str | None) -> str:
         if target.pattern is not None:
             return target.pattern.format(click_id, quote(sub, safe="") if sub else "")
         return self.urls.for_link(target.code, target.kind, sub)
-
-    async def close(self) -> None:
-        await self.writer.close()
-        await self.writer.redis.aclose()

@@ -10,7 +10,7 @@ import hmac
 import ipaddress
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -257,8 +257,15 @@ class PostbackService:
     """One advertiser postback: checked, parsed, attributed, then recorded; every refusal
     names its reason."""
 
-    def __init__(self, conversions: ConversionService) -> None:
+    def __init__(
+        self,
+        conversions: ConversionService,
+        settle_clicks: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self.conversions = conversions
+        # Clicks reach the database up to a second after their redirect (the spool): a
+        # postback naming a click not stored yet has the spool loaded first, then looks again.
+        self.settle_clicks = settle_clicks
         # Read on every postback, changed rarely: dropped at once when this process changes
         # an offer (OfferService's on_change).
         self._offers: TtlCache[int, Offer | None] = TtlCache(CACHE_SECONDS, 10_000)
@@ -292,6 +299,9 @@ class PostbackService:
         if isinstance(fields, Answer):
             return fields
         attributed = await attribute(offer, fields.reference)
+        if attributed is None and fields.reference.click_id and self.settle_clicks is not None:
+            await self.settle_clicks()
+            attributed = await attribute(offer, fields.reference)
         if attributed is None:
             return refused(Refusal.UNKNOWN, "unknown click_id or code for this offer")
         link, click, sub = attributed

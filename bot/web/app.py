@@ -12,12 +12,22 @@ from redis.asyncio import Redis
 
 from bot.errors import outage
 from bot.web import health, postback, redirect, webhook
-from bot.web.keys import BOT, CLICKS, DISPATCHER, NOTIFIER, POSTBACKS, REDIS, SETTINGS
+from bot.web.keys import (
+    BOT,
+    CLICK_LOADER,
+    CLICKS,
+    DISPATCHER,
+    NOTIFIER,
+    POSTBACKS,
+    REDIS,
+    SETTINGS,
+)
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
 
     from bot.config import Settings
+    from bot.services.click_loader import ClickLoader
     from bot.services.clicks import ClickService
     from bot.services.postbacks import PostbackService
     from bot.telegram.notifier import Notifier
@@ -87,6 +97,7 @@ def setup_routes(app: web.Application, with_webhook: bool) -> None:
 def create_web_app(
     settings: Settings,
     clicks: ClickService,
+    click_loader: ClickLoader,
     postbacks: PostbackService,
     notifier: Notifier,
     redis: Redis,
@@ -96,6 +107,7 @@ def create_web_app(
     app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
     app[SETTINGS] = settings
     app[CLICKS] = clicks
+    app[CLICK_LOADER] = click_loader
     app[POSTBACKS] = postbacks
     app[NOTIFIER] = notifier
     app[REDIS] = redis

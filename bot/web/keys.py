@@ -7,12 +7,14 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from bot.services.click_loader import ClickLoader
 from bot.services.clicks import ClickService
 from bot.services.postbacks import PostbackService
 from bot.telegram.notifier import Notifier
 
 SETTINGS = web.AppKey("settings", Settings)
 CLICKS = web.AppKey("clicks", ClickService)
+CLICK_LOADER = web.AppKey("click_loader", ClickLoader)
 REDIS = web.AppKey("redis", Redis)
 POSTBACKS = web.AppKey("postbacks", PostbackService)
 NOTIFIER = web.AppKey("notifier", Notifier)

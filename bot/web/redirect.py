@@ -1,4 +1,4 @@
-"""GET /r/{code}[/{sub}]: count the click, then 302 to the offer. HEAD answers the same
+"""GET /r/{code}[/{sub}]: spool the click, then 302 to the offer. HEAD answers the same
 redirect without counting (link checkers and previews ask HEAD)."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 from html import escape
 
 from aiohttp import web
-from loguru import logger
 
 from bot.errors import NotFound, outage
 from bot.services.codes import check_label, read_code
@@ -83,13 +82,8 @@ async def redirect(request: web.Request) -> web.Response:
     except Exception as exc:
         if outage(exc) is None:
             raise
-        # The click could not be stored. If the code is known, the visitor still goes where
-        # the link leads (traffic is never thrown away); the lost click is logged.
-        fallback = clicks.uncounted_destination(code, sub)
-        if fallback is None:
-            return unavailable()
-        logger.warning("click on {} not counted: the {} is unavailable", code, outage(exc))
-        return moved(fallback)
+        # A code this process has never seen, while the database cannot say where it leads.
+        return unavailable()
     return moved(location)
 
 

@@ -133,7 +133,7 @@ async def test_flood_from_one_user_is_throttled_politely(database: str, redis: o
     assert texts[3] == "Whoa, that's fast! Please wait a second and try again."
     assert texts[4:] == [None, None]
     assert all(t is not None and "How it works" in t for t in texts[:3])
-    await stack.services.clicks.close()
+    await stack.services.click_loader.close()
 
 
 def test_the_bot_asks_telegram_for_every_update_it_handles(stack: Stack) -> None:

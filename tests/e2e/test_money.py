@@ -94,7 +94,7 @@ async def test_conversions_are_told_folded_into_one_message(
         "💸 New conversions:\n+$2.50 — deposit — Casino\n+$2.50 — deposit — Casino (pending)"
     ]
     await stack.services.notifier.close()
-    await stack.services.clicks.close()
+    await stack.services.click_loader.close()
 
 
 async def test_news_arriving_during_a_flush_is_sent_too(stack: Stack, factory: Factory) -> None:

@@ -78,7 +78,7 @@ async def test_a_burst_of_referrals_is_folded_into_one_message(
         "🎉 3 new referrals joined through your links: Ann, Ben, &lt;i&gt;Cy&lt;/i&gt;"
     ]
     await stack.services.notifier.close()
-    await stack.services.clicks.close()
+    await stack.services.click_loader.close()
 
 
 async def test_notices_left_behind_are_sent_by_the_sweep_exactly_once(

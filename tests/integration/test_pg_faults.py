@@ -63,7 +63,7 @@ async def polling(database: str, redis: Redis, tmp_path: Path) -> AsyncIterator[
         yield stack
     finally:
         await stack.services.notifier.close()
-        await stack.services.clicks.close()
+        await stack.services.click_loader.close()
         await stack.services.conversions.close()
 
 
@@ -214,5 +214,5 @@ async def test_webhook_update_during_an_outage_is_a_503_for_telegram_to_resend(
     assert down.status == 503 and "database" in (await down.json())["error"]
     assert resent.status == 200
     assert sent_texts(stack, 9) and "Welcome" in sent_texts(stack, 9)[-1]
-    await stack.services.clicks.close()
+    await stack.services.click_loader.close()
     await stack.services.conversions.close()
