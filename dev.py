@@ -64,7 +64,10 @@ def main(argv: list[str]) -> int:
         ensure_venv(dev=False)
         script = (
             "from bot.i18n import update_catalogues;"
-            "missing = update_catalogues();"
+            "changed = [];"
+            "missing = update_catalogues(changed=changed);"
+            "[print('updated', p) for p in changed];"
+            "changed or print('catalogues unchanged');"
             "[print(lang, 'lacks', len(ids), 'translations') for lang, ids in missing.items()]"
         )
         return subprocess.call([str(PYTHON), "-c", script])

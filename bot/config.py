@@ -99,7 +99,10 @@ class Settings(DatabaseSettings):
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
         if not TOKEN_RE.fullmatch(value.get_secret_value()):
-            raise ValueError("does not look like a bot token (digits:letters)")
+            raise ValueError(
+                "does not look like a bot token: expected digits, a colon and 30-64 letters, "
+                "digits, _ or - (copy it again from @BotFather)"
+            )
         return value
 
     @field_validator("ADMIN_IDS", mode="before")

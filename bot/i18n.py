@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -57,33 +58,49 @@ def extract_messages(root: Path = LOCALES_DIR.parent) -> Catalog:
     return catalog
 
 
-def update_catalogues(path: Path = LOCALES_DIR) -> dict[str, list[str]]:
-    """Merge new ids into each .po (English gets its own text); return the untranslated."""
+def _fill(catalog: Catalog, language: str) -> list[str]:
+    """English gets its own text; the ids still untranslated in `language`."""
+    untranslated = []
+    for message in catalog:
+        if not message.id:
+            continue
+        if language == DEFAULT_LANGUAGE and (not message.string or isinstance(message.id, tuple)):
+            message.string = message.id
+        if not message.string or (isinstance(message.string, tuple) and not all(message.string)):
+            untranslated.append(str(message.id))
+    return untranslated
+
+
+def update_catalogues(
+    path: Path = LOCALES_DIR, changed: list[Path] | None = None
+) -> dict[str, list[str]]:
+    """Merge new ids into each .po (English gets its own text); return the untranslated. A
+    catalogue whose messages did not change is left as it is (its dates too); the files that
+    were rewritten are added to `changed`."""
     missing: dict[str, list[str]] = {}
     for language in LANGUAGES:
         template = extract_messages()  # fresh each time: update() shares its messages
         po_path = path / language / "LC_MESSAGES" / f"{DOMAIN}.po"
         po_path.parent.mkdir(parents=True, exist_ok=True)
-        if po_path.exists():
-            with po_path.open("rb") as fh:
-                catalog = read_po(fh, locale=language)
+        before = po_path.read_bytes() if po_path.exists() else None
+        if before is not None:
+            catalog = read_po(io.BytesIO(before), locale=language)
         else:
             catalog = Catalog(locale=language, domain=DOMAIN)
+        created = catalog.creation_date
         catalog.update(template, no_fuzzy_matching=True)
+        if before is not None:
+            catalog.creation_date = created  # not today's date on every run
         catalog.fuzzy = False
         catalog.project = "Affrace"
         catalog.obsolete.clear()
-        for message in catalog:
-            if not message.id:
-                continue
-            if language == DEFAULT_LANGUAGE and not message.string:
-                message.string = message.id
-            if isinstance(message.id, tuple) and language == DEFAULT_LANGUAGE:
-                message.string = message.id
-            if not message.string or (
-                isinstance(message.string, tuple) and not all(message.string)
-            ):
-                missing.setdefault(language, []).append(str(message.id))
-        with po_path.open("wb") as fh:
-            write_po(fh, catalog, omit_header=False, include_lineno=False, width=0)
+        missing_here = _fill(catalog, language)
+        if missing_here:
+            missing[language] = missing_here
+        out = io.BytesIO()
+        write_po(out, catalog, omit_header=False, include_lineno=False, width=0)
+        if out.getvalue() != before:
+            po_path.write_bytes(out.getvalue())
+            if changed is not None:
+                changed.append(po_path)
     return missing

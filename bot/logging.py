@@ -8,6 +8,24 @@ import sys
 
 from loguru import logger
 
+# Libraries' INFO lines that say nothing an operator needs, demoted to DEBUG: aiogram's line
+# per update, APScheduler's "Adding job tentatively" before it starts, tortoise's "shutdown"
+# of the connections a migration opened.
+DEMOTED = (
+    ("aiogram.event", "Update id="),
+    ("apscheduler.scheduler", "Adding job tentatively"),
+    ("tortoise", "Tortoise-ORM shutdown"),
+)
+
+
+def demoted(record: logging.LogRecord) -> bool:
+    if record.levelno != logging.INFO:
+        return False
+    message = str(record.msg)
+    return any(
+        record.name.startswith(name) and message.startswith(prefix) for name, prefix in DEMOTED
+    )
+
 
 class InterceptHandler(logging.Handler):
     """Send stdlib logging (aiogram, aiohttp, tortoise, apscheduler) through loguru."""
@@ -15,7 +33,7 @@ class InterceptHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         level: str | int
         try:
-            level = logger.level(record.levelname).name
+            level = "DEBUG" if demoted(record) else logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
         frame, depth = inspect.currentframe(), 0

@@ -78,3 +78,36 @@ def test_every_setting_is_documented_in_env_example_and_the_readme() -> None:
     for name in Settings.model_fields:
         assert f"\n{name}=" in example or f"\n# {name}=" in example, name
         assert f"`{name}`" in readme, name
+
+
+def test_a_malformed_token_is_explained_with_the_shape_it_must_have() -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings(BOT_TOKEN="123456:short")
+
+    (line,) = explain(caught.value)
+    assert line.startswith("BOT_TOKEN")
+    assert "digits, a colon and 30-64 letters, digits, _ or -" in line
+
+
+def test_library_chatter_is_debug_and_the_rest_keeps_its_level() -> None:
+    import logging
+
+    from loguru import logger
+
+    from bot.logging import InterceptHandler
+
+    seen: list[tuple[str, str]] = []
+    sink = logger.add(lambda m: seen.append((m.record["level"].name, m.record["message"])))
+    handler = InterceptHandler()
+    try:
+        for name, text in (
+            ("aiogram.event", "Update id=5 is handled. Duration 3 ms by bot id=1"),
+            ("apscheduler.scheduler", "Adding job tentatively -- it will be properly scheduled"),
+            ("tortoise", "Tortoise-ORM shutdown"),
+            ("aiogram.dispatcher", "Start polling"),
+        ):
+            handler.emit(logging.LogRecord(name, logging.INFO, __file__, 1, text, None, None))
+    finally:
+        logger.remove(sink)
+
+    assert [level for level, _ in seen] == ["DEBUG", "DEBUG", "DEBUG", "INFO"]

@@ -1,4 +1,6 @@
 import re
+import shutil
+from pathlib import Path
 
 from babel.messages.pofile import read_po
 
@@ -38,3 +40,19 @@ def test_translations_keep_the_placeholders() -> None:
             wanted = set(PLACEHOLDER.findall(ids[-1]))
             for string in strings:
                 assert set(PLACEHOLDER.findall(string)) == wanted, (language, message.id)
+
+
+def test_updating_up_to_date_catalogues_changes_no_byte(tmp_path: Path) -> None:
+    """`dev.py locales` with nothing new leaves the tree as it is (no rewritten dates)."""
+
+    from bot.i18n import update_catalogues
+
+    copy = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR, copy, ignore=shutil.ignore_patterns("*.mo"))
+    before = {p: p.read_bytes() for p in copy.rglob("*.po")}
+    changed: list[Path] = []
+
+    update_catalogues(copy, changed=changed)
+
+    assert changed == []
+    assert {p: p.read_bytes() for p in copy.rglob("*.po")} == before
