@@ -21,8 +21,16 @@ from bot.telegram.notifier import Notifier
 from handlers.admin.parsing import leading_id, parse_rate_change, parse_rate_target
 
 
-def parse_id(command: CommandObject) -> tuple[int, str]:
-    return leading_id(command, N_("Give its number, e.g. /{command} 3"))
+def conversion_id(command: CommandObject) -> tuple[int, str]:
+    return leading_id(
+        command, N_("Give the conversion's number, e.g. /{command} 3 (see /reviews)")
+    )
+
+
+def payout_id(command: CommandObject) -> tuple[int, str]:
+    return leading_id(
+        command, N_("Give the payout request's number, e.g. /{command} 3 (see /payouts)")
+    )
 
 
 async def cmd_rate(message: Message, command: CommandObject, offers: OfferService) -> None:
@@ -54,10 +62,10 @@ async def cmd_reviews(message: Message, conversions: ConversionService, i18n: I1
 async def cmd_review(
     message: Message, command: CommandObject, conversions: ConversionService
 ) -> None:
-    conversion_id, _rest = parse_id(command)
-    status = await conversions.decide_review(conversion_id, command.command == "review_ok")
+    number, _rest = conversion_id(command)
+    status = await conversions.decide_review(number, command.command == "review_ok")
     await message.answer(
-        _("Conversion #{id} is now {status}.").format(id=conversion_id, status=status.value)
+        _("Conversion #{id} is now {status}.").format(id=number, status=status.value)
     )
 
 
@@ -78,7 +86,7 @@ async def cmd_payouts(message: Message, balance: BalanceService, i18n: I18n) -> 
 async def cmd_payout_decide(
     message: Message, command: CommandObject, balance: BalanceService, notifier: Notifier
 ) -> None:
-    request_id, note = parse_id(command)
+    request_id, note = payout_id(command)
     approve = command.command == "payout_ok"
     payout = await balance.decide(request_id, approve, note)
     await message.answer(

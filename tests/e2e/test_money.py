@@ -288,3 +288,13 @@ async def test_a_burst_of_notices_to_many_affiliates_keeps_the_overall_pace(
 
     assert all(told) and len(stamps) == 45
     assert max(sum(1 for s in stamps if start <= s < start + 1.0) for start in stamps) <= 30
+
+
+async def test_a_decision_without_its_number_says_which_number_is_missing(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+
+    payout = await admin.send("/payout_ok")
+    review = await admin.send("/review_no abc")
+
+    assert payout.text == "Give the payout request's number, e.g. /payout_ok 3 (see /payouts)"
+    assert review.text == "Give the conversion's number, e.g. /review_no 3 (see /reviews)"
