@@ -10,7 +10,11 @@ import signal
 import sys
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+)
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
@@ -30,6 +34,7 @@ from bot.factory import (
 from bot.logging import setup_logging
 from bot.redis import create_redis
 from bot.services.spool import SpoolBusy
+from bot.telegram.commands import publish_commands
 from bot.telegram.dispatcher import RetryingDispatcher
 from scheduler import jobs
 
@@ -61,6 +66,10 @@ async def run(settings: Settings) -> None:
             raise StartupError(str(exc)) from None
         loading = True
         await _who_am_i(bot, settings, services)
+        try:
+            await publish_commands(bot, services.i18n, settings.ADMIN_IDS)
+        except (TelegramAPIError, TelegramNetworkError) as exc:
+            logger.warning("could not set the command lists: {}", exc)
         # Long-lived start-up objects out of the collector's way: full collections of them
         # paused the process for 150-230 ms under load (bench/README.md).
         gc.collect()

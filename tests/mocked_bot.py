@@ -24,6 +24,7 @@ from aiogram.methods import (
     PinChatMessage,
     SendMessage,
     SendPhoto,
+    SetMyCommands,
     SetWebhook,
     TelegramMethod,
 )
@@ -86,7 +87,14 @@ class MockedSession(BaseSession):
             )
         if isinstance(
             method,
-            (AnswerCallbackQuery, AnswerInlineQuery, DeleteWebhook, SetWebhook, PinChatMessage),
+            (
+                AnswerCallbackQuery,
+                AnswerInlineQuery,
+                DeleteWebhook,
+                SetWebhook,
+                PinChatMessage,
+                SetMyCommands,
+            ),
         ):
             return True
         raise AssertionError(f"no canned answer for {type(method).__name__}")

@@ -140,3 +140,33 @@ def test_the_bot_asks_telegram_for_every_update_it_handles(stack: Stack) -> None
     wanted = set(stack.dp.resolve_used_update_types())
 
     assert {"message", "callback_query", "inline_query", "chat_member"} <= wanted
+
+
+async def test_the_command_menu_is_set_per_language_and_longer_for_admins(stack: Stack) -> None:
+    from aiogram.exceptions import TelegramBadRequest
+    from aiogram.methods import SetMyCommands
+    from aiogram.types import BotCommandScopeChat, BotCommandScopeDefault
+
+    from bot.telegram.commands import publish_commands
+
+    stack.session.queue(True)
+    stack.session.queue(True)
+    stack.session.queue(True)
+    stack.session.queue(True)
+    # A second admin who never started the bot: Telegram knows no chat with them yet.
+    stack.session.queue(TelegramBadRequest(method=None, message="chat not found"))  # type: ignore[arg-type]
+
+    await publish_commands(stack.bot, stack.services.i18n, frozenset({ADMIN_ID, ADMIN_ID + 1}))
+
+    sent = [r for r in stack.session.requests if isinstance(r, SetMyCommands)]
+    everyone = {r.language_code: r for r in sent if isinstance(r.scope, BotCommandScopeDefault)}
+    admins = [r for r in sent if isinstance(r.scope, BotCommandScopeChat)]
+    assert set(everyone) == {None, "ru"}
+    assert [c.command for c in everyone[None].commands] == ["start", "menu", "language", "help"]
+    assert everyone["ru"].commands[2].description == "Сменить язык"
+    assert [(r.scope.chat_id, r.language_code) for r in admins] == [  # type: ignore[union-attr]
+        (ADMIN_ID, None),
+        (ADMIN_ID, "ru"),
+        (ADMIN_ID + 1, None),
+    ]
+    assert "payouts" in [c.command for c in admins[0].commands]
