@@ -10,7 +10,7 @@ from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.amounts import format_money
+from bot.services.amounts import format_money, format_percent
 from bot.services.stats import Period, Row, StatsService
 from handlers.common import show
 from keyboards.callbacks import (
@@ -22,34 +22,51 @@ from keyboards.stats import stats_kb
 from models import Affiliate
 
 
-def _money(row: Row, locale: str) -> str:
+def _earned(row: Row, currency: str, locale: str) -> str:
+    """What the slice earned, in each currency; zero as money too ("$0.00")."""
     if not row.earnings:
-        return "0"
+        return format_money(0, currency, locale)
     return ", ".join(format_money(v, c, locale) for c, v in sorted(row.earnings.items()))
 
 
-def _row_text(row: Row, locale: str) -> str:
-    rate = f"{row.conversion_rate}%" if row.conversion_rate is not None else "—"
-    epc = (
-        ", ".join(
-            format_money(e, c, locale)
-            for c in sorted(row.earnings)
-            if (e := row.epc(c)) is not None
-        )
-        or "—"
-    )
-    return _(
-        "clicks {clicks} (unique {unique}) · referrals {referrals} · conversions {conversions} "
-        "· CR {rate} · earned {earned} · EPC {epc}"
+def _epc(row: Row, locale: str) -> str:
+    per_click = [
+        format_money(e, c, locale) for c in sorted(row.earnings) if (e := row.epc(c)) is not None
+    ]
+    return ", ".join(per_click) or "—"
+
+
+def _total_text(row: Row, currency: str, locale: str) -> list[str]:
+    """The whole programme: one metric per line, readable on a phone."""
+    rate = row.conversion_rate
+    return [
+        _("👆 Clicks: {clicks} (unique {unique})").format(
+            clicks=row.clicks, unique=row.unique_clicks
+        ),
+        _("👥 Referrals: {referrals}").format(referrals=row.referrals),
+        _("✅ Conversions: {conversions} · CR {rate}").format(
+            conversions=row.conversions,
+            rate=format_percent(rate, locale) if rate is not None else "—",
+        ),
+        _("💰 Earned: {earned} · EPC {epc}").format(
+            earned=_earned(row, currency, locale), epc=_epc(row, locale)
+        ),
+    ]
+
+
+def _slice_text(title: str, row: Row, currency: str, locale: str) -> str:
+    """One offer or sub-link: its name, then its numbers on the next line."""
+    numbers = _(
+        "clicks {clicks} ({unique} unique) · referrals {referrals} · conversions "
+        "{conversions} · {earned}"
     ).format(
         clicks=row.clicks,
         unique=row.unique_clicks,
         referrals=row.referrals,
         conversions=row.conversions,
-        rate=rate,
-        earned=_money(row, locale),
-        epc=epc,
+        earned=_earned(row, currency, locale),
     )
+    return f"{title}\n      {numbers}"
 
 
 def period_name(period: Period) -> str:
@@ -82,19 +99,22 @@ async def render_stats(
     query: CallbackQuery, user: Affiliate, stats: StatsService, period: Period, locale: str
 ) -> None:
     report = await stats.report(user.id, period)
+    currency = report.currency
     lines = [
         _("📊 <b>Your numbers for {period}</b>").format(period=period_name(period)),
         "",
-        _row_text(report.total, locale),
+        *_total_text(report.total, currency, locale),
     ]
     if report.total.clicks or report.total.referrals or report.total.conversions:
         lines += ["", _("<b>By offer</b>")]
-        lines += [f"• <b>{escape(r.label)}</b>: {_row_text(r, locale)}" for r in report.offers]
+        for row in report.offers:
+            title = escape(row.label) if row.label is not None else _("Bot link")
+            lines.append(_slice_text(f"• <b>{title}</b>", row, currency, locale))
         if report.subs:
             lines += ["", _("<b>By sub-link</b>")]
-            lines += [
-                f"• <code>{escape(r.label)}</code>: {_row_text(r, locale)}" for r in report.subs
-            ]
+            for row in report.subs:
+                name = f"• <code>{escape(row.label or '')}</code>"
+                lines.append(_slice_text(name, row, currency, locale))
     await show(query, "\n".join(lines), stats_kb(period))
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel import Locale
+from babel.numbers import format_currency, get_currency_precision, list_currencies, parse_pattern
 
 from bot.errors import N_, InvalidInput
 
@@ -69,3 +70,12 @@ def from_minor(minor: int, currency: str) -> Decimal:
 
 def format_money(minor: int, currency: str, locale: str = "en") -> str:
     return format_currency(from_minor(minor, currency), currency, locale=locale)
+
+
+def format_percent(value: Decimal, locale: str = "en") -> str:
+    """A percentage (12.5 for 12.5 %) with one decimal, as the locale writes it: "12.5%" in
+    English, "12,5 %" in Russian."""
+    where = Locale.parse(locale)
+    pattern = parse_pattern(where.percent_formats[None].pattern)
+    pattern.frac_prec = (1, 1)
+    return pattern.apply(value / 100, where)

@@ -30,9 +30,10 @@ class Period(StrEnum):
 
 @dataclass
 class Row:
-    """Numbers for one slice: the whole programme, an offer, or a sub-link."""
+    """Numbers for one slice: the whole programme, an offer, or a sub-link. An offer's label
+    is its title; None is the affiliate's own bot link (no offer)."""
 
-    label: str
+    label: str | None
     clicks: int = 0
     unique_clicks: int = 0
     referrals: int = 0
@@ -57,8 +58,10 @@ class Report:
     total: Row
     offers: list[Row]
     subs: list[Row]
+    currency: str = "USD"  # the affiliate's main currency, for amounts that are zero
 
 
+DEFAULT_CURRENCY = "USD"
 COUNTED = [ConversionStatus.PENDING, ConversionStatus.APPROVED]
 
 
@@ -84,7 +87,7 @@ class StatsService:
         subs: dict[str, Row] = {}
 
         def rows(offer: str | None, sub: str | None) -> list[Row]:
-            found = [total, offers.setdefault(offer or "—", Row(offer or "—"))]
+            found = [total, offers.setdefault(offer or "", Row(offer))]
             if sub:
                 found.append(subs.setdefault(sub, Row(sub)))
             return found
@@ -121,11 +124,13 @@ class StatsService:
                     row.earnings[v["currency"]] = row.earnings.get(v["currency"], 0) + int(
                         v["money"] or 0
                     )
+        currencies = await self.currencies(affiliate_id)
         return Report(
             period,
             total,
-            sorted(offers.values(), key=lambda r: r.label),
-            sorted(subs.values(), key=lambda r: r.label),
+            sorted(offers.values(), key=lambda r: (r.label is None, r.label or "")),
+            sorted(subs.values(), key=lambda r: r.label or ""),
+            currencies[0] if currencies else DEFAULT_CURRENCY,
         )
 
     async def chart(

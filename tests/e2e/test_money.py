@@ -298,3 +298,41 @@ async def test_a_decision_without_its_number_says_which_number_is_missing(stack:
 
     assert payout.text == "Give the payout request's number, e.g. /payout_ok 3 (see /payouts)"
     assert review.text == "Give the conversion's number, e.g. /review_no 3 (see /reviews)"
+
+
+async def test_stats_name_the_bot_link_and_write_money_and_percentages_for_the_locale(
+    stack: Stack, factory: Factory
+) -> None:
+    from models import Link
+
+    users = {41: stack.tg.user(41), 42: stack.tg.user(42, language_code="ru")}
+    for tg_id, user in users.items():
+        await user.send("/start")
+        aff = await Affiliate.get(tg_id=tg_id)
+        bot_link = await Link.get(affiliate_id=aff.id, offer_id=None)
+        offer = await factory.offer("Shop")
+        link = await factory.link(aff, offer)
+        await stack.services.clicks.track(bot_link.code, None, "1.1.1.1", "Firefox")
+        await stack.services.clicks.track(link.code, None, "1.1.1.1", "Firefox")
+        await stack.load_clicks()
+        await stack.services.conversions.record(
+            Claim(
+                offer, link, None, None, f"s{tg_id}", "sale", 0, "USD", ConversionStatus.APPROVED
+            )
+        )
+    newcomer = stack.tg.user(43)
+    await newcomer.send("/start")
+
+    english = await users[41].press(StatsCallback(period="today").pack())
+    russian = await users[42].press(StatsCallback(period="today").pack())
+    empty = await newcomer.press(StatsCallback(period="today").pack())
+
+    lines = english.text.splitlines()
+    assert "👆 Clicks: 2 (unique 2)" in lines
+    assert "✅ Conversions: 1 · CR 50.0%" in lines  # one conversion per two unique clicks
+    assert "💰 Earned: $2.50 · EPC $1.25" in lines
+    assert "• <b>Bot link</b>" in lines and "• <b>Shop</b>" in lines and "• <b>—</b>" not in lines
+    assert "      clicks 1 (1 unique) · referrals 0 · conversions 0 · $0.00" in lines  # bot link
+    assert "✅ Конверсии: 1 · CR 50,0\xa0%" in russian.text
+    assert "• <b>Ссылка на бота</b>" in russian.text and "2,50\xa0$" in russian.text
+    assert "💰 Earned: $0.00 · EPC —" in empty.text.splitlines()
