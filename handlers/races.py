@@ -16,8 +16,10 @@ from bot.telegram.render import (
     board_lines,
     gap_text,
     metric_name,
+    outcome_lines,
     prize_lines,
     race_title,
+    score_text,
     status_line,
 )
 from handlers.common import show
@@ -68,7 +70,9 @@ def card_text(card: RaceCard, viewer_id: int, locale: str) -> str:
     if not card.ranked:
         return "\n".join(lines)
     lines.append("")
-    if card.me is None:
+    if race.status is RaceStatus.FINISHED:
+        lines += final_lines(card, locale)
+    elif card.me is None:
         if race.opt_in and not card.joined:
             lines.append(_("Join to take part."))
         else:
@@ -93,6 +97,19 @@ def card_text(card: RaceCard, viewer_id: int, locale: str) -> str:
         *board_lines(race, card.top, card.names, locale, viewer_id=viewer_id),
     ]
     return "\n".join(lines)
+
+
+def final_lines(card: RaceCard, locale: str) -> list[str]:
+    """A finished race: the viewer's final place and what they won (no gap to close)."""
+    if card.result is None:
+        return [_("You did not take part in this race.")]
+    race = card.race
+    return [
+        _("Your final place: #{place} with {score}.").format(
+            place=card.result.place, score=score_text(race, card.result.score, locale)
+        ),
+        *outcome_lines(race, card.result, locale),
+    ]
 
 
 async def open_race(

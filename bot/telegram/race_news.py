@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -14,7 +13,6 @@ from redis.asyncio import Redis
 
 from bot.i18n import DEFAULT_LANGUAGE, pick_language
 from bot.services.affiliates import reachable
-from bot.services.amounts import format_money
 from bot.services.outbox import Letter, OutboxService
 from bot.services.races import RaceService, Standing, TickResult
 from bot.telegram.render import (
@@ -149,12 +147,7 @@ class RaceNews:
                     continue
                 locale = self._locale(affiliate)
                 with self.i18n.context(), self.i18n.use_locale(locale):
-                    parts = []
-                    if result.prize_minor:
-                        parts.append(format_money(result.prize_minor, race.currency, locale))
-                    if result.prize_text:
-                        parts.append(escape(result.prize_text))
-                    text = result_text(race, result.place, result.score, " + ".join(parts), locale)
+                    text = result_text(race, result, locale)
                 letters.append(
                     Letter(f"race{race.id}:result:{affiliate.id}", affiliate.tg_id, text)
                 )

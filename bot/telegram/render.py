@@ -10,7 +10,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
 from bot.services.amounts import format_money
-from bot.services.races import Standing
+from bot.services.races import FinalResult, Standing
 from models import Affiliate, Race, RaceMetric, RacePrize, RaceStatus
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -158,12 +158,46 @@ def reminder_text(race: Race, label: str, standing: Standing | None, locale: str
     )
 
 
-def result_text(race: Race, place: int, score: int, prize: str, locale: str) -> str:
-    text = _("🏁 «{title}» is over. Your final place: #{place} with {score}.").format(
-        title=escape(race.title), place=place, score=amount(race, score, locale)
+def score_text(race: Race, value: int, locale: str) -> str:
+    """A score with its unit: "$12.50", "1 conversion", "3 referrals"."""
+    if race.metric.is_money:
+        return format_money(value, race.currency, locale)
+    forms = {
+        RaceMetric.CLICKS: ngettext("{n} click", "{n} clicks", value),
+        RaceMetric.REFERRALS: ngettext("{n} referral", "{n} referrals", value),
+        RaceMetric.CONVERSIONS: ngettext("{n} conversion", "{n} conversions", value),
+        RaceMetric.JOINS: ngettext("{n} join", "{n} joins", value),
+    }
+    return forms[race.metric].format(n=value)
+
+
+def prize_text(race: Race, minor: int, text: str, locale: str) -> str:
+    """What a place wins: money, words, or both ("$50.00 + Hoodie"); "" for nothing."""
+    parts = []
+    if minor:
+        parts.append(format_money(minor, race.currency, locale))
+    if text:
+        parts.append(escape(text))
+    return " + ".join(parts)
+
+
+def outcome_lines(race: Race, result: FinalResult, locale: str) -> list[str]:
+    """What the viewer won, or why nothing: the prize, the minimum not reached, or no prize."""
+    won = prize_text(race, result.prize_minor, result.prize_text, locale)
+    if won:
+        return [_("🎁 Your prize: {prize}. Money prizes are on your balance.").format(prize=won)]
+    if race.min_score and result.score < race.min_score:
+        return [
+            _("The minimum of {minimum} was not reached, so there is no prize.").format(
+                minimum=score_text(race, race.min_score, locale)
+            )
+        ]
+    return [_("No prize this time.")]
+
+
+def result_text(race: Race, result: FinalResult, locale: str) -> str:
+    """The final notice: place, score with its unit, and what was won."""
+    head = _("🏁 «{title}» is over. Your final place: #{place} with {score}.").format(
+        title=escape(race.title), place=result.place, score=score_text(race, result.score, locale)
     )
-    if prize:
-        text += "\n" + _("🎁 Your prize: {prize}. Money prizes are on your balance.").format(
-            prize=prize
-        )
-    return text
+    return "\n".join([head, *outcome_lines(race, result, locale)])

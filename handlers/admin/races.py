@@ -31,7 +31,7 @@ from handlers.admin.parsing import (
     parse_when,
 )
 from handlers.forms import Data, Deps, Form, Step
-from models import Affiliate, Race, RaceMetric, RacePrize, TieBreak
+from models import Affiliate, Race, RaceMetric, RacePrize, RaceStatus, TieBreak
 
 Choices = Sequence[tuple[str, str]]
 
@@ -212,7 +212,7 @@ def draft_of(data: Data) -> RaceDraft:
     )
 
 
-def preview_text(draft: RaceDraft, locale: str) -> str:
+def preview_text(draft: RaceDraft, locale: str, offer_title: str | None = None) -> str:
     race = Race(
         title=draft.title,
         metric=draft.metric,
@@ -227,7 +227,11 @@ def preview_text(draft: RaceDraft, locale: str) -> str:
         f"🏁 <b>{escape(draft.title)}</b>",
         escape(draft.description) if draft.description else "",
         _("Metric: {metric}").format(metric=metric_name(draft.metric)),
-        _("Offer: {offer}").format(offer=f"#{draft.offer_id}" if draft.offer_id else _("all")),
+        _("Offer: {offer}").format(
+            offer=f"{escape(offer_title or '')} (#{draft.offer_id})"
+            if draft.offer_id
+            else _("all")
+        ),
         _("From {start} to {end} UTC").format(
             start=draft.starts_at.strftime("%Y-%m-%d %H:%M"),
             end=draft.ends_at.strftime("%Y-%m-%d %H:%M"),
@@ -249,13 +253,18 @@ def preview_text(draft: RaceDraft, locale: str) -> str:
 async def preview(data: Data, deps: Deps) -> str:
     draft = draft_of(data)
     check_draft(draft, datetime.now(UTC))
-    return preview_text(draft, deps["i18n"].current_locale)
+    title = (await deps["offers"].get(draft.offer_id)).title if draft.offer_id else None
+    return preview_text(draft, deps["i18n"].current_locale, title)
 
 
 async def finish(data: Data, deps: Deps) -> str:
     races: RaceService = deps["races"]
     user: Affiliate = deps["user"]
     race = await races.create(draft_of(data), created_by=user.tg_id)
+    if race.status is RaceStatus.RUNNING:
+        return _("✅ Race #{id} «{title}» has started.").format(
+            id=race.id, title=escape(race.title)
+        )
     return _("✅ Race #{id} «{title}» is scheduled.").format(id=race.id, title=escape(race.title))
 
 

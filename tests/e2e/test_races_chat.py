@@ -208,10 +208,16 @@ async def test_the_scheduler_job_runs_a_whole_race(
         r.text for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == 1
     ]
     assert any("You were overtaken in «Winter cup»: now #2." in t for t in told)
-    assert any("Your final place: #2 with 2." in t for t in told)
+    assert any("Your final place: #2 with 2 referrals." in t for t in told)
     bob = [r.text for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == 2]
-    assert any("Your final place: #1 with 6." in t and "$50.00 + Hoodie" in t for t in bob)
+    assert any(
+        "Your final place: #1 with 6 referrals." in t and "$50.00 + Hoodie" in t for t in bob
+    )
     assert (await races.get(race.id)).status is RaceStatus.FINISHED
+    card = await alice.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+    assert "Your final place: #2 with 2 referrals." in card.text
+    assert "🎁 Your prize: $20.00." in card.text
+    assert "to pass" not in card.text and "You: #2" not in card.text  # over: no gap to close
     prizes = (
         await LedgerEntry.filter(kind="prize")
         .order_by("amount_minor")
@@ -221,7 +227,10 @@ async def test_the_scheduler_job_runs_a_whole_race(
     assert await Outbox.filter(key__startswith=f"race{race.id}:result").count() == 2
 
 
-async def test_admin_dialog_creates_a_race_with_back_and_bad_inputs(stack: Stack) -> None:
+async def test_admin_dialog_creates_a_race_with_back_and_bad_inputs(
+    stack: Stack, factory: Factory
+) -> None:
+    offer = await factory.offer("Shop")
     admin = stack.tg.user(ADMIN_ID)
     pick = lambda v: FormCallback(form="race", action=FormAction.PICK, value=v).pack()  # noqa: E731
     skip = FormCallback(form="race", action=FormAction.SKIP).pack()
@@ -232,7 +241,7 @@ async def test_admin_dialog_creates_a_race_with_back_and_bad_inputs(stack: Stack
     await admin.send("New Year race")
     await admin.press(skip)  # description
     await admin.press(pick("conversions"))
-    await admin.press(skip)  # all offers
+    await admin.press(pick(str(offer.id)))
     await admin.send("now")
     before_start = await admin.send("2020-01-01 10:00")
     await admin.send("+7d")
@@ -255,14 +264,46 @@ async def test_admin_dialog_creates_a_race_with_back_and_bad_inputs(stack: Stack
     assert negative.text == "A prize cannot be negative."
     assert "When does it end?" in went_back.text
     assert "Preview" in preview.text and "🥇 $100.00 + iPhone" in preview.text
-    assert "is scheduled" in created.text
+    assert f"Offer: Shop (#{offer.id})" in preview.text  # named, not only numbered
+    assert "has started" in created.text  # it starts now: not "scheduled"
     race = await Race.get(title="New Year race")
+    assert race.status is RaceStatus.RUNNING
     assert (race.metric, race.tie_break, race.mask_names) == (
         RaceMetric.CONVERSIONS,
         TieBreak.SPLIT,
         True,
     )
     assert round((race.ends_at - race.starts_at).total_seconds() / 86400) == 3
+
+
+async def test_below_the_minimum_the_card_and_the_notice_say_there_is_no_prize(
+    stack: Stack, factory: Factory
+) -> None:
+    race = await running_race(stack, min_score=10, metric=RaceMetric.CONVERSIONS)
+    alice = stack.tg.user(1, first_name="Alice")
+    await alice.send("/start")
+    me = await Affiliate.get(tg_id=1)
+    outsider = stack.tg.user(5)
+    await outsider.send("/start")
+    await stack.services.races.scoring.apply(
+        [ScoreEvent(RaceMetric.CONVERSIONS, me.id, None, datetime.now(UTC), final=1)]
+    )
+
+    await stack.services.races.finish_now(race.id)
+    await stack.services.race_news.results(await stack.services.races.get(race.id))
+    await stack.deliver()
+    card = await alice.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+    other = await outsider.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+
+    told = [
+        r.text for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == 1
+    ]
+    notice = next(t for t in told if "is over" in t)
+    assert "Your final place: #1 with 1 conversion." in notice
+    assert "The minimum of 10 conversions was not reached, so there is no prize." in notice
+    assert "The minimum of 10 conversions was not reached" in card.text
+    assert "You did not take part in this race." in other.text
+    assert await LedgerEntry.filter(kind="prize").count() == 0
 
 
 async def test_admin_dialog_cancel_saves_nothing(stack: Stack) -> None:
@@ -293,14 +334,20 @@ async def test_admin_race_commands(stack: Stack) -> None:
     prizes = await admin.send(f"/race_edit {scheduled.id} prizes 1=10; 2=5")
     ended = await admin.send(f"/race_end {scheduled.id}")
     cancel = await admin.send(f"/race_cancel {scheduled.id}")
+    again = await admin.send(f"/race_cancel {scheduled.id}")
     mallory = await stack.tg.user(3).send("/race_new")
 
     assert "Winter cup" in listing.text
     assert "updated" in edit.text
     assert bad.text == "The end must be after the start."
     assert prizes.text == "✅ Prizes saved."
-    assert "ended" in ended.text
-    assert cancel.text == f"Race #{scheduled.id} is already over."
+    assert ended.text == (  # not started: ending it would only hand out nothing
+        f"Race #{scheduled.id} has not started, so nobody has scored: cancel it with "
+        f"/race_cancel {scheduled.id} instead."
+    )
+    assert cancel.text == f"Race #{scheduled.id} cancelled."
+    assert again.text == f"Race #{scheduled.id} is already over."
+    assert (await Race.get(id=scheduled.id)).status is RaceStatus.CANCELLED
     assert mallory.text.startswith("I don't know that command.")
     assert (await Race.get(id=scheduled.id)).title == "Bigger cup"
 

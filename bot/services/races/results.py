@@ -128,6 +128,22 @@ class Results:
         return award(prizes, [(int(a), int(p), int(s)) for a, p, s in rows])
 
     @staticmethod
+    async def mine(race: Race, affiliate_id: int) -> FinalResult | None:
+        """One participant's stored outcome (None: they had no place in it)."""
+        entry = await RaceEntry.get_or_none(
+            race_id=race.id, affiliate_id=affiliate_id, final_place__isnull=False
+        )
+        if entry is None or entry.final_place is None:
+            return None
+        return FinalResult(
+            affiliate_id,
+            entry.final_place,
+            entry.score,
+            entry.prize_minor or 0,
+            entry.prize_text or "",
+        )
+
+    @staticmethod
     async def final(race: Race, after: int = 0, limit: int = 1000) -> list[FinalResult]:
         """Everyone's stored outcome in place order, a page at a time (`after` rows skipped)."""
         rows = (

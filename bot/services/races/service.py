@@ -50,6 +50,7 @@ class RaceCard:
     gap: Gap | None = None
     top: list[Standing] = field(default_factory=list)
     names: dict[int, Affiliate] = field(default_factory=dict)
+    result: FinalResult | None = None  # a finished race: the viewer's stored outcome
 
     @property
     def ranked(self) -> bool:
@@ -99,6 +100,8 @@ class RaceService:
             )
             await self._put_prizes(race, draft.prizes)
         self.scoring.forget()
+        if race.starts_at <= self.clock():  # "now": running at once, not a tick later
+            await self._start(race)
         return race
 
     async def get(self, race_id: int) -> Race:
@@ -166,14 +169,23 @@ class RaceService:
         return await self.get(race.id)
 
     async def finish_now(self, race_id: int) -> list[Placing]:
-        """End a race at once (a scheduled one starts and ends now): frozen, placed, prizes
-        credited. Only this race: others start and end on the scheduler's ticks."""
+        """End a running race at once: frozen, placed, prizes credited. Only this race: others
+        start and end on the scheduler's ticks. One that has not started is refused (nobody
+        could have scored: it is cancelled, not ended)."""
         race = await self.get(race_id)
         if race.status not in OPEN:
             raise Conflict(N_("Race #{id} is already over."), id=race.id)
         now = self.clock()
+        if race.status is RaceStatus.SCHEDULED and race.starts_at > now:
+            raise Conflict(
+                N_(
+                    "Race #{id} has not started, so nobody has scored: cancel it with "
+                    "/race_cancel {id} instead."
+                ),
+                id=race.id,
+            )
         await Race.filter(id=race.id, status__in=list(OPEN)).update(
-            ends_at=now, starts_at=min(race.starts_at, now), status=RaceStatus.RUNNING
+            ends_at=now, status=RaceStatus.RUNNING
         )
         self.scoring.forget()
         return await self.finalise(race.id) or []
@@ -206,7 +218,10 @@ class RaceService:
         await self.board.ensure(race)
         me = await self.board.rank(race, affiliate_id)
         gap = None
-        if me is not None and me.rank > 1:
+        result = None
+        if race.status is RaceStatus.FINISHED:  # a final place, not a gap to close
+            result = await self.results.mine(race, affiliate_id)
+        elif me is not None and me.rank > 1:
             above = await self.board.top(race, me.rank - 2, 1)
             if above:
                 gap = Gap(above[0].score - me.score + 1, me.rank - 1)
@@ -221,6 +236,7 @@ class RaceService:
             gap=gap,
             top=top,
             names=await self.names([s.affiliate_id for s in top]),
+            result=result,
         )
 
     async def board_page(self, race_id: int, affiliate_id: int, page: int) -> BoardPage:
@@ -249,17 +265,21 @@ class RaceService:
 
     async def start_due(self) -> list[Race]:
         now = self.clock()
-        started = []
-        for race in await Race.filter(status=RaceStatus.SCHEDULED, starts_at__lte=now):
-            moved = await Race.filter(id=race.id, status=RaceStatus.SCHEDULED).update(
-                status=RaceStatus.RUNNING
-            )
-            if moved:
-                race.status = RaceStatus.RUNNING
-                await self.board.rebuild(race)
-                started.append(race)
+        due = await Race.filter(status=RaceStatus.SCHEDULED, starts_at__lte=now)
+        started = [race for race in due if await self._start(race)]
         self.scoring.forget()
         return started
+
+    async def _start(self, race: Race) -> bool:
+        """Scheduled → running (once, whoever gets there first), with its board built."""
+        moved = await Race.filter(id=race.id, status=RaceStatus.SCHEDULED).update(
+            status=RaceStatus.RUNNING
+        )
+        if moved:
+            race.status = RaceStatus.RUNNING
+            await self.board.rebuild(race)
+            self.scoring.forget()
+        return bool(moved)
 
     async def running(self) -> list[Race]:
         return await Race.filter(status=RaceStatus.RUNNING, ends_at__gt=self.clock())
