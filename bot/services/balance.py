@@ -44,6 +44,24 @@ class Payout:
     currency: str
     details: str
     status: PayoutStatus
+    affiliate_name: str = ""
+    affiliate_username: str | None = None
+    note: str = ""  # the admin's reason, for a decision
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A manual correction as recorded, and the balance in its currency after it."""
+
+    entry_id: int
+    affiliate_id: int
+    affiliate_tg_id: int
+    affiliate_name: str
+    affiliate_username: str | None
+    amount_minor: int
+    currency: str
+    note: str
+    balance_minor: int
 
 
 class BalanceService:
@@ -124,7 +142,7 @@ class BalanceService:
                 key=f"p{request.id}:out",
                 note=f"payout #{request.id}",
             )
-        return self._view(request, affiliate.tg_id)
+        return self._view(request, affiliate)
 
     async def open_requests(self) -> list[Payout]:
         rows = (
@@ -132,7 +150,7 @@ class BalanceService:
             .order_by("id")
             .select_related("affiliate")
         )
-        return [self._view(r, r.affiliate.tg_id) for r in rows]
+        return [self._view(r, r.affiliate) for r in rows]
 
     async def decide(self, request_id: int, approve: bool, note: str = "") -> Payout:
         """Approve (the money has left) or reject (it returns to the balance), exactly once."""
@@ -156,11 +174,12 @@ class BalanceService:
                     key=f"p{request.id}:ret",
                     note=note[:256],
                 )
-            request.status = status
-        return self._view(request, request.affiliate.tg_id)
+            request.status, request.note = status, note[:256]
+        return self._view(request, request.affiliate)
 
-    async def adjust(self, tg_id: int, amount: str, currency: str, note: str) -> int:
-        """A manual correction by an admin: a signed amount, with a note."""
+    async def adjust(self, tg_id: int, amount: str, currency: str, note: str) -> Adjustment:
+        """A manual correction by an admin: a signed amount, with a note (the reason the
+        affiliate is told)."""
         affiliate = await Affiliate.get_or_none(tg_id=tg_id)
         if affiliate is None:
             raise NotFound(N_("No affiliate with Telegram id {id}."), id=tg_id)
@@ -178,18 +197,39 @@ class BalanceService:
             key=f"adj:{uuid.uuid4().hex}",
             note=note[:256],
         )
-        return entry.id
+        after = next(
+            (
+                b.available_minor
+                for b in await self.balances(affiliate_id)
+                if b.currency == currency
+            ),
+            0,
+        )
+        return Adjustment(
+            entry.id,
+            affiliate_id,
+            affiliate.tg_id,
+            affiliate.display_name,
+            affiliate.username,
+            minor,
+            currency,
+            entry.note,
+            after,
+        )
 
     @staticmethod
-    def _view(request: PayoutRequest, tg_id: int) -> Payout:
+    def _view(request: PayoutRequest, affiliate: Affiliate) -> Payout:
         return Payout(
             request.id,
             request.affiliate_id,
-            tg_id,
+            affiliate.tg_id,
             request.amount_minor,
             request.currency,
             request.details,
             request.status,
+            affiliate.display_name,
+            affiliate.username,
+            request.note or "",
         )
 
 

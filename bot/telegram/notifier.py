@@ -26,7 +26,7 @@ from bot.errors import outage
 from bot.i18n import pick_language
 from bot.services.affiliates import AffiliateService
 from bot.services.amounts import format_money
-from bot.services.balance import Payout
+from bot.services.balance import Adjustment, Payout
 from bot.services.notices import ConversionNotice, ConversionNotices
 from bot.services.outbox import Letter, OutboxService
 from bot.services.referrals import ReferralNotice, ReferralService
@@ -224,8 +224,30 @@ class Notifier:
                     "❌ Your payout request of {amount} was declined; the money is back on "
                     "your balance."
                 )
+            text = text.format(amount=money)
+            if payout.note:
+                text += "\n" + _("Reason: {reason}").format(reason=escape(payout.note))
             key = f"payout:{payout.id}:{payout.status.value}"
-            return await self.send(key, affiliate.tg_id, text.format(amount=money))
+            return await self.send(key, affiliate.tg_id, text)
+
+    async def adjusted(self, adjustment: Adjustment) -> bool:
+        """Tell the affiliate of a manual correction: the amount, the reason, the balance.
+        Money is always told, whatever their notification settings."""
+        affiliate = await self.affiliates.get(adjustment.affiliate_id)
+        locale = self._locale(affiliate.language, affiliate.tg_language)
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            amount = format_money(adjustment.amount_minor, adjustment.currency, locale)
+            if adjustment.amount_minor > 0:
+                amount = "+" + amount
+            text = _(
+                "💼 Your balance was adjusted by {amount}.\nReason: {reason}\nAvailable now: "
+                "{balance}"
+            ).format(
+                amount=amount,
+                reason=escape(adjustment.note),
+                balance=format_money(adjustment.balance_minor, adjustment.currency, locale),
+            )
+            return await self.send(f"adjust:{adjustment.entry_id}", affiliate.tg_id, text)
 
     async def send(self, key: str, chat_id: int, text: str) -> bool:
         """Queue one message in the outbox (once per key) and wake the sender."""

@@ -67,6 +67,12 @@ def countdown(delta: timedelta) -> str:
     return _("{m} min").format(m=minutes)
 
 
+def person(name: str, username: str | None, tg_id: int) -> str:
+    """Someone as an admin needs to see them: "Alice (@alice, id 2001)"."""
+    handle = f"@{username}, " if username and name != f"@{username}" else ""
+    return f"{escape(name)} ({escape(handle)}id {tg_id})"
+
+
 def display_name(race: Race, affiliate: Affiliate | None) -> str:
     if affiliate is None:
         return "—"

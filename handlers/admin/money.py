@@ -18,6 +18,7 @@ from bot.services.conversions import ConversionService
 from bot.services.inputs import tg_id
 from bot.services.offers import OfferService
 from bot.telegram.notifier import Notifier
+from bot.telegram.render import person
 from handlers.admin.parsing import leading_id, parse_rate_change, parse_rate_target
 
 
@@ -75,7 +76,7 @@ async def cmd_payouts(message: Message, balance: BalanceService, i18n: I18n) -> 
         await message.answer(_("No payout requests are waiting."))
         return
     lines = [
-        f"#{p.id} · tg {p.affiliate_tg_id} · "
+        f"#{p.id} · {person(p.affiliate_name, p.affiliate_username, p.affiliate_tg_id)} · "
         f"{format_money(p.amount_minor, p.currency, i18n.current_locale)}\n"
         f"    <code>{escape(p.details)}</code>"
         for p in requests
@@ -97,15 +98,30 @@ async def cmd_payout_decide(
     await notifier.payout_decided(payout)
 
 
-async def cmd_adjust(message: Message, command: CommandObject, balance: BalanceService) -> None:
+async def cmd_adjust(
+    message: Message,
+    command: CommandObject,
+    balance: BalanceService,
+    notifier: Notifier,
+    i18n: I18n,
+) -> None:
     parts = (command.args or "").split(maxsplit=3)
     affiliate = tg_id(parts[0]) if parts else None
     if len(parts) < len(("TG_ID", "AMOUNT", "CURRENCY", "NOTE")) or affiliate is None:
         raise InvalidInput(
             N_("Usage: /adjust TG_ID AMOUNT CURRENCY NOTE, e.g. /adjust 123 -5.00 USD fix")
         )
-    entry_id = await balance.adjust(affiliate, parts[1], check_currency(parts[2]), parts[3])
-    await message.answer(_("✅ Adjustment #{id} recorded.").format(id=entry_id))
+    done = await balance.adjust(affiliate, parts[1], check_currency(parts[2]), parts[3])
+    locale = i18n.current_locale
+    await message.answer(
+        _("✅ Adjustment #{id}: {amount} for {who}. Their balance is now {balance}.").format(
+            id=done.entry_id,
+            amount=format_money(done.amount_minor, done.currency, locale),
+            who=person(done.affiliate_name, done.affiliate_username, done.affiliate_tg_id),
+            balance=format_money(done.balance_minor, done.currency, locale),
+        )
+    )
+    await notifier.adjusted(done)
 
 
 def router() -> Router:

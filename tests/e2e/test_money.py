@@ -169,6 +169,7 @@ async def test_payout_request_dialog_then_admin_approves(stack: Stack, factory: 
     assert "Payout request #1 for $25.00 sent" in done.text
     assert twice.alert == "This button is out of date."
     assert "USDT TRC20 TXyz" in listing.text
+    assert "Alice (id 1)" in listing.text and "tg 1" not in listing.text  # named
     assert "Payout #1 approved." in approved.messages[0].text  # type: ignore[union-attr]
     assert sent_to(stack, 1)[-1] == "✅ Your payout of $25.00 was approved and is on its way."
     assert sum(await LedgerEntry.all().values_list("amount_minor", flat=True)) == 0
@@ -336,3 +337,49 @@ async def test_stats_name_the_bot_link_and_write_money_and_percentages_for_the_l
     assert "✅ Конверсии: 1 · CR 50,0\xa0%" in russian.text
     assert "• <b>Ссылка на бота</b>" in russian.text and "2,50\xa0$" in russian.text
     assert "💰 Earned: $0.00 · EPC —" in empty.text.splitlines()
+
+
+async def test_an_adjustment_tells_the_affiliate_why_and_the_admin_the_new_balance(
+    stack: Stack, factory: Factory
+) -> None:
+    alice = stack.tg.user(1, first_name="Alice", username="alice")
+    await alice.send("/start")
+    await give(stack, factory, 1, 2500)
+    admin = stack.tg.user(ADMIN_ID)
+
+    answer = await admin.send("/adjust 1 -5.00 USD refund of a duplicate sale")
+    bonus = await admin.send("/adjust 1 1.50 USD welcome bonus")
+    await stack.deliver()
+
+    assert answer.text == (
+        "✅ Adjustment #2: -$5.00 for Alice (@alice, id 1). Their balance is now $20.00."
+    )
+    assert "Their balance is now $21.50." in bonus.text
+    told = sent_to(stack, 1)
+    assert (
+        "💼 Your balance was adjusted by -$5.00.\nReason: refund of a duplicate sale\n"
+        "Available now: $20.00" in told
+    )
+    assert any(t.startswith("💼 Your balance was adjusted by +$1.50.") for t in told)
+
+
+async def test_a_rejected_payout_tells_the_reason(stack: Stack, factory: Factory) -> None:
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+    await give(stack, factory, 1, 2500)
+    ask = await alice.press(
+        (await alice.press(MenuCallback(action=MenuAction.BALANCE).pack())).button(
+            "Request payout"
+        )
+    )
+    assert "payout details" in ask.text
+    confirm = await alice.send("USDT TRC20 TXyz")
+    await alice.press(confirm.button("Send the request"))
+
+    await stack.tg.user(ADMIN_ID).send("/payout_no 1 the wallet address is not valid")
+    await stack.deliver()
+
+    assert sent_to(stack, 1)[-1] == (
+        "❌ Your payout request of $25.00 was declined; the money is back on your balance."
+        "\nReason: the wallet address is not valid"
+    )
