@@ -47,6 +47,7 @@ class ReferralNotice:
     last_id: int
     wants_news: bool
     names: list[str] = field(default_factory=list)
+    subs: list[str | None] = field(default_factory=list)  # the sub-link of each name
 
 
 class ReferralService:
@@ -149,6 +150,7 @@ class ReferralService:
             wants_news=reachable(referrer),
             last_id=cast(int, last_id),
             names=[r.referred.display_name for r in rows],
+            subs=[r.sub for r in rows],
         )
 
     async def mark_notified(self, referrer_id: int, up_to_id: int) -> None:

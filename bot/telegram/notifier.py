@@ -181,8 +181,18 @@ class Notifier:
         locale = self._locale(notice.referrer_language, notice.referrer_tg_language)
         with self.i18n.context(), self.i18n.use_locale(locale):
             total = notice.total
-            names = ", ".join(escape(n) for n in notice.names)
+            subs = notice.subs or [None] * len(notice.names)
+            via = _("via {sub}")
+            names = ", ".join(
+                escape(n) + (f" ({via.format(sub=f'<code>{escape(s)}</code>')})" if s else "")
+                for n, s in zip(notice.names, subs, strict=True)
+            )
             if total == 1:
+                if subs[0]:
+                    return _(
+                        "🎉 New referral: <b>{name}</b> joined through your sub-link "
+                        "<code>{sub}</code>!"
+                    ).format(name=escape(notice.names[0]), sub=escape(subs[0]))
                 return _("🎉 New referral: <b>{name}</b> joined through your link!").format(
                     name=names
                 )

@@ -60,6 +60,27 @@ async def test_referral_is_credited_and_the_referrer_told(stack: Stack, factory:
     assert sent_to(stack, 10)[-1] == "🎉 New referral: <b>Nick</b> joined through your link!"
 
 
+async def test_the_referral_notice_names_the_sub_link_they_came_through(
+    stack: Stack, factory: Factory
+) -> None:
+    from bot.services.links import LinkService
+
+    rita = stack.tg.user(12, first_name="Rita")
+    await rita.send("/start")
+    me = await Affiliate.get(tg_id=12)
+    await LinkService().add_sublink(me, "youtube")
+    code = (await factory.link(me)).code
+
+    await stack.tg.user(13, first_name="Nick").send(f"/start {code}_youtube")
+    await asyncio.sleep(0.05)
+    await stack.deliver()
+
+    assert (await Referral.get(referrer_id=me.id)).sub == "youtube"
+    assert sent_to(stack, 12)[-1] == (
+        "🎉 New referral: <b>Nick</b> joined through your sub-link <code>youtube</code>!"
+    )
+
+
 async def test_a_burst_of_referrals_is_folded_into_one_message(
     database: str, redis: object, factory: Factory
 ) -> None:
