@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from html import escape
 
 from aiogram import F, Router
@@ -14,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.errors import N_, InvalidInput
 from bot.services.amounts import format_money
-from bot.services.balance import BalanceService, check_details
+from bot.services.balance import BalanceService, HistoryItem, check_details
 from handlers.common import show
 from keyboards.balance import balance_kb, history_kb, payout_cancel_kb, payout_confirm_kb
 from keyboards.callbacks import (
@@ -23,7 +24,7 @@ from keyboards.callbacks import (
     MenuAction,
     MenuCallback,
 )
-from models import Affiliate, LedgerEntry
+from models import Affiliate, LedgerKind
 
 
 class PayoutForm(StatesGroup):
@@ -77,21 +78,33 @@ async def open_balance(
     await show(query, text, balance_kb(payable))
 
 
-def ledger_line(entry: LedgerEntry, locale: str) -> str:
+def ledger_line(item: HistoryItem, locale: str) -> str:
+    """ "2026-12-03 07:22 +$2.50 earning · Shop"."""
     kinds = {
-        "earning": _("earning"),
-        "reversal": _("reversal"),
-        "referral_share": _("referral share"),
-        "payout": _("payout"),
-        "payout_return": _("payout returned"),
-        "adjustment": _("adjustment"),
-        "prize": _("prize"),
+        LedgerKind.EARNING: _("earning"),
+        LedgerKind.REVERSAL: _("reversal"),
+        LedgerKind.REFERRAL_SHARE: _("referral share"),
+        LedgerKind.PAYOUT: _("payout"),
+        LedgerKind.PAYOUT_RETURN: _("payout returned"),
+        LedgerKind.ADJUSTMENT: _("adjustment"),
+        LedgerKind.PRIZE: _("prize"),
     }
-    sign = "+" if entry.amount_minor > 0 else ""
-    when = entry.created_at.strftime("%Y-%m-%d")
-    money = format_money(entry.amount_minor, entry.currency, locale)
-    note = f" — {escape(entry.note)}" if entry.note else ""
-    return f"{when} {sign}{money} {kinds.get(entry.kind.value, entry.kind.value)}{note}"
+    sign = "+" if item.amount_minor > 0 else ""
+    when = item.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    money = format_money(item.amount_minor, item.currency, locale)
+    what = kinds.get(item.kind, item.kind.value)
+    if item.payout_id is not None:
+        what += f" #{item.payout_id}"
+    if item.offer_title:
+        what += f" · {escape(item.offer_title)}"
+    if item.race_title:
+        what += " · " + (
+            _("{race}, #{place}").format(race=escape(item.race_title), place=item.place)
+            if item.place
+            else escape(item.race_title)
+        )
+    note = f" — {escape(item.note)}" if item.note else ""
+    return f"{when} {sign}{money} {what}{note}"
 
 
 async def open_history(

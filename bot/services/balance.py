@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from models import (
     LedgerKind,
     PayoutRequest,
     PayoutStatus,
+    Race,
+    RaceEntry,
 )
 
 PAGE = 10
@@ -64,6 +67,32 @@ class Adjustment:
     balance_minor: int
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One ledger row as the affiliate reads it: what moved, when, and what it was for."""
+
+    kind: LedgerKind
+    amount_minor: int
+    currency: str
+    created_at: datetime
+    offer_title: str | None = None  # earnings, reversals and shares: the conversion's offer
+    race_title: str | None = None  # prizes
+    place: int | None = None
+    payout_id: int | None = None  # payouts and returned payouts
+    note: str = ""  # an admin's own words: the reason of an adjustment or a returned payout
+
+
+PRIZE_KEY = re.compile(r"race(\d+):prize:\d+")
+PAYOUT_KEY = re.compile(r"p(\d+):(?:out|ret)")
+ADMIN_NOTES = {LedgerKind.ADJUSTMENT, LedgerKind.PAYOUT_RETURN}
+
+
+def _number_in(key: str, pattern: re.Pattern[str]) -> int | None:
+    """The id a ledger key carries (the keys are written by this code: see their creators)."""
+    found = pattern.fullmatch(key)
+    return int(found.group(1)) if found else None
+
+
 class BalanceService:
     """Money an affiliate has: approved (ledger) and pending (conversions not yet approved)."""
 
@@ -95,14 +124,43 @@ class BalanceService:
             for c in sorted(set(available) | set(pending))
         ]
 
-    async def history(self, affiliate_id: int, page: int = 0) -> tuple[list[LedgerEntry], bool]:
+    async def history(self, affiliate_id: int, page: int = 0) -> tuple[list[HistoryItem], bool]:
+        """A page of the ledger, newest first, each row with what it was for: the offer of a
+        conversion's money, the race and place of a prize, the payout request's number."""
         rows = (
             await LedgerEntry.filter(affiliate_id=affiliate_id)
             .order_by("-id")
             .offset(page * PAGE)
             .limit(PAGE + 1)
+            .select_related("conversion__offer")
         )
-        return rows[:PAGE], len(rows) > PAGE
+        shown = rows[:PAGE]
+        race_ids = {r for e in shown if (r := _number_in(e.key, PRIZE_KEY)) is not None}
+        races = dict(await Race.filter(id__in=race_ids).values_list("id", "title"))
+        places = {
+            race_id: place
+            for race_id, place in await RaceEntry.filter(
+                race_id__in=race_ids, affiliate_id=affiliate_id
+            ).values_list("race_id", "final_place")
+        }
+        items = []
+        for entry in shown:
+            race_id = _number_in(entry.key, PRIZE_KEY)
+            conversion = entry.conversion
+            items.append(
+                HistoryItem(
+                    kind=entry.kind,
+                    amount_minor=entry.amount_minor,
+                    currency=entry.currency,
+                    created_at=entry.created_at,
+                    offer_title=conversion.offer.title if conversion is not None else None,
+                    race_title=races.get(race_id) if race_id is not None else None,
+                    place=places.get(race_id) if race_id is not None else None,
+                    payout_id=_number_in(entry.key, PAYOUT_KEY),
+                    note=entry.note if entry.kind in ADMIN_NOTES else "",
+                )
+            )
+        return items, len(rows) > PAGE
 
     def minimum_minor(self, currency: str) -> int:
         return to_minor(str(self.minimum), currency)

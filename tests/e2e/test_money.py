@@ -383,3 +383,44 @@ async def test_a_rejected_payout_tells_the_reason(stack: Stack, factory: Factory
         "❌ Your payout request of $25.00 was declined; the money is back on your balance."
         "\nReason: the wallet address is not valid"
     )
+
+
+async def test_history_says_what_each_row_was_for(stack: Stack, factory: Factory) -> None:
+    from bot.services.races import RaceDraft, ScoreEvent
+    from models import RaceMetric, TieBreak
+
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+    me = await give(stack, factory, 1, 2500)  # an approved conversion on an offer
+    now = datetime.now(UTC)
+    race = await stack.services.races.create(
+        RaceDraft(
+            title="Winter cup",
+            description="",
+            metric=RaceMetric.REFERRALS,
+            offer_id=None,
+            starts_at=now - timedelta(minutes=1),
+            ends_at=now + timedelta(days=1),
+            prizes=[(1, "", 1000)],
+            min_score=0,
+            opt_in=False,
+            tie_break=TieBreak.FIRST,
+            mask_names=False,
+            currency="USD",
+            announce_chat_id=None,
+        )
+    )
+    await stack.services.races.scoring.apply(
+        [ScoreEvent(RaceMetric.REFERRALS, me.id, None, now, final=3)]
+    )
+    await stack.services.races.finish_now(race.id)
+    await stack.tg.user(ADMIN_ID).send("/adjust 1 1.00 USD welcome bonus")
+
+    history = await alice.press(BalanceCallback(action=BalanceAction.HISTORY).pack())
+
+    lines = history.text.splitlines()
+    offer_title = (await Offer.get(id=(await Conversion.get(affiliate_id=me.id)).offer_id)).title
+    assert any(line.endswith(f"+$25.00 earning · {offer_title}") for line in lines), lines
+    assert any(line.endswith("+$10.00 prize · Winter cup, #1") for line in lines), lines
+    assert any(line.endswith("+$1.00 adjustment — welcome bonus") for line in lines), lines
+    assert all(len(line.split(" ")[1]) == len("07:22") for line in lines[2:])  # date and time
