@@ -29,6 +29,7 @@ class Factory:
         kind: OfferKind = OfferKind.URL,
         url: str | None = "https://adv.example/land?cid={click_id}&s={sub}",
         active: bool = True,
+        hold_days: int = 7,  # pending conversions wait a week (with 0 they are approved at once)
     ) -> Offer:
         return await Offer.create(
             secret="s3cret",
@@ -39,6 +40,7 @@ class Factory:
             payout_minor=250,
             currency="USD",
             is_active=active,
+            hold_days=hold_days,
         )
 
     async def link(self, affiliate: Affiliate, offer: Offer | None = None) -> Link:

@@ -159,6 +159,10 @@ class ConversionService:
         status = claim.status
         if review and status is ConversionStatus.APPROVED:
             status = ConversionStatus.PENDING  # held for review instead of auto-approved
+        elif status is ConversionStatus.PENDING and not review and claim.offer.hold_days == 0:
+            # No hold to wait out: approved now (and told so), not pending until the next
+            # sweep quietly makes it available.
+            status = ConversionStatus.APPROVED
         rate = await self._rate(claim.link.affiliate_id, claim.offer.id)
         conversion = NewConversion(
             offer_id=claim.offer.id,

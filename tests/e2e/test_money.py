@@ -79,7 +79,7 @@ async def test_conversions_are_told_folded_into_one_message(
     from tests.stack import build_stack
 
     stack = await build_stack(database, redis, REFERRAL_NOTIFY_DELAY=0.3)  # type: ignore[arg-type]
-    offer = await factory.offer("Casino")
+    offer = await factory.offer("Casino")  # a pending one waits out its week's hold
     aff = await factory.affiliate(tg_id=20)
     link = await factory.link(aff, offer)
     for txid, status in (("a", ConversionStatus.APPROVED), ("b", ConversionStatus.PENDING)):
@@ -424,3 +424,22 @@ async def test_history_says_what_each_row_was_for(stack: Stack, factory: Factory
     assert any(line.endswith("+$10.00 prize · Winter cup, #1") for line in lines), lines
     assert any(line.endswith("+$1.00 adjustment — welcome bonus") for line in lines), lines
     assert all(len(line.split(" ")[1]) == len("07:22") for line in lines[2:])  # date and time
+
+
+async def test_with_no_hold_a_pending_conversion_is_approved_and_told_so_at_once(
+    stack: Stack, factory: Factory
+) -> None:
+    offer = await factory.offer("Casino", hold_days=0)
+    aff = await factory.affiliate(tg_id=25)
+    link = await factory.link(aff, offer)
+
+    answer = await stack.services.conversions.record(
+        Claim(offer, link, None, None, "p-0", "deposit", 0, "USD", ConversionStatus.PENDING)
+    )
+    stack.services.notifier.conversion_stored(aff.id)
+    await asyncio.sleep(0.05)
+    await stack.deliver()
+
+    assert answer.status is ConversionStatus.APPROVED
+    assert await LedgerEntry.filter(affiliate_id=aff.id, kind="earning").count() == 1
+    assert sent_to(stack, 25) == ["💸 New conversion:\n+$2.50 — deposit — Casino"]
