@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from aiogram import Bot, F, Router
@@ -118,23 +119,38 @@ async def render_stats(
     await show(query, "\n".join(lines), stats_kb(period))
 
 
-def chart_labels(currency: str) -> tuple[str, str, str]:
-    return (
-        _("Last 30 days"),
-        _("Earnings, {currency}").format(currency=currency),
-        _("Conversions"),
-    )
-
-
-async def send_chart(query: CallbackQuery, user: Affiliate, stats: StatsService, bot: Bot) -> None:
-    await query.answer()
-    async with ChatActionSender.upload_photo(bot=bot, chat_id=user.tg_id):  # while it draws
-        png = await stats.chart(user.id, chart_labels)
-        await bot.send_photo(
-            user.tg_id,
-            BufferedInputFile(png, "stats.png"),
-            caption=_("📈 Earnings and conversions per day"),
+def chart_labels(period: Period) -> Callable[[str], tuple[str, str, str]]:
+    def labels(currency: str) -> tuple[str, str, str]:
+        return (
+            _("Earnings and conversions, {period}").format(period=period_name(period)),
+            _("Earnings, {currency}").format(currency=currency),
+            _("Conversions"),
         )
+
+    return labels
+
+
+async def send_chart(
+    query: CallbackQuery,
+    callback_data: StatsCallback,
+    user: Affiliate,
+    stats: StatsService,
+    bot: Bot,
+    i18n: I18n,
+) -> None:
+    """The chart of the period on the screen the button was pressed on."""
+    await query.answer()
+    period = callback_data.period
+    async with ChatActionSender.upload_photo(bot=bot, chat_id=user.tg_id):  # while it draws
+        png = await stats.chart(user.id, period, chart_labels(period), i18n.current_locale)
+        caption = (
+            _("📈 Earnings and conversions per hour, today")
+            if period is Period.TODAY
+            else _("📈 Earnings and conversions per day, {period}").format(
+                period=period_name(period)
+            )
+        )
+        await bot.send_photo(user.tg_id, BufferedInputFile(png, "stats.png"), caption=caption)
 
 
 def router() -> Router:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from io import BytesIO
-from typing import Any
 
+from babel.dates import format_skeleton
 from babel.numbers import get_currency_precision
 
 # Imported at start-up, not by the first chart: an import in a thread holds the event loop.
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from tortoise.functions import Count, Sum
 
 from models import Click, Conversion, ConversionStatus, Referral
@@ -63,6 +64,19 @@ class Report:
 
 DEFAULT_CURRENCY = "USD"
 COUNTED = [ConversionStatus.PENDING, ConversionStatus.APPROVED]
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One bar of the chart: an hour or a day."""
+
+    start: datetime
+    conversions: int
+    earnings_minor: int
+
+
+ChartLabels = tuple[str, str, str]  # the title, the earnings axis, the conversions axis
+ALL_DAYS_MAX = 365
 
 
 class StatsService:
@@ -134,16 +148,23 @@ class StatsService:
         )
 
     async def chart(
-        self, affiliate_id: int, labels: Callable[[str], tuple[str, str, str]]
+        self,
+        affiliate_id: int,
+        period: Period,
+        labels: Callable[[str], ChartLabels],
+        locale: str = "en",
     ) -> bytes:
-        """The 30-day chart as a PNG, in the affiliate's main currency; drawn in a thread so
-        that redirects and replies sharing the event loop do not wait for it.
-        `labels(currency)` gives the title and the two axis names."""
-        days = await self.daily(affiliate_id)
+        """The chart of the period the user picked (today by hour, else by day) as a PNG, in
+        the affiliate's main currency; drawn in a thread so that redirects and replies sharing
+        the event loop do not wait for it. `labels(currency)` gives the texts."""
+        buckets = await self.buckets(affiliate_id, period)
         currencies = await self.currencies(affiliate_id)
-        currency = currencies[0] if currencies else "USD"
+        currency = currencies[0] if currencies else DEFAULT_CURRENCY
         precision = get_currency_precision(currency)
-        return await asyncio.to_thread(chart_png, days, precision, labels(currency))
+        hourly = period is Period.TODAY
+        return await asyncio.to_thread(
+            chart_png, buckets, precision, labels(currency), locale, hourly
+        )
 
     async def currencies(self, affiliate_id: int) -> list[str]:
         """The currencies the affiliate earns in, the most used first."""
@@ -155,44 +176,93 @@ class StatsService:
         )
         return [r["currency"] for r in sorted(rows, key=lambda r: -r["n"])]
 
-    async def daily(self, affiliate_id: int, days: int = 30) -> list[tuple[date, int, int]]:
-        """(day, conversions, approved earnings in minor units) for the last `days` days."""
-        start = (self.clock() - timedelta(days=days - 1)).date()
+    async def buckets(self, affiliate_id: int, period: Period) -> list[Bucket]:
+        """(start, conversions, approved earnings in minor units) per hour of today, or per
+        day of the period (all time: from the first conversion, a year at most)."""
+        now = self.clock()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if period is Period.TODAY:
+            starts = [midnight + timedelta(hours=h) for h in range(24)]
+        else:
+            days = {Period.WEEK: 7, Period.MONTH: 30}.get(period)
+            if days is None:
+                first = await Conversion.filter(affiliate_id=affiliate_id).order_by("id").first()
+                oldest = first.created_at if first is not None else now
+                days = min(max((midnight - oldest).days + 1, 7), ALL_DAYS_MAX)
+            starts = [midnight - timedelta(days=days - 1 - i) for i in range(days)]
+        step = timedelta(hours=1) if period is Period.TODAY else timedelta(days=1)
         rows = await Conversion.filter(
-            affiliate_id=affiliate_id,
-            status__in=COUNTED,
-            created_at__gte=datetime(start.year, start.month, start.day, tzinfo=UTC),
+            affiliate_id=affiliate_id, status__in=COUNTED, created_at__gte=starts[0]
         ).values("created_at", "status", "commission_minor")
-        by_day: dict[date, list[int]] = {start + timedelta(days=i): [0, 0] for i in range(days)}
+        totals = {start: [0, 0] for start in starts}
         for row in rows:
-            day = row["created_at"].astimezone(UTC).date()
-            if day in by_day:
-                by_day[day][0] += 1
+            at = row["created_at"].astimezone(UTC)
+            start = starts[0] + step * ((at - starts[0]) // step)
+            if start in totals:
+                totals[start][0] += 1
                 if row["status"] == ConversionStatus.APPROVED:
-                    by_day[day][1] += row["commission_minor"]
-        return [(day, v[0], v[1]) for day, v in sorted(by_day.items())]
+                    totals[start][1] += row["commission_minor"]
+        return [Bucket(start, n, money) for start, (n, money) in sorted(totals.items())]
+
+
+EARNINGS_COLOUR = "#2f6fdf"
+CONVERSIONS_COLOUR = "#e8890c"
 
 
 def chart_png(
-    days: list[tuple[date, int, int]], currency_precision: int, labels: tuple[str, str, str]
+    buckets: list[Bucket],
+    currency_precision: int,
+    labels: ChartLabels,
+    locale: str = "en",
+    hourly: bool = False,
 ) -> bytes:
-    """Earnings (bars) and conversions (line) per day, as a PNG. Drawn with a Figure of its
-    own (no pyplot, whose global state is not thread-safe), so it can run in a thread."""
+    """Earnings (bars) and conversions (a line, marked only where there were some) per hour
+    or day, as a PNG readable on a phone: a legend, each axis in its series' colour, dates as
+    the locale writes them. Drawn with a Figure of its own (no pyplot, whose global state is
+    not thread-safe), so it can run in a thread."""
     title, earnings_label, conversions_label = labels
-    figure = Figure(figsize=(8, 4), dpi=100)
+    figure = Figure(figsize=(7, 4.5), dpi=150)
     FigureCanvasAgg(figure)
     ax = figure.subplots()
-    x: list[Any] = [d for d, _, _ in days]
-    ax.bar(
-        x, [m / 10**currency_precision for _, _, m in days], color="#4c8bf5", label=earnings_label
-    )
-    ax.set_ylabel(earnings_label)
+    x = list(range(len(buckets)))
+    earnings = [b.earnings_minor / 10**currency_precision for b in buckets]
+    counts = [b.conversions for b in buckets]
+    bars = ax.bar(x, earnings, color=EARNINGS_COLOUR, label=earnings_label, width=0.7)
+    ax.set_ylabel(earnings_label, color=EARNINGS_COLOUR, fontsize=11)
+    ax.tick_params(axis="y", colors=EARNINGS_COLOUR, labelsize=10)
+    ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
-    ax2.plot(x, [n for _, n, _ in days], color="#f5a623", marker="o", label=conversions_label)
-    ax2.set_ylabel(conversions_label)
-    ax2.set_ylim(bottom=0)
-    ax.set_title(title)
-    figure.autofmt_xdate()
+    (line,) = ax2.plot(x, counts, color=CONVERSIONS_COLOUR, linewidth=2, label=conversions_label)
+    marked = [i for i, n in enumerate(counts) if n]
+    ax2.plot(marked, [counts[i] for i in marked], "o", color=CONVERSIONS_COLOUR, markersize=5)
+    ax2.set_ylabel(conversions_label, color=CONVERSIONS_COLOUR, fontsize=11)
+    ax2.tick_params(axis="y", colors=CONVERSIONS_COLOUR, labelsize=10)
+    ax2.set_ylim(bottom=0, top=max([*counts, 1]) * 1.2)
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole conversions
+    every = max(-(-len(buckets) // 6), 1)  # six labels at most: they fit on a phone
+    ticks = x[::every]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(
+        [
+            f"{buckets[i].start:%H}:00"
+            if hourly
+            else format_skeleton("dM", buckets[i].start.date(), locale=locale)
+            for i in ticks
+        ],
+        fontsize=10,
+    )
+    ax.set_title(title, fontsize=13)
+    ax.legend(
+        handles=[bars, line],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),  # under the dates, never over a bar
+        ncol=2,
+        fontsize=10,
+        frameon=False,
+    )
+    for side in ("top",):
+        ax.spines[side].set_visible(False)
+        ax2.spines[side].set_visible(False)
     figure.tight_layout()
     buffer = BytesIO()
     figure.savefig(buffer, format="png")

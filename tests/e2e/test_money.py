@@ -133,6 +133,10 @@ async def test_stats_periods_and_chart(stack: Stack, factory: Factory) -> None:
     assert bad.alert is not None and bad.alert.startswith("This button is out of date.")
     photo = next(r for r in chart.requests if isinstance(r, SendPhoto))
     assert isinstance(photo.photo, BufferedInputFile) and photo.photo.data.startswith(b"\x89PNG")
+    assert photo.caption == "📈 Earnings and conversions per day, the last 7 days"  # as picked
+    today = await alice.press(StatsCallback(period="today", chart=True).pack())
+    hourly = next(r for r in today.requests if isinstance(r, SendPhoto))
+    assert hourly.caption == "📈 Earnings and conversions per hour, today"
 
 
 async def give(stack: Stack, factory: Factory, tg_id: int, minor: int) -> Affiliate:

@@ -184,14 +184,17 @@ async def test_stats_report_counts_and_daily_chart(factory: Factory) -> None:
     await ConversionService().record(claim(offer, link, "s2", status=ConversionStatus.PENDING))
 
     report = await StatsService().report(aff.id, Period.TODAY)
-    days = await StatsService().daily(aff.id)
+    days = await StatsService().buckets(aff.id, Period.MONTH)
+    hours = await StatsService().buckets(aff.id, Period.TODAY)
     png = chart_png(days, 2, ("t", "e", "c"))
 
     assert (report.total.clicks, report.total.conversions) == (4, 2)
     assert report.total.earnings == {"USD": 250}
     assert report.total.conversion_rate == Decimal("50.0")
     assert [r.label for r in report.offers] == ["Shop"]
-    assert days[-1][1:] == (2, 250) and len(days) == 30
+    assert (days[-1].conversions, days[-1].earnings_minor) == (2, 250) and len(days) == 30
+    assert len(hours) == 24 and sum(h.conversions for h in hours) == 2
+    assert hours[datetime.now(UTC).hour].conversions == 2
     assert png.startswith(b"\x89PNG")
 
 
@@ -201,7 +204,7 @@ async def test_charts_are_drawn_without_stalling_the_event_loop(factory: Factory
     import gc
     import time
 
-    from bot.services.stats import StatsService
+    from bot.services.stats import Period, StatsService
 
     aff = await factory.affiliate()
     stats = StatsService()
@@ -221,7 +224,7 @@ async def test_charts_are_drawn_without_stalling_the_event_loop(factory: Factory
     await asyncio.sleep(0.02)
     started = time.perf_counter()
     pngs = await asyncio.gather(
-        *(stats.chart(aff.id, lambda c: ("t", f"e {c}", "c")) for _ in range(3))
+        *(stats.chart(aff.id, Period.MONTH, lambda c: ("t", f"e {c}", "c")) for _ in range(3))
     )
     drawing = time.perf_counter() - started
     stop.set()
