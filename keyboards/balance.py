@@ -12,6 +12,7 @@ from keyboards.callbacks import (
     MenuAction,
     MenuCallback,
 )
+from keyboards.menu import add_home
 
 
 def balance_kb(payable: list[str]) -> InlineKeyboardMarkup:
@@ -38,7 +39,8 @@ def history_kb(page: int, more: bool) -> InlineKeyboardMarkup:
             text="▶️", callback_data=BalanceCallback(action=BalanceAction.HISTORY, page=page + 1)
         )
     kb.button(text=_("⬅️ Balance"), callback_data=BalanceCallback(action=BalanceAction.SHOW))
-    kb.adjust(2, 1)
+    add_home(kb)
+    kb.adjust(*([2] if page > 0 and more else [1] if page > 0 or more else []), 2)
     return kb.as_markup()
 
 

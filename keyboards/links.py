@@ -7,6 +7,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from keyboards.callbacks import LinkAction, LinkCallback, MenuAction, MenuCallback
+from keyboards.menu import add_home
 
 
 def links_kb(offer_links: list[tuple[int, str]]) -> InlineKeyboardMarkup:
@@ -32,7 +33,8 @@ def link_card_kb(link_id: int, code: str) -> InlineKeyboardMarkup:
     kb.button(text=_("📤 Share"), switch_inline_query=code)
     kb.button(text=_("🏷 Sub-links"), callback_data=LinkCallback(action=LinkAction.SUBS))
     kb.button(text=_("⬅️ My links"), callback_data=MenuCallback(action=MenuAction.LINKS))
-    kb.adjust(2, 1, 1)
+    add_home(kb)
+    kb.adjust(2, 1, 2)
     return kb.as_markup()
 
 
@@ -48,7 +50,8 @@ def sublinks_kb(labels: list[str], can_add: bool) -> InlineKeyboardMarkup:
             callback_data=LinkCallback(action=LinkAction.SUB_DEL, label=label),
         )
     kb.button(text=_("⬅️ My links"), callback_data=MenuCallback(action=MenuAction.LINKS))
-    kb.adjust(1)
+    add_home(kb)
+    kb.adjust(*([1] * (len(labels) + can_add)), 2)
     return kb.as_markup()
 
 

@@ -25,3 +25,8 @@ def back_to_menu_kb() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("⬅️ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
     return kb.as_markup()
+
+
+def add_home(kb: InlineKeyboardBuilder) -> None:
+    """The main menu one tap away, on every screen below the first level."""
+    kb.button(text=_("🏠 Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))

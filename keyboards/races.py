@@ -14,6 +14,7 @@ from keyboards.callbacks import (
     RaceAction,
     RaceCallback,
 )
+from keyboards.menu import add_home
 
 
 def races_kb(races: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
@@ -41,7 +42,8 @@ def race_card_kb(race_id: int, can_join: bool) -> InlineKeyboardMarkup:
         text=_("🔄 Refresh"), callback_data=RaceCallback(action=RaceAction.SHOW, race_id=race_id)
     )
     kb.button(text=_("⬅️ Races"), callback_data=RaceCallback(action=RaceAction.LIST))
-    kb.adjust(1, 2, 1)
+    add_home(kb)
+    kb.adjust(*([1] if can_join else []), 2, 2)
     return kb.as_markup()
 
 
@@ -60,5 +62,6 @@ def board_kb(race_id: int, page: int, more: bool) -> InlineKeyboardMarkup:
     kb.button(
         text=_("⬅️ Race"), callback_data=RaceCallback(action=RaceAction.SHOW, race_id=race_id)
     )
-    kb.adjust(2, 1)
+    add_home(kb)
+    kb.adjust(*([2] if page > 0 and more else [1] if page > 0 or more else []), 2)
     return kb.as_markup()

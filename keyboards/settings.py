@@ -8,6 +8,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import LANGUAGE_NAMES
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
+from keyboards.menu import add_home
 
 
 def settings_kb(notify: bool) -> InlineKeyboardMarkup:
@@ -31,5 +32,7 @@ def language_kb(current: str) -> InlineKeyboardMarkup:
             text=("✅ " if code == current else "") + name,
             callback_data=SettingsCallback(action=SettingsAction.SET_LANGUAGE, value=code),
         )
-    kb.adjust(2)
+    kb.button(text=_("⬅️ Settings"), callback_data=MenuCallback(action=MenuAction.SETTINGS))
+    add_home(kb)
+    kb.adjust(len(LANGUAGE_NAMES), 2)
     return kb.as_markup()

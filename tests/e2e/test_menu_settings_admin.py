@@ -2,11 +2,13 @@
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 from aiogram.methods import AnswerCallbackQuery
 
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
 from models import Affiliate, Offer, OfferKind
+from tests.factories import Factory
 from tests.stack import ADMIN_ID, Stack, build_stack
 
 
@@ -170,3 +172,54 @@ async def test_the_command_menu_is_set_per_language_and_longer_for_admins(stack:
         (ADMIN_ID + 1, None),
     ]
     assert "payouts" in [c.command for c in admins[0].commands]
+
+
+async def test_every_sub_screen_has_a_way_back_and_the_menu_one_tap_away(
+    stack: Stack, factory: Factory
+) -> None:
+    from bot.services.races import RaceDraft
+    from keyboards.callbacks import (
+        BalanceAction,
+        BalanceCallback,
+        LinkAction,
+        LinkCallback,
+        RaceAction,
+        RaceCallback,
+        SettingsAction,
+        SettingsCallback,
+    )
+    from models import RaceMetric, TieBreak
+
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+    link = await factory.link(await Affiliate.get(tg_id=1), await factory.offer())
+    now = datetime.now(UTC)
+    race = await stack.services.races.create(
+        RaceDraft(
+            title="Cup",
+            description="",
+            metric=RaceMetric.REFERRALS,
+            offer_id=None,
+            starts_at=now,
+            ends_at=now + timedelta(days=1),
+            prizes=[],
+            min_score=0,
+            opt_in=False,
+            tie_break=TieBreak.FIRST,
+            mask_names=False,
+            currency="USD",
+            announce_chat_id=None,
+        )
+    )
+
+    screens = {
+        "language": (SettingsCallback(action=SettingsAction.LANGUAGE), "⬅️ Settings"),
+        "history": (BalanceCallback(action=BalanceAction.HISTORY), "⬅️ Balance"),
+        "race card": (RaceCallback(action=RaceAction.SHOW, race_id=race.id), "⬅️ Races"),
+        "leaderboard": (RaceCallback(action=RaceAction.BOARD, race_id=race.id), "⬅️ Race"),
+        "link": (LinkCallback(action=LinkAction.SHOW, link_id=link.id), "⬅️ My links"),
+        "sub-links": (LinkCallback(action=LinkAction.SUBS), "⬅️ My links"),
+    }
+    for name, (data, back) in screens.items():
+        reply = await alice.press(data.pack())
+        assert back in reply.buttons and "🏠 Menu" in reply.buttons, (name, reply.buttons)
