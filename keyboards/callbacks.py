@@ -111,3 +111,10 @@ class SettingsAction(StrEnum):
 class SettingsCallback(CallbackData, prefix="st"):
     action: SettingsAction
     value: Word = ""
+
+
+class ConfirmCallback(CallbackData, prefix="cf"):
+    """Yes or No on a destructive admin command (handlers/admin/confirm.py)."""
+
+    token: Annotated[str, Field(min_length=8, max_length=8, pattern=r"^[0-9a-f]{8}$")]
+    yes: bool = False

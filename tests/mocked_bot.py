@@ -19,6 +19,7 @@ from aiogram.methods import (
     AnswerInlineQuery,
     CreateChatInviteLink,
     DeleteWebhook,
+    EditMessageReplyMarkup,
     EditMessageText,
     GetMe,
     PinChatMessage,
@@ -94,6 +95,7 @@ class MockedSession(BaseSession):
                 SetWebhook,
                 PinChatMessage,
                 SetMyCommands,
+                EditMessageReplyMarkup,
             ),
         ):
             return True

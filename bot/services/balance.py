@@ -235,18 +235,25 @@ class BalanceService:
             request.status, request.note = status, note[:256]
         return self._view(request, request.affiliate)
 
-    async def adjust(self, tg_id: int, amount: str, currency: str, note: str) -> Adjustment:
-        """A manual correction by an admin: a signed amount, with a note (the reason the
-        affiliate is told)."""
+    async def check_adjustment(
+        self, tg_id: int, amount: str, currency: str, note: str
+    ) -> tuple[Affiliate, int]:
+        """Who an adjustment is for and its signed amount in minor units, or why it cannot be
+        made (before an admin is asked to confirm it, and again when it is made)."""
         affiliate = await Affiliate.get_or_none(tg_id=tg_id)
         if affiliate is None:
             raise NotFound(N_("No affiliate with Telegram id {id}."), id=tg_id)
-        affiliate_id = affiliate.id
         if has_control(note):
             raise InvalidInput(N_("A note is plain text on one line."))
         negative = amount.startswith("-")
         digits = amount[1:] if amount.startswith(("+", "-")) else amount
-        minor = to_minor(digits, currency) * (-1 if negative else 1)
+        return affiliate, to_minor(digits, currency) * (-1 if negative else 1)
+
+    async def adjust(self, tg_id: int, amount: str, currency: str, note: str) -> Adjustment:
+        """A manual correction by an admin: a signed amount, with a note (the reason the
+        affiliate is told)."""
+        affiliate, minor = await self.check_adjustment(tg_id, amount, currency, note)
+        affiliate_id = affiliate.id
         entry = await LedgerEntry.create(
             affiliate_id=affiliate_id,
             kind=LedgerKind.ADJUSTMENT,

@@ -10,7 +10,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.telegram.filters import IsAdmin
-from handlers.admin import money, offers, races
+from handlers.admin import confirm, money, offers, races
 
 
 async def cmd_admin(message: Message) -> None:
@@ -46,4 +46,16 @@ def router() -> Router:
     r.callback_query.filter(IsAdmin())
     r.message.register(cmd_admin, Command("admin"))
     r.include_routers(offers.router(), money.router(), races.router())
+    r.include_router(
+        confirm.router(
+            {
+                "race_end": races.cmd_race_end,
+                "race_cancel": races.cmd_race_cancel,
+                "payout_no": money.cmd_payout_decide,
+                "review_no": money.cmd_review,
+                "offer_secret": offers.cmd_offer_postback,
+                "adjust": money.cmd_adjust,
+            }
+        )
+    )
     return r

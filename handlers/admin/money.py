@@ -7,6 +7,7 @@ from html import escape
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -19,6 +20,7 @@ from bot.services.inputs import tg_id
 from bot.services.offers import OfferService
 from bot.telegram.notifier import Notifier
 from bot.telegram.render import person
+from handlers.admin.confirm import ask
 from handlers.admin.parsing import leading_id, parse_rate_change, parse_rate_target
 
 
@@ -61,9 +63,19 @@ async def cmd_reviews(message: Message, conversions: ConversionService, i18n: I1
 
 
 async def cmd_review(
-    message: Message, command: CommandObject, conversions: ConversionService
+    message: Message,
+    command: CommandObject,
+    conversions: ConversionService,
+    state: FSMContext,
+    confirmed: bool = False,
 ) -> None:
     number, _rest = conversion_id(command)
+    if command.command == "review_no" and not confirmed:
+        question = _(
+            "Reject conversion #{id}? It earns nothing, and a race it counted in loses it."
+        ).format(id=number)
+        await ask(message, state, command, question, _("❌ Yes, reject it"))
+        return
     status = await conversions.decide_review(number, command.command == "review_ok")
     await message.answer(
         _("Conversion #{id} is now {status}.").format(id=number, status=status.value)
@@ -85,10 +97,22 @@ async def cmd_payouts(message: Message, balance: BalanceService, i18n: I18n) -> 
 
 
 async def cmd_payout_decide(
-    message: Message, command: CommandObject, balance: BalanceService, notifier: Notifier
+    message: Message,
+    command: CommandObject,
+    balance: BalanceService,
+    notifier: Notifier,
+    state: FSMContext,
+    confirmed: bool = False,
 ) -> None:
     request_id, note = payout_id(command)
     approve = command.command == "payout_ok"
+    if not approve and not confirmed:
+        question = _(
+            "Reject payout request #{id}? The money goes back to the affiliate's balance and "
+            "they are told the reason: {reason}"
+        ).format(id=request_id, reason=escape(note) if note else _("(none given)"))
+        await ask(message, state, command, question, _("❌ Yes, reject it"))
+        return
     payout = await balance.decide(request_id, approve, note)
     await message.answer(
         _("Payout #{id} approved.").format(id=payout.id)
@@ -104,6 +128,8 @@ async def cmd_adjust(
     balance: BalanceService,
     notifier: Notifier,
     i18n: I18n,
+    state: FSMContext,
+    confirmed: bool = False,
 ) -> None:
     parts = (command.args or "").split(maxsplit=3)
     affiliate = tg_id(parts[0]) if parts else None
@@ -111,8 +137,19 @@ async def cmd_adjust(
         raise InvalidInput(
             N_("Usage: /adjust TG_ID AMOUNT CURRENCY NOTE, e.g. /adjust 123 -5.00 USD fix")
         )
-    done = await balance.adjust(affiliate, parts[1], check_currency(parts[2]), parts[3])
+    currency = check_currency(parts[2])
     locale = i18n.current_locale
+    if not confirmed:
+        who, minor = await balance.check_adjustment(affiliate, parts[1], currency, parts[3])
+        shown = format_money(minor, currency, locale)
+        question = _("Adjust the balance of {who} by {amount}? They are told: {reason}").format(
+            who=person(who.display_name, who.username, who.tg_id),
+            amount=("+" + shown) if minor > 0 else shown,
+            reason=escape(parts[3]),
+        )
+        await ask(message, state, command, question, _("✅ Yes, adjust"))
+        return
+    done = await balance.adjust(affiliate, parts[1], currency, parts[3])
     await message.answer(
         _("✅ Adjustment #{id}: {amount} for {who}. Their balance is now {balance}.").format(
             id=done.entry_id,

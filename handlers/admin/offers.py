@@ -6,6 +6,7 @@ from html import escape
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -14,6 +15,7 @@ from bot.config import Settings
 from bot.errors import N_, InvalidInput
 from bot.services.amounts import format_money
 from bot.services.offers import OfferService
+from handlers.admin.confirm import ask
 from handlers.admin.parsing import leading_id, parse_offer_command, parse_offer_edit
 from models import Offer
 
@@ -88,9 +90,22 @@ def postback_text(offer: Offer, public_url: str) -> str:
 
 
 async def cmd_offer_postback(
-    message: Message, command: CommandObject, offers: OfferService, settings: Settings
+    message: Message,
+    command: CommandObject,
+    offers: OfferService,
+    settings: Settings,
+    state: FSMContext,
+    confirmed: bool = False,
 ) -> None:
     offer_id, _rest = parse_id(command)
+    if command.command == "offer_secret" and not confirmed:
+        offer = await offers.get(offer_id)
+        question = _(
+            "Give offer #{id} «{title}» a new signing secret? The advertiser must sign with the "
+            "new one; the old one keeps working until the next rotation."
+        ).format(id=offer.id, title=escape(offer.title))
+        await ask(message, state, command, question, _("🔑 Yes, rotate it"))
+        return
     if command.command == "offer_secret":
         offer = await offers.rotate_secret(offer_id)
     else:

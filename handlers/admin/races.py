@@ -14,7 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.errors import N_, InvalidInput
+from bot.errors import N_, Conflict, InvalidInput
 from bot.services.affiliates import AffiliateService
 from bot.services.inputs import ascii_int
 from bot.services.offers import OfferService, check_title
@@ -22,6 +22,7 @@ from bot.services.races import RaceDraft, RaceService, check_draft
 from bot.services.races.drafts import check_description, check_end, check_start
 from bot.services.zones import zone
 from bot.telegram.render import metric_name, prize_lines, status_line
+from handlers.admin.confirm import ask
 from handlers.admin.parsing import (
     check_channel,
     leading_id,
@@ -306,14 +307,44 @@ def race_id_of(command: CommandObject) -> tuple[int, str]:
     return leading_id(command, N_("Give the race's number, e.g. /{command} 3"))
 
 
-async def cmd_race_cancel(message: Message, command: CommandObject, races: RaceService) -> None:
+async def cmd_race_cancel(
+    message: Message,
+    command: CommandObject,
+    races: RaceService,
+    state: FSMContext,
+    confirmed: bool = False,
+) -> None:
     race_id, _rest = race_id_of(command)
+    race = await races.get(race_id)
+    if race.status not in (RaceStatus.DRAFT, RaceStatus.SCHEDULED, RaceStatus.RUNNING):
+        raise Conflict(N_("Race #{id} is already over."), id=race.id)
+    if not confirmed:
+        question = _(
+            "Cancel race #{id} «{title}»? Nobody wins anything, and a cancelled race cannot be "
+            "started again."
+        ).format(id=race.id, title=escape(race.title))
+        await ask(message, state, command, question, _("🗑 Yes, cancel it"))
+        return
     race = await races.cancel(race_id)
     await message.answer(_("Race #{id} cancelled.").format(id=race.id))
 
 
-async def cmd_race_end(message: Message, command: CommandObject, races: RaceService) -> None:
+async def cmd_race_end(
+    message: Message,
+    command: CommandObject,
+    races: RaceService,
+    state: FSMContext,
+    confirmed: bool = False,
+) -> None:
     race_id, _rest = race_id_of(command)
+    race = await races.finishable(race_id)
+    if not confirmed:
+        question = _(
+            "End race #{id} «{title}» now? The standings freeze, prizes are credited and "
+            "everyone is told their place. This cannot be undone."
+        ).format(id=race.id, title=escape(race.title))
+        await ask(message, state, command, question, _("🏁 Yes, end it"))
+        return
     placings = await races.finish_now(race_id)
     await message.answer(
         _("Race #{id} ended: {count} prize winners. Results are on their way.").format(

@@ -351,10 +351,15 @@ async def test_an_adjustment_tells_the_affiliate_why_and_the_admin_the_new_balan
     await give(stack, factory, 1, 2500)
     admin = stack.tg.user(ADMIN_ID)
 
-    answer = await admin.send("/adjust 1 -5.00 USD refund of a duplicate sale")
-    bonus = await admin.send("/adjust 1 1.50 USD welcome bonus")
+    question = await admin.send("/adjust 1 -5.00 USD refund of a duplicate sale")
+    answer = await admin.press(question.button("Yes, adjust"))
+    bonus = await admin.press((await admin.send("/adjust 1 1.50 USD welcome bonus")).button("Yes"))
     await stack.deliver()
 
+    assert question.text == (
+        "Adjust the balance of Alice (@alice, id 1) by -$5.00? They are told: refund of a "
+        "duplicate sale"
+    )
     assert answer.text == (
         "✅ Adjustment #2: -$5.00 for Alice (@alice, id 1). Their balance is now $20.00."
     )
@@ -380,7 +385,10 @@ async def test_a_rejected_payout_tells_the_reason(stack: Stack, factory: Factory
     confirm = await alice.send("USDT TRC20 TXyz")
     await alice.press(confirm.button("Send the request"))
 
-    await stack.tg.user(ADMIN_ID).send("/payout_no 1 the wallet address is not valid")
+    admin = stack.tg.user(ADMIN_ID)
+    question = await admin.send("/payout_no 1 the wallet address is not valid")
+    assert await LedgerEntry.filter(kind="payout_return").count() == 0  # asked, not done
+    await admin.press(question.button("Yes, reject it"))
     await stack.deliver()
 
     assert sent_to(stack, 1)[-1] == (
@@ -418,7 +426,8 @@ async def test_history_says_what_each_row_was_for(stack: Stack, factory: Factory
         [ScoreEvent(RaceMetric.REFERRALS, me.id, None, now, final=3)]
     )
     await stack.services.races.finish_now(race.id)
-    await stack.tg.user(ADMIN_ID).send("/adjust 1 1.00 USD welcome bonus")
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.press((await admin.send("/adjust 1 1.00 USD welcome bonus")).button("Yes"))
 
     history = await alice.press(BalanceCallback(action=BalanceAction.HISTORY).pack())
 

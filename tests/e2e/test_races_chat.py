@@ -10,7 +10,13 @@ from aiogram.methods import EditMessageText, PinChatMessage, SendMessage
 from bot.services.conversions import Claim
 from bot.services.races import RaceDraft, ScoreEvent
 from bot.telegram.sender import OutboxSender, Pacer
-from keyboards.callbacks import FormAction, FormCallback, RaceAction, RaceCallback
+from keyboards.callbacks import (
+    ConfirmCallback,
+    FormAction,
+    FormCallback,
+    RaceAction,
+    RaceCallback,
+)
 from models import (
     Affiliate,
     ConversionStatus,
@@ -333,7 +339,13 @@ async def test_admin_race_commands(stack: Stack) -> None:
     bad = await admin.send(f"/race_edit {scheduled.id} end 2020-01-01 00:00")
     prizes = await admin.send(f"/race_edit {scheduled.id} prizes 1=10; 2=5")
     ended = await admin.send(f"/race_end {scheduled.id}")
-    cancel = await admin.send(f"/race_cancel {scheduled.id}")
+    asked = await admin.send(f"/race_cancel {scheduled.id}")
+    still = await Race.get(id=scheduled.id)
+    no = await admin.press(asked.button("No"))
+    asked = await admin.send(f"/race_cancel {scheduled.id}")
+    stale = await admin.press(ConfirmCallback(token="00000000", yes=True).pack())
+    cancel = await admin.press(asked.button("Yes, cancel it"))
+    twice = await admin.press(asked.button("Yes, cancel it"))
     again = await admin.send(f"/race_cancel {scheduled.id}")
     mallory = await stack.tg.user(3).send("/race_new")
 
@@ -345,7 +357,11 @@ async def test_admin_race_commands(stack: Stack) -> None:
         f"Race #{scheduled.id} has not started, so nobody has scored: cancel it with "
         f"/race_cancel {scheduled.id} instead."
     )
+    assert asked.text.startswith(f"Cancel race #{scheduled.id} «Bigger cup»? Nobody wins")
+    assert still.status is RaceStatus.SCHEDULED and no.text == "Nothing was done."
+    assert stale.alert == "This button is out of date."
     assert cancel.text == f"Race #{scheduled.id} cancelled."
+    assert twice.alert == "This button is out of date."  # pressed again: nothing twice
     assert again.text == f"Race #{scheduled.id} is already over."
     assert (await Race.get(id=scheduled.id)).status is RaceStatus.CANCELLED
     assert mallory.text.startswith("I don't know that command.")
@@ -395,3 +411,44 @@ async def test_race_edit_refuses_a_start_in_the_past(stack: Stack) -> None:
     assert "updated" in now.text  # "now" is a start, not the past
     moved = (await stack.services.races.get(race.id)).starts_at
     assert abs(moved - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+async def test_destructive_admin_commands_ask_first_and_change_nothing_until_yes(
+    stack: Stack, factory: Factory
+) -> None:
+    from models import Conversion, Offer
+
+    admin = stack.tg.user(ADMIN_ID)
+    race = await running_race(stack)
+    offer = await factory.offer("Shop")
+    secret = offer.secret
+    link = await factory.link(await factory.affiliate(), offer)
+    held = await stack.services.conversions.record(
+        Claim(
+            offer, link, None, None, "r-1", "sale", 0, "USD", ConversionStatus.APPROVED, "manual"
+        )
+    )
+
+    end_q = await admin.send(f"/race_end {race.id}")
+    secret_q = await admin.send(f"/offer_secret {offer.id}")
+    review_q = await admin.send(f"/review_no {held.conversion_id}")
+    untouched = (
+        (await Race.get(id=race.id)).status,
+        (await Offer.get(id=offer.id)).secret,
+        (await Conversion.get(id=held.conversion_id)).status,
+    )
+    stale = await admin.press(end_q.button("Yes"))  # two newer questions came after it
+    rejected = await admin.press(review_q.button("Yes, reject it"))
+    secret_q = await admin.send(f"/offer_secret {offer.id}")
+    rotated = await admin.press(secret_q.button("Yes, rotate it"))
+    end_q = await admin.send(f"/race_end {race.id}")
+    ended = await admin.press(end_q.button("Yes, end it"))
+
+    assert end_q.text.startswith(f"End race #{race.id} «Winter cup» now? The standings freeze")
+    assert "new signing secret" in secret_q.text and "Reject conversion" in review_q.text
+    assert untouched == (RaceStatus.RUNNING, secret, ConversionStatus.PENDING)
+    assert stale.alert == "This button is out of date."
+    assert f"Conversion #{held.conversion_id} is now rejected." in rejected.text
+    assert (await Offer.get(id=offer.id)).secret != secret and "secret" in rotated.text.lower()
+    assert "ended" in ended.text
+    assert (await Race.get(id=race.id)).status is RaceStatus.FINISHED

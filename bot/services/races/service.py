@@ -172,11 +172,20 @@ class RaceService:
         """End a running race at once: frozen, placed, prizes credited. Only this race: others
         start and end on the scheduler's ticks. One that has not started is refused (nobody
         could have scored: it is cancelled, not ended)."""
+        race = await self.finishable(race_id)
+        now = self.clock()
+        await Race.filter(id=race.id, status__in=list(OPEN)).update(
+            ends_at=now, status=RaceStatus.RUNNING
+        )
+        self.scoring.forget()
+        return await self.finalise(race.id) or []
+
+    async def finishable(self, race_id: int) -> Race:
+        """The race, if it may be ended now; why not, otherwise."""
         race = await self.get(race_id)
         if race.status not in OPEN:
             raise Conflict(N_("Race #{id} is already over."), id=race.id)
-        now = self.clock()
-        if race.status is RaceStatus.SCHEDULED and race.starts_at > now:
+        if race.status is RaceStatus.SCHEDULED and race.starts_at > self.clock():
             raise Conflict(
                 N_(
                     "Race #{id} has not started, so nobody has scored: cancel it with "
@@ -184,11 +193,7 @@ class RaceService:
                 ),
                 id=race.id,
             )
-        await Race.filter(id=race.id, status__in=list(OPEN)).update(
-            ends_at=now, status=RaceStatus.RUNNING
-        )
-        self.scoring.forget()
-        return await self.finalise(race.id) or []
+        return race
 
     # -- affiliates --------------------------------------------------------------------------
 
