@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from html import escape
 
 from aiogram import F, Router
@@ -16,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.errors import N_, InvalidInput
 from bot.services.amounts import format_money
 from bot.services.balance import BalanceService, HistoryItem, check_details
+from bot.telegram.render import viewer_zone
 from handlers.common import show
 from keyboards.balance import balance_kb, history_kb, payout_cancel_kb, payout_confirm_kb
 from keyboards.callbacks import (
@@ -78,7 +78,7 @@ async def open_balance(
     await show(query, text, balance_kb(payable))
 
 
-def ledger_line(item: HistoryItem, locale: str) -> str:
+def ledger_line(item: HistoryItem, locale: str, zone_name: str = "UTC") -> str:
     """ "2026-12-03 07:22 +$2.50 earning · Shop"."""
     kinds = {
         LedgerKind.EARNING: _("earning"),
@@ -90,7 +90,7 @@ def ledger_line(item: HistoryItem, locale: str) -> str:
         LedgerKind.PRIZE: _("prize"),
     }
     sign = "+" if item.amount_minor > 0 else ""
-    when = item.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    when = item.created_at.astimezone(viewer_zone(zone_name)).strftime("%Y-%m-%d %H:%M")
     money = format_money(item.amount_minor, item.currency, locale)
     what = kinds.get(item.kind, item.kind.value)
     if item.payout_id is not None:
@@ -117,7 +117,9 @@ async def open_history(
     page = max(callback_data.page, 0)
     entries, more = await balance.history(user.id, page)
     lines = [_("📜 <b>History</b>"), ""]
-    lines += [ledger_line(e, i18n.current_locale) for e in entries] or [_("No entries yet.")]
+    lines += [ledger_line(e, i18n.current_locale, user.timezone) for e in entries] or [
+        _("No entries yet.")
+    ]
     await show(query, "\n".join(lines), history_kb(page, more))
 
 

@@ -28,7 +28,9 @@ from keyboards.races import board_kb, race_card_kb, races_kb
 from models import Affiliate, RaceStatus
 
 
-async def open_races(query: CallbackQuery, races: RaceService) -> None:
+async def open_races(
+    query: CallbackQuery, races: RaceService, user: Affiliate, i18n: I18n
+) -> None:
     listing = await races.listing()
     now = datetime.now(UTC)
     buttons = []
@@ -43,7 +45,8 @@ async def open_races(query: CallbackQuery, races: RaceService) -> None:
             continue
         lines.append(f"<b>{head}</b>")
         for race in items:
-            lines.append(f"• {escape(race.title)} — {status_line(race, now)}")
+            where = status_line(race, now, user.timezone, i18n.current_locale)
+            lines.append(f"• {escape(race.title)} — {where}")
             buttons.append((race.id, race.title))
         lines.append("")
     if not buttons:
@@ -51,14 +54,14 @@ async def open_races(query: CallbackQuery, races: RaceService) -> None:
     await show(query, "\n".join(lines), races_kb(buttons))
 
 
-def card_text(card: RaceCard, viewer_id: int, locale: str) -> str:
+def card_text(card: RaceCard, viewer_id: int, locale: str, zone_name: str = "UTC") -> str:
     race = card.race
     lines = [race_title(race)]
     if race.description:
         lines.append(escape(race.description))
     lines += [
         "",
-        status_line(race, datetime.now(UTC)),
+        status_line(race, datetime.now(UTC), zone_name, locale),
         _("Metric: {metric}").format(metric=metric_name(race.metric)),
     ]
     if race.min_score:
@@ -120,7 +123,7 @@ async def open_race(
     i18n: I18n,
 ) -> None:
     card = await races.card(callback_data.race_id, user.id)
-    text = card_text(card, user.id, i18n.current_locale)
+    text = card_text(card, user.id, i18n.current_locale, user.timezone)
     await show(query, text, race_card_kb(card.race.id, card.can_join))
 
 
@@ -133,7 +136,9 @@ async def join_race(
 ) -> None:
     await races.join(callback_data.race_id, user.id)  # Conflict (race over) -> errors router
     card = await races.card(callback_data.race_id, user.id)
-    text = _("✅ You're in!") + "\n\n" + card_text(card, user.id, i18n.current_locale)
+    text = (
+        _("✅ You're in!") + "\n\n" + card_text(card, user.id, i18n.current_locale, user.timezone)
+    )
     await show(query, text, race_card_kb(card.race.id, can_join=False))
 
 

@@ -1,9 +1,11 @@
-"""Settings: language and notifications; /language."""
+"""Settings: language, time zone and notifications; /language, /timezone."""
 
 from __future__ import annotations
 
+from html import escape
+
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -11,19 +13,61 @@ from aiogram.utils.i18n import gettext as _
 from bot.errors import N_, InvalidInput
 from bot.i18n import LANGUAGES, pick_language
 from bot.services.affiliates import AffiliateService
+from bot.services.inputs import ascii_int
+from bot.services.zones import zone
 from handlers.common import menu_text, show
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
 from keyboards.menu import main_menu_kb
-from keyboards.settings import language_kb, settings_kb
+from keyboards.settings import COMMON_ZONES, language_kb, settings_kb, zone_kb
 from models import Affiliate
 
 
 def settings_text() -> str:
-    return _("⚙️ <b>Settings</b>\n\nChoose your language and which news the bot sends you.")
+    return _(
+        "⚙️ <b>Settings</b>\n\nChoose your language, your time zone (race times and "
+        '"today" in your stats follow it) and which news the bot sends you.'
+    )
 
 
 async def open_settings(query: CallbackQuery, user: Affiliate) -> None:
-    await show(query, settings_text(), settings_kb(user.notify))
+    await show(query, settings_text(), settings_kb(user.notify, user.timezone))
+
+
+def zone_text(current: str) -> str:
+    return _(
+        "🕒 Your time zone is <b>{zone}</b>. Pick one, or send /timezone with any other "
+        "name, e.g. /timezone Asia/Tokyo"
+    ).format(zone=escape(current))
+
+
+async def choose_zone(query: CallbackQuery, user: Affiliate) -> None:
+    await show(query, zone_text(user.timezone), zone_kb(user.timezone))
+
+
+async def set_zone(
+    query: CallbackQuery,
+    callback_data: SettingsCallback,
+    user: Affiliate,
+    affiliates: AffiliateService,
+) -> None:
+    index = ascii_int(callback_data.value)
+    if index is None or index >= len(COMMON_ZONES):
+        raise InvalidInput(N_("This button is out of date."))
+    await affiliates.set_timezone(user, COMMON_ZONES[index])
+    await show(query, settings_text(), settings_kb(user.notify, user.timezone))
+
+
+async def cmd_timezone(
+    message: Message, command: CommandObject, user: Affiliate, affiliates: AffiliateService
+) -> None:
+    """/timezone NAME for everyone: an IANA name (Europe/Moscow), UTC or an offset (+03:00)."""
+    name = (command.args or "").strip()
+    if not name:
+        await message.answer(zone_text(user.timezone), reply_markup=zone_kb(user.timezone))
+        return
+    zone(name)  # InvalidInput when unknown
+    await affiliates.set_timezone(user, name[:64])
+    await message.answer(_("✅ Time zone set to {zone}.").format(zone=escape(name[:64])))
 
 
 async def cmd_language(message: Message, user: Affiliate) -> None:
@@ -59,7 +103,7 @@ async def toggle_notify(
     if callback_data.value not in {"0", "1"}:
         raise InvalidInput(N_("This button is out of date."))
     await affiliates.set_notify(user, callback_data.value == "1")
-    await show(query, settings_text(), settings_kb(user.notify))
+    await show(query, settings_text(), settings_kb(user.notify, user.timezone))
 
 
 def router() -> Router:
@@ -67,6 +111,13 @@ def router() -> Router:
     r = Router(name=__name__)
     r.callback_query.register(open_settings, MenuCallback.filter(F.action == MenuAction.SETTINGS))
     r.message.register(cmd_language, Command("language"))
+    r.message.register(cmd_timezone, Command("timezone"))
+    r.callback_query.register(
+        choose_zone, SettingsCallback.filter(F.action == SettingsAction.ZONE)
+    )
+    r.callback_query.register(
+        set_zone, SettingsCallback.filter(F.action == SettingsAction.SET_ZONE)
+    )
     r.callback_query.register(
         choose_language, SettingsCallback.filter(F.action == SettingsAction.LANGUAGE)
     )

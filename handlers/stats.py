@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.services.amounts import format_money, format_percent
 from bot.services.stats import Period, Row, StatsService
+from bot.telegram.render import viewer_zone
 from handlers.common import show
 from keyboards.callbacks import (
     MenuAction,
@@ -99,7 +100,7 @@ async def switch_period(
 async def render_stats(
     query: CallbackQuery, user: Affiliate, stats: StatsService, period: Period, locale: str
 ) -> None:
-    report = await stats.report(user.id, period)
+    report = await stats.report(user.id, period, viewer_zone(user.timezone))
     currency = report.currency
     lines = [
         _("📊 <b>Your numbers for {period}</b>").format(period=period_name(period)),
@@ -142,7 +143,9 @@ async def send_chart(
     await query.answer()
     period = callback_data.period
     async with ChatActionSender.upload_photo(bot=bot, chat_id=user.tg_id):  # while it draws
-        png = await stats.chart(user.id, period, chart_labels(period), i18n.current_locale)
+        png = await stats.chart(
+            user.id, period, chart_labels(period), i18n.current_locale, viewer_zone(user.timezone)
+        )
         caption = (
             _("📈 Earnings and conversions per hour, today")
             if period is Period.TODAY

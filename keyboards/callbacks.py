@@ -106,6 +106,8 @@ class SettingsAction(StrEnum):
     LANGUAGE = "lang"
     SET_LANGUAGE = "sl"
     NOTIFY = "n"
+    ZONE = "tz"  # the time zone picker
+    SET_ZONE = "stz"  # value: the index of one of the common zones
 
 
 class SettingsCallback(CallbackData, prefix="st"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from io import BytesIO
@@ -83,18 +83,21 @@ class StatsService:
     def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.clock = clock
 
-    def since(self, period: Period) -> datetime | None:
-        now = self.clock()
+    def since(self, period: Period, where: tzinfo = UTC) -> datetime | None:
+        """Where the period starts: "today" is the viewer's day, in their time zone."""
+        now = self.clock().astimezone(where)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return {
+        start = {
             Period.TODAY: midnight,
             Period.WEEK: midnight - timedelta(days=6),
             Period.MONTH: midnight - timedelta(days=29),
             Period.ALL: None,
         }[period]
+        # In UTC: SQLite compares the stored text, which is UTC.
+        return start.astimezone(UTC) if start is not None else None
 
-    async def report(self, affiliate_id: int, period: Period) -> Report:
-        since = self.since(period)
+    async def report(self, affiliate_id: int, period: Period, where: tzinfo = UTC) -> Report:
+        since = self.since(period, where)
         time = {"created_at__gte": since} if since else {}
         total = Row("total")
         offers: dict[str, Row] = {}
@@ -153,11 +156,12 @@ class StatsService:
         period: Period,
         labels: Callable[[str], ChartLabels],
         locale: str = "en",
+        where: tzinfo = UTC,
     ) -> bytes:
         """The chart of the period the user picked (today by hour, else by day) as a PNG, in
         the affiliate's main currency; drawn in a thread so that redirects and replies sharing
         the event loop do not wait for it. `labels(currency)` gives the texts."""
-        buckets = await self.buckets(affiliate_id, period)
+        buckets = await self.buckets(affiliate_id, period, where)
         currencies = await self.currencies(affiliate_id)
         currency = currencies[0] if currencies else DEFAULT_CURRENCY
         precision = get_currency_precision(currency)
@@ -176,10 +180,13 @@ class StatsService:
         )
         return [r["currency"] for r in sorted(rows, key=lambda r: -r["n"])]
 
-    async def buckets(self, affiliate_id: int, period: Period) -> list[Bucket]:
+    async def buckets(
+        self, affiliate_id: int, period: Period, where: tzinfo = UTC
+    ) -> list[Bucket]:
         """(start, conversions, approved earnings in minor units) per hour of today, or per
-        day of the period (all time: from the first conversion, a year at most)."""
-        now = self.clock()
+        day of the period (all time: from the first conversion, a year at most), in the
+        viewer's time zone."""
+        now = self.clock().astimezone(where)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         if period is Period.TODAY:
             starts = [midnight + timedelta(hours=h) for h in range(24)]
@@ -192,11 +199,13 @@ class StatsService:
             starts = [midnight - timedelta(days=days - 1 - i) for i in range(days)]
         step = timedelta(hours=1) if period is Period.TODAY else timedelta(days=1)
         rows = await Conversion.filter(
-            affiliate_id=affiliate_id, status__in=COUNTED, created_at__gte=starts[0]
+            affiliate_id=affiliate_id,
+            status__in=COUNTED,
+            created_at__gte=starts[0].astimezone(UTC),
         ).values("created_at", "status", "commission_minor")
         totals = {start: [0, 0] for start in starts}
         for row in rows:
-            at = row["created_at"].astimezone(UTC)
+            at = row["created_at"].astimezone(where)
             start = starts[0] + step * ((at - starts[0]) // step)
             if start in totals:
                 totals[start][0] += 1

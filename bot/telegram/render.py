@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
+from babel.dates import format_datetime
 
+from bot.errors import InvalidInput
 from bot.services.amounts import format_money
 from bot.services.races import FinalResult, Standing
+from bot.services.zones import zone
 from models import Affiliate, Race, RaceMetric, RacePrize, RaceStatus
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -121,13 +124,32 @@ def prize_lines(race: Race, prizes: Sequence[RacePrize], locale: str) -> list[st
     return lines
 
 
-def status_line(race: Race, now: datetime) -> str:
+def local_time(moment: datetime, zone_name: str = "UTC", locale: str = "en") -> str:
+    """A moment in the viewer's zone, as their language writes it: "24 Dec, 18:00"."""
+    return format_datetime(moment, "d MMM, HH:mm", tzinfo=viewer_zone(zone_name), locale=locale)
+
+
+def viewer_zone(name: str) -> tzinfo:
+    """The viewer's zone; UTC if what is stored is no longer a zone this machine knows."""
+    try:
+        return zone(name)
+    except InvalidInput:
+        return UTC
+
+
+def status_line(race: Race, now: datetime, zone_name: str = "UTC", locale: str = "en") -> str:
+    """Where the race stands, its start or end in the viewer's zone beside the countdown."""
     if race.status is RaceStatus.SCHEDULED:
-        return _("⏳ Starts in {left}").format(left=countdown(race.starts_at - now))
+        return _("⏳ Starts {when} (in {left})").format(
+            when=local_time(race.starts_at, zone_name, locale),
+            left=countdown(race.starts_at - now),
+        )
     if race.status is RaceStatus.RUNNING:
-        return _("🏃 Running, ends in {left}").format(left=countdown(race.ends_at - now))
+        return _("🏃 Running, ends {when} (in {left})").format(
+            when=local_time(race.ends_at, zone_name, locale), left=countdown(race.ends_at - now)
+        )
     if race.status is RaceStatus.FINISHED:
-        return _("🏁 Finished")
+        return _("🏁 Finished {when}").format(when=local_time(race.ends_at, zone_name, locale))
     return _("✖️ Cancelled")
 
 

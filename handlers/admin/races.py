@@ -12,16 +12,15 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.errors import N_, Conflict, InvalidInput
-from bot.services.affiliates import AffiliateService
 from bot.services.inputs import ascii_int
 from bot.services.offers import OfferService, check_title
 from bot.services.races import RaceDraft, RaceService, check_draft
 from bot.services.races.drafts import check_description, check_end, check_start
-from bot.services.zones import zone
-from bot.telegram.render import metric_name, prize_lines, status_line
+from bot.telegram.render import local_time, metric_name, prize_lines, status_line
 from handlers.admin.confirm import ask
 from handlers.admin.parsing import (
     check_channel,
@@ -213,7 +212,9 @@ def draft_of(data: Data) -> RaceDraft:
     )
 
 
-def preview_text(draft: RaceDraft, locale: str, offer_title: str | None = None) -> str:
+def preview_text(
+    draft: RaceDraft, locale: str, offer_title: str | None = None, zone_name: str = "UTC"
+) -> str:
     race = Race(
         title=draft.title,
         metric=draft.metric,
@@ -233,9 +234,19 @@ def preview_text(draft: RaceDraft, locale: str, offer_title: str | None = None) 
             if draft.offer_id
             else _("all")
         ),
-        _("From {start} to {end} UTC").format(
-            start=draft.starts_at.strftime("%Y-%m-%d %H:%M"),
-            end=draft.ends_at.strftime("%Y-%m-%d %H:%M"),
+        _("From {start} to {end} ({zone})").format(
+            start=local_time(draft.starts_at, zone_name, locale),
+            end=local_time(draft.ends_at, zone_name, locale),
+            zone=escape(zone_name),
+        )
+        + (
+            "\n"
+            + _("= {start} to {end} UTC").format(
+                start=draft.starts_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                end=draft.ends_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            )
+            if zone_name != "UTC"
+            else ""
         ),
         _("Opt-in: {yes}").format(yes=_("Yes") if draft.opt_in else _("No")),
         _("Tie-break: {rule}").format(
@@ -255,7 +266,8 @@ async def preview(data: Data, deps: Deps) -> str:
     draft = draft_of(data)
     check_draft(draft, datetime.now(UTC))
     title = (await deps["offers"].get(draft.offer_id)).title if draft.offer_id else None
-    return preview_text(draft, deps["i18n"].current_locale, title)
+    user: Affiliate = deps["user"]
+    return preview_text(draft, deps["i18n"].current_locale, title, user.timezone)
 
 
 async def finish(data: Data, deps: Deps) -> str:
@@ -289,7 +301,7 @@ async def cmd_race_new(message: Message, state: FSMContext, user: Affiliate, **d
     )
 
 
-async def cmd_races(message: Message, races: RaceService) -> None:
+async def cmd_races(message: Message, races: RaceService, user: Affiliate, i18n: I18n) -> None:
     items = await races.all_races()
     if not items:
         await message.answer(_("No races yet. Create one with /race_new."))
@@ -297,7 +309,8 @@ async def cmd_races(message: Message, races: RaceService) -> None:
     now = datetime.now(UTC)
     await message.answer(
         "\n".join(
-            f"#{r.id} <b>{escape(r.title)}</b> · {metric_name(r.metric)} · {status_line(r, now)}"
+            f"#{r.id} <b>{escape(r.title)}</b> · {metric_name(r.metric)} · "
+            f"{status_line(r, now, user.timezone, i18n.current_locale)}"
             for r in items
         )
     )
@@ -368,22 +381,6 @@ async def cmd_race_edit(
     await message.answer(_("✅ Race #{id} updated.").format(id=race_id))
 
 
-async def cmd_timezone(
-    message: Message, command: CommandObject, user: Affiliate, affiliates: AffiliateService
-) -> None:
-    name = (command.args or "").strip()
-    if not name:
-        await message.answer(
-            _("Your time zone is {zone}. Change it with /timezone Europe/Moscow").format(
-                zone=user.timezone
-            )
-        )
-        return
-    zone(name)  # InvalidInput when unknown
-    await affiliates.set_timezone(user, name[:64])
-    await message.answer(_("✅ Time zone set to {zone}.").format(zone=escape(name[:64])))
-
-
 def router() -> Router:
     """The race commands and the race dialog (the parent router lets admins in)."""
     r = Router(name=__name__)
@@ -393,5 +390,4 @@ def router() -> Router:
     r.message.register(cmd_race_cancel, Command("race_cancel"))
     r.message.register(cmd_race_end, Command("race_end"))
     r.message.register(cmd_race_edit, Command("race_edit"))
-    r.message.register(cmd_timezone, Command("timezone"))
     return r

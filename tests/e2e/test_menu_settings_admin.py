@@ -223,3 +223,47 @@ async def test_every_sub_screen_has_a_way_back_and_the_menu_one_tap_away(
     for name, (data, back) in screens.items():
         reply = await alice.press(data.pack())
         assert back in reply.buttons and "🏠 Menu" in reply.buttons, (name, reply.buttons)
+
+
+async def test_anyone_picks_a_time_zone_and_sees_race_times_and_today_in_it(
+    stack: Stack, factory: Factory
+) -> None:
+    from bot.services.races import RaceDraft
+    from keyboards.callbacks import RaceAction, RaceCallback
+    from keyboards.settings import COMMON_ZONES
+    from models import RaceMetric, TieBreak
+
+    bob = stack.tg.user(7)  # not an admin
+    await bob.send("/start")
+    settings = await bob.press(MenuCallback(action=MenuAction.SETTINGS).pack())
+    picker = await bob.press(settings.button("Time zone: UTC"))
+    moscow = SettingsCallback(
+        action=SettingsAction.SET_ZONE, value=str(COMMON_ZONES.index("Europe/Moscow"))
+    )
+    saved = await bob.press(moscow.pack())
+    typed = await bob.send("/timezone Asia/Tokyo")
+    await bob.press(moscow.pack())
+    race = await stack.services.races.create(
+        RaceDraft(
+            title="Cup",
+            description="",
+            metric=RaceMetric.REFERRALS,
+            offer_id=None,
+            starts_at=datetime(2031, 12, 24, 15, 0, tzinfo=UTC),  # 18:00 in Moscow
+            ends_at=datetime(2031, 12, 31, 15, 0, tzinfo=UTC),
+            prizes=[],
+            min_score=0,
+            opt_in=False,
+            tie_break=TieBreak.FIRST,
+            mask_names=False,
+            currency="USD",
+            announce_chat_id=None,
+        )
+    )
+    card = await bob.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
+
+    assert "Europe/Moscow" in picker.buttons and "⬅️ Settings" in picker.buttons
+    assert "🕒 Time zone: Europe/Moscow" in saved.buttons
+    assert typed.text == "✅ Time zone set to Asia/Tokyo."
+    assert "⏳ Starts 24 Dec, 18:00 (in " in card.text  # Moscow's wall clock, not 15:00 UTC
+    assert (await Affiliate.get(tg_id=7)).timezone == "Europe/Moscow"

@@ -78,7 +78,7 @@ async def test_race_card_shows_prizes_rank_gap_and_top(stack: Stack, factory: Fa
 
     card = await alice.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())
 
-    assert "Winter cup" in card.text and "Running, ends in" in card.text
+    assert "Winter cup" in card.text and "Running, ends " in card.text and "(in 23 h" in card.text
     assert "🥇 $50.00 + Hoodie" in card.text
     assert "You: #2 with 3" in card.text
     assert "3 referrals to pass #1" in card.text

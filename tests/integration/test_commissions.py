@@ -232,3 +232,29 @@ async def test_charts_are_drawn_without_stalling_the_event_loop(factory: Factory
 
     assert all(p.startswith(b"\x89PNG") for p in pngs)
     assert max(lags) < drawing / 6  # drawn inline, one chart alone held it for about a third
+
+
+async def test_today_in_stats_is_the_viewers_day_in_their_time_zone(factory: Factory) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.services.stats import Period, StatsService
+
+    offer = await factory.offer("Shop")
+    aff = await factory.affiliate()
+    link = await factory.link(aff, offer)
+    await ConversionService().record(claim(offer, link, "late"))
+    # 21:30 UTC on 2 December is 00:30 on the 3rd in Moscow (UTC+3).
+    await Conversion.all().update(created_at=datetime(2026, 12, 2, 21, 30, tzinfo=UTC))
+    stats = StatsService(clock=lambda: datetime(2026, 12, 2, 22, 0, tzinfo=UTC))
+
+    utc_today = await stats.report(aff.id, Period.TODAY)
+    moscow_today = await stats.report(aff.id, Period.TODAY, ZoneInfo("Europe/Moscow"))
+    moscow_hours = await stats.buckets(aff.id, Period.TODAY, ZoneInfo("Europe/Moscow"))
+
+    assert utc_today.total.conversions == 1  # the 2nd, in UTC
+    assert moscow_today.total.conversions == 1  # the 3rd began at 21:00 UTC in Moscow
+    assert moscow_hours[0].conversions == 1 and moscow_hours[0].start.hour == 0
+    stats_late = StatsService(clock=lambda: datetime(2026, 12, 3, 20, 59, tzinfo=UTC))
+    assert (await stats_late.report(aff.id, Period.TODAY)).total.conversions == 0  # UTC: the 3rd
+    moscow_next = await stats_late.report(aff.id, Period.TODAY, ZoneInfo("Europe/Moscow"))
+    assert moscow_next.total.conversions == 1  # 23:59 on the 3rd in Moscow: still today
