@@ -183,15 +183,33 @@ def parse_status_word(value: str) -> dict[str, ConversionStatus | None]:
         ) from None
 
 
+def parse_amount(value: str, currency: str) -> tuple[int, str]:
+    """`3.00` or `3.00 USD`, the one way every admin command reads money: minor units and the
+    currency (the given default when none is written)."""
+    amount, _, code = value.strip().partition(" ")
+    checked = check_currency(code.strip() or currency)
+    return to_minor(amount, checked), checked
+
+
+def amount_in(value: str, currency: str) -> int:
+    """parse_amount() where only `currency` makes sense (an offer's own currency)."""
+    minor, code = parse_amount(value, currency)
+    if code != currency:
+        raise InvalidInput(
+            N_("This offer pays in {currency}: give the amount in {currency}."),
+            currency=currency,
+        )
+    return minor
+
+
 def parse_event_payout(value: str, currency: str) -> dict[str, int | None]:
     name, raw = parse_pair(value)
-    return {name: None if raw is None else to_minor(raw, currency)}
+    return {name: None if raw is None else amount_in(raw, currency)}
 
 
 def parse_payout(value: str, offer: Offer) -> OfferPatch:
-    amount, _, currency = value.strip().partition(" ")
-    code = check_currency(currency or offer.currency)
-    return OfferPatch(payout_minor=to_minor(amount, code), currency=code)
+    minor, code = parse_amount(value, offer.currency)
+    return OfferPatch(payout_minor=minor, currency=code)
 
 
 OFFER_FIELDS: dict[str, Callable[[str, Offer], OfferPatch]] = {
@@ -242,7 +260,7 @@ def parse_rate_change(what: str, value: str, currency: str) -> RateChange | None
     if what == "clear":
         return None
     if what == "payout":
-        return RateChange(payout_minor=to_minor(value, currency))
+        return RateChange(payout_minor=amount_in(value, currency))
     if what == "revshare":
         return RateChange(revshare_bp=check_percent(value))
     raise InvalidInput(RATE_USAGE)

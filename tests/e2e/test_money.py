@@ -456,3 +456,25 @@ async def test_with_no_hold_a_pending_conversion_is_approved_and_told_so_at_once
     assert answer.status is ConversionStatus.APPROVED
     assert await LedgerEntry.filter(affiliate_id=aff.id, kind="earning").count() == 1
     assert sent_to(stack, 25) == ["💸 New conversion:\n+$2.50 — deposit — Casino"]
+
+
+async def test_rate_and_offer_edit_read_money_the_same_way(stack: Stack, factory: Factory) -> None:
+    from models import AffiliateRate
+
+    offer = await factory.offer("Shop")  # pays in USD
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+    admin = stack.tg.user(ADMIN_ID)
+
+    bare = await admin.send(f"/rate 1 {offer.id} payout 3.00")
+    coded = await admin.send(f"/rate 1 {offer.id} payout 4.00 USD")
+    other = await admin.send(f"/rate 1 {offer.id} payout 4.00 EUR")
+    edit_bare = await admin.send(f"/offer_edit {offer.id} payout 2.75")
+    edit_coded = await admin.send(f"/offer_edit {offer.id} payout 3.10 USD")
+
+    assert bare.text == coded.text == "✅ Rate saved."
+    assert other.text == "This offer pays in USD: give the amount in USD."
+    rate = await AffiliateRate.get(offer_id=offer.id)
+    assert rate.payout_minor == 400  # the refused EUR amount changed nothing
+    assert "updated" in edit_bare.text.lower() and "updated" in edit_coded.text.lower()
+    assert (await Offer.get(id=offer.id)).payout_minor == 310
