@@ -12,9 +12,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.errors import N_, InvalidInput
 from bot.services.amounts import format_money
 from bot.services.balance import BalanceService, HistoryItem, check_details
+from bot.telegram.notifier import Notifier
 from bot.telegram.render import viewer_zone
 from handlers.common import show
 from keyboards.balance import balance_kb, history_kb, payout_cancel_kb, payout_confirm_kb
@@ -164,6 +166,8 @@ async def confirm_payout(
     balance: BalanceService,
     state: FSMContext,
     i18n: I18n,
+    notifier: Notifier,
+    settings: Settings,
 ) -> None:
     data = await state.get_data()
     if not data.get("details") or data.get("currency") != callback_data.currency:
@@ -176,6 +180,7 @@ async def confirm_payout(
         amount=format_money(payout.amount_minor, payout.currency, i18n.current_locale),
     )
     await show(query, done + "\n\n" + text, balance_kb(payable))
+    await notifier.payout_requested(payout, settings.ADMIN_IDS)
 
 
 def router() -> Router:

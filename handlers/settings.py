@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.errors import N_, InvalidInput
 from bot.i18n import LANGUAGES, pick_language
 from bot.services.affiliates import AffiliateService
@@ -18,8 +19,14 @@ from bot.services.zones import zone
 from handlers.common import menu_text, show
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
 from keyboards.menu import main_menu_kb
-from keyboards.settings import COMMON_ZONES, language_kb, settings_kb, zone_kb
-from models import Affiliate
+from keyboards.settings import (
+    COMMON_ZONES,
+    language_kb,
+    notifications_kb,
+    settings_kb,
+    zone_kb,
+)
+from models import Affiliate, Category
 
 
 def settings_text() -> str:
@@ -30,7 +37,7 @@ def settings_text() -> str:
 
 
 async def open_settings(query: CallbackQuery, user: Affiliate) -> None:
-    await show(query, settings_text(), settings_kb(user.notify, user.timezone))
+    await show(query, settings_text(), settings_kb(user.timezone))
 
 
 def zone_text(current: str) -> str:
@@ -54,7 +61,7 @@ async def set_zone(
     if index is None or index >= len(COMMON_ZONES):
         raise InvalidInput(N_("This button is out of date."))
     await affiliates.set_timezone(user, COMMON_ZONES[index])
-    await show(query, settings_text(), settings_kb(user.notify, user.timezone))
+    await show(query, settings_text(), settings_kb(user.timezone))
 
 
 async def cmd_timezone(
@@ -94,16 +101,37 @@ async def set_language(
     await show(query, _("✅ Language saved.") + "\n\n" + menu_text(user), main_menu_kb())
 
 
+def muted_of(user: Affiliate) -> set[Category]:
+    return {c for c in Category if user.mutes(c)}
+
+
+def notifications_text() -> str:
+    return _(
+        "🔔 <b>Notifications</b>\n\nTap a line to turn that news on (✅) or off (🔕).\n\n"
+        "Payout decisions, prizes and changes to your balance are always told: they are "
+        "your money."
+    )
+
+
+async def open_notifications(query: CallbackQuery, user: Affiliate, settings: Settings) -> None:
+    admin = settings.is_admin(user.tg_id)
+    await show(query, notifications_text(), notifications_kb(muted_of(user), admin))
+
+
 async def toggle_notify(
     query: CallbackQuery,
     callback_data: SettingsCallback,
     user: Affiliate,
     affiliates: AffiliateService,
+    settings: Settings,
 ) -> None:
-    if callback_data.value not in {"0", "1"}:
+    sign, value = callback_data.value[:1], callback_data.value[1:]
+    category = next((c for c in Category if c.value == value), None)
+    if sign not in {"0", "1"} or category is None:
         raise InvalidInput(N_("This button is out of date."))
-    await affiliates.set_notify(user, callback_data.value == "1")
-    await show(query, settings_text(), settings_kb(user.notify, user.timezone))
+    await affiliates.set_muted(user, category, muted=sign == "0")
+    admin = settings.is_admin(user.tg_id)
+    await show(query, notifications_text(), notifications_kb(muted_of(user), admin))
 
 
 def router() -> Router:
@@ -126,5 +154,8 @@ def router() -> Router:
     )
     r.callback_query.register(
         toggle_notify, SettingsCallback.filter(F.action == SettingsAction.NOTIFY)
+    )
+    r.callback_query.register(
+        open_notifications, SettingsCallback.filter(F.action == SettingsAction.NOTIFICATIONS)
     )
     return r

@@ -106,6 +106,7 @@ class SettingsAction(StrEnum):
     LANGUAGE = "lang"
     SET_LANGUAGE = "sl"
     NOTIFY = "n"
+    NOTIFICATIONS = "ns"  # the categories of news
     ZONE = "tz"  # the time zone picker
     SET_ZONE = "stz"  # value: the index of one of the common zones
 

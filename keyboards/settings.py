@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import LANGUAGE_NAMES
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
 from keyboards.menu import add_home
+from models import Category
 
 # Offered as buttons; any other IANA name can be typed with /timezone.
 COMMON_ZONES = (
@@ -27,7 +28,7 @@ COMMON_ZONES = (
 )
 
 
-def settings_kb(notify: bool, zone_name: str = "UTC") -> InlineKeyboardMarkup:
+def settings_kb(zone_name: str = "UTC") -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(
         text=_("🌐 Language"), callback_data=SettingsCallback(action=SettingsAction.LANGUAGE)
@@ -37,11 +38,41 @@ def settings_kb(notify: bool, zone_name: str = "UTC") -> InlineKeyboardMarkup:
         callback_data=SettingsCallback(action=SettingsAction.ZONE),
     )
     kb.button(
-        text=_("🔔 Notifications: on") if notify else _("🔕 Notifications: off"),
-        callback_data=SettingsCallback(action=SettingsAction.NOTIFY, value="0" if notify else "1"),
+        text=_("🔔 Notifications"),
+        callback_data=SettingsCallback(action=SettingsAction.NOTIFICATIONS),
     )
     kb.button(text=_("⬅️ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
     kb.adjust(1)
+    return kb.as_markup()
+
+
+def category_name(category: Category) -> str:
+    return {
+        Category.REFERRALS: _("New referrals"),
+        Category.CONVERSIONS: _("Conversions"),
+        Category.RACE_NEWS: _("Race news"),
+        Category.ANNOUNCEMENTS: _("Announcements"),
+        Category.ADMIN: _("Admin: payout requests and reviews"),
+    }[category]
+
+
+def notifications_kb(muted: set[Category], admin: bool) -> InlineKeyboardMarkup:
+    """One toggle per category (✅ on, 🔕 off; the button's value is 1 or 0, then the
+    category); the admins' own category for admins only."""
+    kb = InlineKeyboardBuilder()
+    for category in Category:
+        if category is Category.ADMIN and not admin:
+            continue
+        off = category in muted
+        kb.button(
+            text=("🔕 " if off else "✅ ") + category_name(category),
+            callback_data=SettingsCallback(
+                action=SettingsAction.NOTIFY, value=("1" if off else "0") + category.value
+            ),
+        )
+    kb.button(text=_("⬅️ Settings"), callback_data=MenuCallback(action=MenuAction.SETTINGS))
+    add_home(kb)
+    kb.adjust(*([1] * (len(Category) - (not admin))), 2)
     return kb.as_markup()
 
 

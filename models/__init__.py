@@ -1,7 +1,7 @@
 """Tortoise models, the database's shape, a file for what each holds. Rules live in
 bot/services."""
 
-from models.affiliate import Affiliate
+from models.affiliate import Affiliate, Category
 from models.conversions import JOIN_EVENT, Conversion, ConversionStatus
 from models.invites import ChannelInvite
 from models.ledger import LedgerEntry, LedgerKind
@@ -17,6 +17,7 @@ __all__ = [
     "JOIN_EVENT",
     "Affiliate",
     "AffiliateRate",
+    "Category",
     "ChannelInvite",
     "Click",
     "Conversion",

@@ -1,7 +1,20 @@
 from __future__ import annotations
 
+from enum import StrEnum
+
 from tortoise import fields
 from tortoise.models import Model
+
+
+class Category(StrEnum):
+    """News someone can turn off. Money (a payout decision, a prize, a balance adjustment) is
+    not among them: it is always told."""
+
+    REFERRALS = "ref"
+    CONVERSIONS = "conv"
+    RACE_NEWS = "race"
+    ANNOUNCEMENTS = "news"
+    ADMIN = "admin"  # admins: new payout requests, conversions held for review
 
 
 class Affiliate(Model):
@@ -16,7 +29,8 @@ class Affiliate(Model):
     language = fields.CharField(max_length=8, null=True)
     is_banned = fields.BooleanField(default=False, db_default=False)
     timezone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
-    notify = fields.BooleanField(default=True, db_default=True)
+    notify = fields.BooleanField(default=True, db_default=True)  # superseded by `muted`
+    muted = fields.CharField(max_length=64, default="", db_default="")  # Category values, ","
     started_at = fields.DatetimeField(null=True)
     blocked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -24,6 +38,9 @@ class Affiliate(Model):
 
     class Meta:
         table = "affiliate"
+
+    def mutes(self, category: Category) -> bool:
+        return category.value in self.muted.split(",")
 
     @property
     def display_name(self) -> str:

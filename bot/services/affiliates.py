@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 
 from bot.i18n import LANGUAGES
 from bot.services.codes import new_code
-from models import Affiliate, Link
+from models import Affiliate, Category, Link
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +24,12 @@ class Profile:
     language_code: str | None = None
 
 
-def reachable(affiliate: Affiliate | None) -> bool:
-    """Whether news may be sent: they want it and have not blocked the bot."""
-    return affiliate is not None and affiliate.notify and affiliate.blocked_at is None
+def reachable(affiliate: Affiliate | None, category: Category | None = None) -> bool:
+    """Whether a message may be sent: they have not blocked the bot and, for news of a
+    `category`, have not turned it off. Money (no category) is always told."""
+    if affiliate is None or affiliate.blocked_at is not None:
+        return False
+    return category is None or not affiliate.mutes(category)
 
 
 def _clip(value: str | None, size: int) -> str | None:
@@ -79,6 +82,10 @@ class AffiliateService:
     async def get(self, affiliate_id: int) -> Affiliate:
         return await Affiliate.get(id=affiliate_id)
 
+    async def admins(self, admin_ids: frozenset[int]) -> list[Affiliate]:
+        """The admins who have started the bot (the others have no chat to write to)."""
+        return await Affiliate.filter(tg_id__in=admin_ids).order_by("tg_id")
+
     async def mark_started(self, affiliate: Affiliate) -> bool:
         """Record the first /start; True only for the one call that did it."""
         now = datetime.now(UTC)
@@ -99,9 +106,13 @@ class AffiliateService:
         affiliate.timezone = name
         await affiliate.save(update_fields=["timezone", "updated_at"])
 
-    async def set_notify(self, affiliate: Affiliate, notify: bool) -> None:
-        affiliate.notify = notify
-        await affiliate.save(update_fields=["notify", "updated_at"])
+    async def set_muted(self, affiliate: Affiliate, category: Category, muted: bool) -> None:
+        """Turn one category of news off (muted) or on again."""
+        kept = {c for c in affiliate.muted.split(",") if c and c != category.value}
+        if muted:
+            kept.add(category.value)
+        affiliate.muted = ",".join(sorted(kept))
+        await affiliate.save(update_fields=["muted", "updated_at"])
 
     async def mark_blocked(self, tg_id: int) -> None:
         """The user blocked the bot: stop sending to them until they come back."""

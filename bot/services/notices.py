@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from bot.services.affiliates import reachable
-from models import Affiliate, Conversion, ConversionStatus
+from models import Affiliate, Category, Conversion, ConversionStatus
 
 SHOWN = 10
 TOLD = [ConversionStatus.PENDING, ConversionStatus.APPROVED]
@@ -49,7 +49,7 @@ class ConversionNotices:
             tg_id=affiliate.tg_id,
             language=affiliate.language,
             tg_language=affiliate.tg_language,
-            wants_news=reachable(affiliate),
+            wants_news=reachable(affiliate, Category.CONVERSIONS),
             total=total,
             last_id=cast(int, last_id),
             items=[

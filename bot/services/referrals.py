@@ -14,7 +14,7 @@ from bot.services.affiliates import reachable
 from bot.services.codes import Payload, parse_payload
 from bot.services.links import LinkService
 from bot.services.races import ScoreEvent, Scoring
-from models import Affiliate, Link, RaceMetric, Referral
+from models import Affiliate, Category, Link, RaceMetric, Referral
 
 
 class Refused(StrEnum):
@@ -147,7 +147,7 @@ class ReferralService:
             referrer_language=referrer.language,
             referrer_tg_language=referrer.tg_language,
             total=total,
-            wants_news=reachable(referrer),
+            wants_news=reachable(referrer, Category.REFERRALS),
             last_id=cast(int, last_id),
             names=[r.referred.display_name for r in rows],
             subs=[r.sub for r in rows],

@@ -24,14 +24,15 @@ from redis.exceptions import LockError
 
 from bot.errors import outage
 from bot.i18n import pick_language
-from bot.services.affiliates import AffiliateService
+from bot.services.affiliates import AffiliateService, reachable
 from bot.services.amounts import format_money
 from bot.services.balance import Adjustment, Payout
 from bot.services.notices import ConversionNotice, ConversionNotices
 from bot.services.outbox import Letter, OutboxService
 from bot.services.referrals import ReferralNotice, ReferralService
+from bot.telegram.render import person
 from bot.telegram.sender import OutboxSender
-from models import PayoutStatus
+from models import Category, PayoutStatus
 
 REFERRALS = "ref"
 CONVERSIONS = "conv"
@@ -239,6 +240,24 @@ class Notifier:
                 text += "\n" + _("Reason: {reason}").format(reason=escape(payout.note))
             key = f"payout:{payout.id}:{payout.status.value}"
             return await self.send(key, affiliate.tg_id, text)
+
+    async def payout_requested(self, payout: Payout, admin_ids: frozenset[int]) -> int:
+        """Tell the admins (who did not turn it off) of a new payout request."""
+        told = 0
+        for admin in await self.affiliates.admins(admin_ids):
+            if not reachable(admin, Category.ADMIN):
+                continue
+            locale = self._locale(admin.language, admin.tg_language)
+            with self.i18n.context(), self.i18n.use_locale(locale):
+                text = _("💸 New payout request #{id}: {amount} from {who}. See /payouts").format(
+                    id=payout.id,
+                    amount=format_money(payout.amount_minor, payout.currency, locale),
+                    who=person(
+                        payout.affiliate_name, payout.affiliate_username, payout.affiliate_tg_id
+                    ),
+                )
+            told += await self.send(f"payout:{payout.id}:admin{admin.tg_id}", admin.tg_id, text)
+        return told
 
     async def adjusted(self, adjustment: Adjustment) -> bool:
         """Tell the affiliate of a manual correction: the amount, the reason, the balance.

@@ -23,7 +23,7 @@ from bot.telegram.render import (
     reminder_text,
     result_text,
 )
-from models import Affiliate, Race
+from models import Affiliate, Category, Race
 
 
 class RaceNews:
@@ -53,7 +53,7 @@ class RaceNews:
         letters = []
         for item in result.news:
             affiliate = people.get(item.affiliate_id)
-            if affiliate is None or not reachable(affiliate):
+            if affiliate is None or not reachable(affiliate, Category.RACE_NEWS):
                 continue
             if self.cooldown:
                 fresh = await self.redis.set(
@@ -123,7 +123,7 @@ class RaceNews:
             letters = []
             for _entry, aff in page:
                 affiliate = people.get(aff)
-                if affiliate is None or not reachable(affiliate):
+                if affiliate is None or not reachable(affiliate, Category.RACE_NEWS):
                     continue
                 locale = self._locale(affiliate)
                 standing = await self.races.board.rank(race, aff)
@@ -143,7 +143,7 @@ class RaceNews:
             letters = []
             for result in page:
                 affiliate = people.get(result.affiliate_id)
-                if affiliate is None or not reachable(affiliate):
+                if affiliate is None or not reachable(affiliate):  # a place and prize: always
                     continue
                 locale = self._locale(affiliate)
                 with self.i18n.context(), self.i18n.use_locale(locale):

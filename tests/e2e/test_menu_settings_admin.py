@@ -45,14 +45,47 @@ async def test_language_switch_is_remembered(stack: Stack) -> None:
     assert (await Affiliate.get(tg_id=1)).language == "ru"
 
 
-async def test_notifications_toggle(stack: Stack) -> None:
+async def test_each_category_of_news_has_its_own_toggle_and_money_is_always_told(
+    stack: Stack, factory: Factory
+) -> None:
+    from bot.services.conversions import Claim
+    from models import Category, ConversionStatus, Referral
+
     alice = stack.tg.user(1)
     await alice.send("/start")
+    settings = await alice.press(MenuCallback(action=MenuAction.SETTINGS).pack())
+    screen = await alice.press(settings.button("Notifications"))
+    muted = await alice.press(screen.button("✅ New referrals"))
+    admin_screen = await stack.tg.user(ADMIN_ID).press(
+        SettingsCallback(action=SettingsAction.NOTIFICATIONS).pack()
+    )
+    me = await Affiliate.get(tg_id=1)
+    offer = await factory.offer("Shop", hold_days=0)
+    link = await factory.link(me, offer)
+    await stack.tg.user(2).send(f"/start {(await factory.link(me)).code}")  # a referral
+    await stack.services.conversions.record(
+        Claim(offer, link, None, None, "c-1", "sale", 0, "USD", ConversionStatus.APPROVED)
+    )
+    stack.services.notifier.conversion_stored(me.id)
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.press((await admin.send("/adjust 1 1.00 USD bonus")).button("Yes"))
+    await asyncio.sleep(0.05)
+    await stack.deliver()
 
-    off = await alice.press(SettingsCallback(action=SettingsAction.NOTIFY, value="0").pack())
-
-    assert "🔕 Notifications: off" in off.buttons
-    assert (await Affiliate.get(tg_id=1)).notify is False
+    told = [
+        r.text
+        for r in stack.session.requests
+        if getattr(r, "chat_id", None) == 1 and hasattr(r, "text") and r.text
+    ]
+    assert "Payout decisions, prizes and changes to your balance are always told" in screen.text
+    assert "🔕 New referrals" in muted.buttons and "✅ Conversions" in muted.buttons
+    assert not any("Admin:" in b for b in muted.buttons)  # not an admin
+    assert "✅ Admin: payout requests and reviews" in admin_screen.buttons
+    assert (await Affiliate.get(tg_id=1)).mutes(Category.REFERRALS)
+    assert await Referral.filter(referrer_id=me.id).count() == 1
+    assert not any("New referral" in t for t in told)  # muted
+    assert any("New conversion" in t for t in told)  # still on
+    assert any("Your balance was adjusted" in t for t in told)  # money: always
 
 
 async def test_unknown_commands_and_stickers_get_the_menu(stack: Stack) -> None:

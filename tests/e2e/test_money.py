@@ -478,3 +478,32 @@ async def test_rate_and_offer_edit_read_money_the_same_way(stack: Stack, factory
     assert rate.payout_minor == 400  # the refused EUR amount changed nothing
     assert "updated" in edit_bare.text.lower() and "updated" in edit_coded.text.lower()
     assert (await Offer.get(id=offer.id)).payout_minor == 310
+
+
+async def test_admins_hear_of_a_new_payout_request_unless_they_turned_it_off(
+    stack: Stack, factory: Factory
+) -> None:
+    from keyboards.callbacks import SettingsAction, SettingsCallback
+
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    for tg_id, name in ((1, "Alice"), (2, "Bob")):
+        user = stack.tg.user(tg_id, first_name=name)
+        await user.send("/start")
+        await give(stack, factory, tg_id, 2500)
+        if tg_id == 2:  # the admin turns these off before Bob asks
+            await admin.press(
+                SettingsCallback(action=SettingsAction.NOTIFY, value="0admin").pack()
+            )
+        ask = await user.press(
+            (await user.press(MenuCallback(action=MenuAction.BALANCE).pack())).button(
+                "Request payout"
+            )
+        )
+        assert "payout details" in ask.text
+        confirm = await user.send("USDT TRC20 TXyz")
+        await user.press(confirm.button("Send the request"))
+    await stack.deliver()
+
+    told = [t for t in sent_to(stack, ADMIN_ID) if "New payout request" in t]
+    assert told == ["💸 New payout request #1: $25.00 from Alice (id 1). See /payouts"]

@@ -176,7 +176,7 @@ async def test_referrer_with_notifications_off_is_not_messaged(
 ) -> None:
     rita = stack.tg.user(80, first_name="Rita")
     await rita.send("/start")
-    await rita.press(SettingsCallback(action=SettingsAction.NOTIFY, value="0").pack())
+    await rita.press(SettingsCallback(action=SettingsAction.NOTIFY, value="0ref").pack())
     code = (await factory.link(await Affiliate.get(tg_id=80))).code
 
     await stack.tg.user(81, first_name="Nick").send(f"/start {code}")

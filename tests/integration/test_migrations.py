@@ -258,3 +258,27 @@ async def test_plain_tortoise_rebuild_would_lose_child_rows(
     await Tortoise.close_connections()
 
     assert counts(path)["click"] < 3 or counts(path)["link"] < 3
+
+
+async def test_who_had_turned_all_news_off_keeps_every_category_off(empty_db: str) -> None:
+    await db.migrate(empty_db, target="models.0005_outbox_bulk")
+    await db.init(empty_db)
+    now = "'2026-01-01 00:00:00+00:00'"
+    for tg_id, notify in ((1, "true"), (2, "false")):
+        await Tortoise.get_connection("default").execute_script(
+            f"INSERT INTO affiliate (tg_id, first_name, notify, created_at, updated_at) "
+            f"VALUES ({tg_id}, 'A', {notify}, {now}, {now})"
+        )
+    await db.close()
+
+    await db.migrate(empty_db)
+
+    await db.init(empty_db)
+    try:
+        from models import Affiliate, Category
+
+        on, off = await Affiliate.all().order_by("tg_id")
+        assert not any(on.mutes(c) for c in Category)
+        assert all(off.mutes(c) for c in Category)
+    finally:
+        await db.close()
