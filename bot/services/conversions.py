@@ -63,6 +63,7 @@ class Answer:
     reason: str | None = None
     refusal: Refusal | None = None
     affiliate_id: int | None = None  # whom to tell, when something new was stored
+    held: str | None = None  # why a new conversion waits for an admin's review
 
 
 def refused(refusal: Refusal, reason: str) -> Answer:
@@ -191,6 +192,7 @@ class ConversionService:
             conversion.status,
             reason=f"held for review: {review}" if review else None,
             affiliate_id=conversion.affiliate_id,
+            held=review,
         )
 
     def _fraud_reason(self, claim: Claim, now: datetime) -> str | None:

@@ -22,7 +22,7 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import LockError
 
-from bot.errors import outage
+from bot.errors import N_, outage
 from bot.i18n import pick_language
 from bot.services.affiliates import AffiliateService, reachable
 from bot.services.amounts import format_money
@@ -36,6 +36,13 @@ from models import Category, PayoutStatus
 
 REFERRALS = "ref"
 CONVERSIONS = "conv"
+
+
+# Why the core holds a conversion (its own words, stored in English), as admins read them.
+REVIEW_REASONS = {
+    "too soon after the click": N_("too soon after the click"),
+    "click from a bot": N_("the click came from a bot"),
+}
 
 
 class Notifier:
@@ -240,6 +247,25 @@ class Notifier:
                 text += "\n" + _("Reason: {reason}").format(reason=escape(payout.note))
             key = f"payout:{payout.id}:{payout.status.value}"
             return await self.send(key, affiliate.tg_id, text)
+
+    async def held_for_review(
+        self, conversion_id: int, why: str, admin_ids: frozenset[int]
+    ) -> int:
+        """Tell the admins (who did not turn it off) of a conversion held for their review."""
+        told = 0
+        for admin in await self.affiliates.admins(admin_ids):
+            if not reachable(admin, Category.ADMIN):
+                continue
+            locale = self._locale(admin.language, admin.tg_language)
+            with self.i18n.context(), self.i18n.use_locale(locale):
+                reason = REVIEW_REASONS.get(why)
+                text = _(
+                    "🔎 Conversion #{id} is held for your review: {why}. See /reviews"
+                ).format(id=conversion_id, why=_(reason) if reason else escape(why))
+            told += await self.send(
+                f"review:{conversion_id}:admin{admin.tg_id}", admin.tg_id, text
+            )
+        return told
 
     async def payout_requested(self, payout: Payout, admin_ids: frozenset[int]) -> int:
         """Tell the admins (who did not turn it off) of a new payout request."""

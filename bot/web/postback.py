@@ -111,4 +111,8 @@ async def postback(request: web.Request) -> web.Response:
     answer = await request.app[POSTBACKS].postback(offer_id, params, ip)
     if answer.verdict is Verdict.STORED and answer.affiliate_id is not None:
         request.app[NOTIFIER].conversion_stored(answer.affiliate_id)
+        if answer.held and answer.conversion_id is not None:
+            await request.app[NOTIFIER].held_for_review(
+                answer.conversion_id, answer.held, request.app[SETTINGS].ADMIN_IDS
+            )
     return reply(answer)

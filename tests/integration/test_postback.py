@@ -265,11 +265,14 @@ async def test_a_storm_of_identical_postbacks_stores_one(
 
 
 async def test_fast_or_bot_clicks_are_held_for_review(
-    http: Client, factory: Factory, setup: tuple[Offer, Link, str]
+    http: Client, stack: Stack, factory: Factory, setup: tuple[Offer, Link, str]
 ) -> None:
+    from tests.stack import ADMIN_ID
+
     offer, link, _click = setup
     fast = await make_click(link, seconds_ago=1)
     bot = await make_click(link, is_bot=True)
+    await stack.tg.user(ADMIN_ID).send("/start")  # an admin the bot can write to
 
     a = await http.get(f"/postback/{offer.id}", params=signed(**deposit(fast.click_id, "f")))
     b = await http.get(f"/postback/{offer.id}", params=signed(**deposit(bot.click_id, "b")))
@@ -278,6 +281,18 @@ async def test_fast_or_bot_clicks_are_held_for_review(
     assert "too soon" in (await a.json())["reason"]
     assert await Conversion.filter(review=True).count() == 2
     assert await LedgerEntry.all().count() == 0
+    await stack.deliver()
+    told = [r.text for r in stack.session.requests if getattr(r, "chat_id", None) == ADMIN_ID]
+    held = sorted(t for t in told if "held for your review" in t)
+    ids = sorted(await Conversion.filter(review=True).values_list("id", flat=True))
+    assert held == sorted(
+        [
+            f"🔎 Conversion #{ids[0]} is held for your review: too soon after the click. "
+            "See /reviews",
+            f"🔎 Conversion #{ids[1]} is held for your review: the click came from a bot. "
+            "See /reviews",
+        ]
+    )
 
 
 async def test_converting_through_your_own_link_is_refused(
