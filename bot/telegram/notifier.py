@@ -22,7 +22,7 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import LockError
 
-from bot.errors import N_, outage
+from bot.errors import outage
 from bot.i18n import pick_language
 from bot.services.affiliates import AffiliateService, reachable
 from bot.services.amounts import format_money
@@ -30,19 +30,12 @@ from bot.services.balance import Adjustment, Payout
 from bot.services.notices import ConversionNotice, ConversionNotices
 from bot.services.outbox import Letter, OutboxService
 from bot.services.referrals import ReferralNotice, ReferralService
-from bot.telegram.render import person
+from bot.telegram.render import person, review_reason
 from bot.telegram.sender import OutboxSender
 from models import Category, PayoutStatus
 
 REFERRALS = "ref"
 CONVERSIONS = "conv"
-
-
-# Why the core holds a conversion (its own words, stored in English), as admins read them.
-REVIEW_REASONS = {
-    "too soon after the click": N_("too soon after the click"),
-    "click from a bot": N_("the click came from a bot"),
-}
 
 
 class Notifier:
@@ -258,10 +251,9 @@ class Notifier:
                 continue
             locale = self._locale(admin.language, admin.tg_language)
             with self.i18n.context(), self.i18n.use_locale(locale):
-                reason = REVIEW_REASONS.get(why)
                 text = _(
                     "🔎 Conversion #{id} is held for your review: {why}. See /reviews"
-                ).format(id=conversion_id, why=_(reason) if reason else escape(why))
+                ).format(id=conversion_id, why=review_reason(why))
             told += await self.send(
                 f"review:{conversion_id}:admin{admin.tg_id}", admin.tg_id, text
             )

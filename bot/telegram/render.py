@@ -10,7 +10,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from babel.dates import format_datetime
 
-from bot.errors import InvalidInput
+from bot.errors import N_, InvalidInput
 from bot.services.amounts import format_money
 from bot.services.races import FinalResult, Standing
 from bot.services.zones import zone
@@ -68,6 +68,18 @@ def countdown(delta: timedelta) -> str:
     if hours:
         return _("{h} h {m} min").format(h=hours, m=minutes)
     return _("{m} min").format(m=minutes)
+
+
+# Why the core holds a conversion (its own words, stored in English), as admins read them.
+REVIEW_REASONS = {
+    "too soon after the click": N_("too soon after the click"),
+    "click from a bot": N_("the click came from a bot"),
+}
+
+
+def review_reason(why: str) -> str:
+    known = REVIEW_REASONS.get(why)
+    return _(known) if known else escape(why)
 
 
 def person(name: str, username: str | None, tg_id: int) -> str:

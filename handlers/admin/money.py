@@ -19,7 +19,7 @@ from bot.services.conversions import ConversionService
 from bot.services.inputs import tg_id
 from bot.services.offers import OfferService
 from bot.telegram.notifier import Notifier
-from bot.telegram.render import person
+from bot.telegram.render import person, review_reason
 from handlers.admin.confirm import ask
 from handlers.admin.parsing import leading_id, parse_rate_change, parse_rate_target
 
@@ -54,9 +54,10 @@ async def cmd_reviews(message: Message, conversions: ConversionService, i18n: I1
         await message.answer(_("No conversions are waiting for review."))
         return
     lines = [
-        f"#{c.id} · {escape(c.offer.title)} · {escape(c.affiliate.display_name)} · "
+        f"#{c.id} · {escape(c.offer.title)} · "
+        f"{person(c.affiliate.display_name, c.affiliate.username, c.affiliate.tg_id)} · "
         f"{format_money(c.commission_minor, c.currency, i18n.current_locale)} · "
-        f"{escape(c.review_reason or '')}"
+        f"{review_reason(c.review_reason or '')}"
         for c in held
     ]
     await message.answer("\n".join(lines))

@@ -293,6 +293,10 @@ async def test_fast_or_bot_clicks_are_held_for_review(
             "See /reviews",
         ]
     )
+    listing = await stack.tg.user(ADMIN_ID).send("/reviews")
+    owner = await link.affiliate
+    assert f"(id {owner.tg_id})" in listing.text  # a person, not a bare id
+    assert "the click came from a bot" in listing.text  # the reason as admins read it
 
 
 async def test_converting_through_your_own_link_is_refused(
