@@ -106,35 +106,44 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
         backlog_warn=settings.CLICK_SPOOL_BACKLOG_WARN,
     )
     postbacks.settle_clicks = click_loader.settle
-    return Services(
-        outbox=outbox,
-        sender=sender,
-        race_news=RaceNews(bot, i18n, redis, races, outbox, settings.RACE_NEWS_COOLDOWN),
-        lease=Lease(redis),
-        affiliates=affiliates,
-        links=LinkService(),
-        referrals=referrals,
-        offers=OfferService(cache, on_change=[conversions.forget_rates, postbacks.forget_offers]),
-        clicks=ClickService(spool, urls, salt.digest(), cache),
-        click_loader=click_loader,
-        races=races,
-        conversions=conversions,
-        postbacks=postbacks,
-        channels=ChannelService(conversions),
-        balance=BalanceService(minimum=settings.PAYOUT_MINIMUM),
-        stats=StatsService(),
-        notifier=Notifier(
-            i18n,
-            redis,
-            affiliates,
-            referrals,
-            ConversionNotices(),
-            outbox,
-            sender,
-            fold_delay=settings.REFERRAL_NOTIFY_DELAY,
-        ),
-        i18n=i18n,
+    return _wire(
+        Services(
+            outbox=outbox,
+            sender=sender,
+            race_news=RaceNews(bot, i18n, redis, races, outbox, settings.RACE_NEWS_COOLDOWN),
+            lease=Lease(redis),
+            affiliates=affiliates,
+            links=LinkService(),
+            referrals=referrals,
+            offers=OfferService(
+                cache, on_change=[conversions.forget_rates, postbacks.forget_offers]
+            ),
+            clicks=ClickService(spool, urls, salt.digest(), cache),
+            click_loader=click_loader,
+            races=races,
+            conversions=conversions,
+            postbacks=postbacks,
+            channels=ChannelService(conversions),
+            balance=BalanceService(minimum=settings.PAYOUT_MINIMUM),
+            stats=StatsService(),
+            notifier=Notifier(
+                i18n,
+                redis,
+                affiliates,
+                referrals,
+                ConversionNotices(),
+                outbox,
+                sender,
+                fold_delay=settings.REFERRAL_NOTIFY_DELAY,
+            ),
+            i18n=i18n,
+        )
     )
+
+
+def _wire(services: Services) -> Services:
+    services.race_news.flush_first = services.notifier.flush_pending
+    return services
 
 
 def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> RetryingDispatcher:

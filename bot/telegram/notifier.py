@@ -162,6 +162,12 @@ class Notifier:
 
         return await self._locked(CONVERSIONS, affiliate_id, send)
 
+    async def flush_pending(self, affiliate_id: int) -> None:
+        """Queue now whatever notice of this affiliate is still folding (news about to be
+        queued must not overtake what caused it); the fold timer then finds nothing."""
+        await self.flush_conversions(affiliate_id)
+        await self.flush_referrals(affiliate_id)
+
     async def sweep(self) -> int:
         """Queue every notice left behind (a restart, another instance); nothing twice."""
         sent = 0

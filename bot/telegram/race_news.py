@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiogram import Bot
@@ -42,6 +43,9 @@ class RaceNews:
         self.redis = redis
         self.races = races
         self.outbox = outbox
+        # Queues what caused the news (a conversion's or a referral's notice still folding)
+        # before the news itself, so that "you are #1" never comes before "+$2.50".
+        self.flush_first: Callable[[int], Awaitable[object]] | None = None
 
     def _locale(self, affiliate: Affiliate) -> str:
         return pick_language(affiliate.language, affiliate.tg_language)
@@ -70,6 +74,9 @@ class RaceNews:
                     text,
                 )
             )
+        if self.flush_first is not None:
+            for affiliate_id in {n.affiliate_id for n in result.news}:
+                await self.flush_first(affiliate_id)
         queued = await self.outbox.enqueue(letters)
         await self.update_board(race, result)
         return queued

@@ -452,3 +452,34 @@ async def test_destructive_admin_commands_ask_first_and_change_nothing_until_yes
     assert (await Offer.get(id=offer.id)).secret != secret and "secret" in rotated.text.lower()
     assert "ended" in ended.text
     assert (await Race.get(id=race.id)).status is RaceStatus.FINISHED
+
+
+async def test_race_news_never_arrives_before_the_conversion_notice_that_caused_it(
+    database: str, redis: object, factory: Factory
+) -> None:
+    from tests.stack import build_stack
+
+    # The conversion notice is still folding (30 s) when the tick finds the news.
+    stack = await build_stack(database, redis, REFERRAL_NOTIFY_DELAY=30, RACE_NEWS_COOLDOWN=0)  # type: ignore[arg-type]
+    await running_race(stack, metric=RaceMetric.CONVERSIONS)
+    alice = stack.tg.user(1, first_name="Alice")
+    await alice.send("/start")
+    me = await Affiliate.get(tg_id=1)
+    offer = await factory.offer("Shop", hold_days=0)
+    link = await factory.link(me, offer)
+    await stack.services.conversions.record(
+        Claim(offer, link, None, None, "n-1", "sale", 0, "USD", ConversionStatus.APPROVED)
+    )
+    stack.services.notifier.conversion_stored(me.id)
+
+    await jobs.tick_races(stack.services.races, stack.services.race_news, stack.services.lease)
+    await stack.deliver()
+
+    told = [
+        r.text for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == 1
+    ]
+    notice = next(i for i, t in enumerate(told) if "New conversion" in t)
+    news = next(i for i, t in enumerate(told) if "prize places" in t)
+    assert notice < news, told
+    await stack.services.notifier.close()
+    await stack.services.click_loader.close()
