@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from bot.services.affiliates import AffiliateService, Profile, create_link
-from models import Affiliate, Click, Link, Offer, OfferKind
+from bot.services.races import RaceDraft
+from models import Affiliate, Click, Link, Offer, OfferKind, RaceMetric, TieBreak
 
 _ids = itertools.count(5000)
 
@@ -59,3 +60,26 @@ async def make_click(link: Link, *, seconds_ago: int = 3600, is_bot: bool = Fals
         is_bot=is_bot,
         created_at=datetime.now(UTC) - timedelta(seconds=seconds_ago),
     )
+
+
+def race_draft(**changes: object) -> RaceDraft:
+    """A race that started a minute ago and runs a day, referrals, two prizes; `changes`
+    override any field."""
+    now = datetime.now(UTC)
+    values: dict[str, object] = {
+        "title": "Winter cup",
+        "description": "Bring people!",
+        "metric": RaceMetric.REFERRALS,
+        "offer_id": None,
+        "starts_at": now - timedelta(minutes=1),
+        "ends_at": now + timedelta(days=1),
+        "prizes": [(1, "Hoodie", 5000), (2, "", 2000)],
+        "min_score": 0,
+        "opt_in": False,
+        "tie_break": TieBreak.FIRST,
+        "mask_names": False,
+        "currency": "USD",
+        "announce_chat_id": None,
+    }
+    values.update(changes)
+    return RaceDraft(**values)  # type: ignore[arg-type]

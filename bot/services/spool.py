@@ -20,6 +20,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -32,6 +33,7 @@ SUFFIX = ".spool"
 SEGMENT_BYTES = 8 * 1024 * 1024  # a segment is closed and a new one begun past this size
 READ_BYTES = 1024 * 1024  # read at most this much of a segment at a time
 REOPEN_SECONDS = 1.0  # after a failed open, how long appends count as lost without trying
+SEGMENT = re.compile(r"[0-9]{20}")  # a segment's name: ASCII digits only (isdigit() takes "²")
 HEADER = 9  # the CRC's 8 hex digits and a space
 ERROR_LOG_SECONDS = 10.0  # lost records are logged at most this often (with their count)
 
@@ -237,7 +239,9 @@ class Spool:
             paths = list(self.directory.iterdir())
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(int(p.stem) for p in paths if p.suffix == SUFFIX and p.stem.isdigit())
+        return sorted(
+            int(p.stem) for p in paths if p.suffix == SUFFIX and SEGMENT.fullmatch(p.stem)
+        )
 
     def _path(self, number: int) -> Path:
         return self.directory / f"{number:020d}{SUFFIX}"

@@ -2,13 +2,13 @@
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiogram.methods import AnswerCallbackQuery
 
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
 from models import Affiliate, Offer, OfferKind
-from tests.factories import Factory
+from tests.factories import Factory, race_draft
 from tests.stack import ADMIN_ID, Stack, build_stack
 
 
@@ -210,7 +210,6 @@ async def test_the_command_menu_is_set_per_language_and_longer_for_admins(stack:
 async def test_every_sub_screen_has_a_way_back_and_the_menu_one_tap_away(
     stack: Stack, factory: Factory
 ) -> None:
-    from bot.services.races import RaceDraft
     from keyboards.callbacks import (
         BalanceAction,
         BalanceCallback,
@@ -221,29 +220,12 @@ async def test_every_sub_screen_has_a_way_back_and_the_menu_one_tap_away(
         SettingsAction,
         SettingsCallback,
     )
-    from models import RaceMetric, TieBreak
 
     alice = stack.tg.user(1)
     await alice.send("/start")
     link = await factory.link(await Affiliate.get(tg_id=1), await factory.offer())
     now = datetime.now(UTC)
-    race = await stack.services.races.create(
-        RaceDraft(
-            title="Cup",
-            description="",
-            metric=RaceMetric.REFERRALS,
-            offer_id=None,
-            starts_at=now,
-            ends_at=now + timedelta(days=1),
-            prizes=[],
-            min_score=0,
-            opt_in=False,
-            tie_break=TieBreak.FIRST,
-            mask_names=False,
-            currency="USD",
-            announce_chat_id=None,
-        )
-    )
+    race = await stack.services.races.create(race_draft(title="Cup", starts_at=now, prizes=[]))
 
     screens = {
         "language": (SettingsCallback(action=SettingsAction.LANGUAGE), "⬅️ Settings"),
@@ -261,10 +243,8 @@ async def test_every_sub_screen_has_a_way_back_and_the_menu_one_tap_away(
 async def test_anyone_picks_a_time_zone_and_sees_race_times_and_today_in_it(
     stack: Stack, factory: Factory
 ) -> None:
-    from bot.services.races import RaceDraft
     from keyboards.callbacks import RaceAction, RaceCallback
     from keyboards.settings import COMMON_ZONES
-    from models import RaceMetric, TieBreak
 
     bob = stack.tg.user(7)  # not an admin
     await bob.send("/start")
@@ -277,20 +257,11 @@ async def test_anyone_picks_a_time_zone_and_sees_race_times_and_today_in_it(
     typed = await bob.send("/timezone Asia/Tokyo")
     await bob.press(moscow.pack())
     race = await stack.services.races.create(
-        RaceDraft(
+        race_draft(
             title="Cup",
-            description="",
-            metric=RaceMetric.REFERRALS,
-            offer_id=None,
             starts_at=datetime(2031, 12, 24, 15, 0, tzinfo=UTC),  # 18:00 in Moscow
             ends_at=datetime(2031, 12, 31, 15, 0, tzinfo=UTC),
             prizes=[],
-            min_score=0,
-            opt_in=False,
-            tie_break=TieBreak.FIRST,
-            mask_names=False,
-            currency="USD",
-            announce_chat_id=None,
         )
     )
     card = await bob.press(RaceCallback(action=RaceAction.SHOW, race_id=race.id).pack())

@@ -17,7 +17,7 @@ from keyboards.callbacks import (
     StatsCallback,
 )
 from models import Affiliate, Conversion, ConversionStatus, LedgerEntry, Link, Offer, OfferKind
-from tests.factories import Factory
+from tests.factories import Factory, race_draft
 from tests.stack import ADMIN_ID, Stack
 from tests.telegram import member_update
 
@@ -398,30 +398,14 @@ async def test_a_rejected_payout_tells_the_reason(stack: Stack, factory: Factory
 
 
 async def test_history_says_what_each_row_was_for(stack: Stack, factory: Factory) -> None:
-    from bot.services.races import RaceDraft, ScoreEvent
-    from models import RaceMetric, TieBreak
+    from bot.services.races import ScoreEvent
+    from models import RaceMetric
 
     alice = stack.tg.user(1)
     await alice.send("/start")
     me = await give(stack, factory, 1, 2500)  # an approved conversion on an offer
     now = datetime.now(UTC)
-    race = await stack.services.races.create(
-        RaceDraft(
-            title="Winter cup",
-            description="",
-            metric=RaceMetric.REFERRALS,
-            offer_id=None,
-            starts_at=now - timedelta(minutes=1),
-            ends_at=now + timedelta(days=1),
-            prizes=[(1, "", 1000)],
-            min_score=0,
-            opt_in=False,
-            tie_break=TieBreak.FIRST,
-            mask_names=False,
-            currency="USD",
-            announce_chat_id=None,
-        )
-    )
+    race = await stack.services.races.create(race_draft(prizes=[(1, "", 1000)]))
     await stack.services.races.scoring.apply(
         [ScoreEvent(RaceMetric.REFERRALS, me.id, None, now, final=3)]
     )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from aiogram.methods import EditMessageText, PinChatMessage, SendMessage
 
 from bot.services.conversions import Claim
-from bot.services.races import RaceDraft, ScoreEvent
+from bot.services.races import ScoreEvent
 from bot.telegram.sender import OutboxSender, Pacer
 from keyboards.callbacks import (
     ConfirmCallback,
@@ -29,31 +29,10 @@ from models import (
     TieBreak,
 )
 from scheduler import jobs
-from tests.factories import Factory
+from tests.factories import Factory, race_draft
 from tests.stack import ADMIN_ID, Stack
 
 CHANNEL = -1009876543210
-
-
-def race_draft(**changes: object) -> RaceDraft:
-    now = datetime.now(UTC)
-    values: dict[str, object] = {
-        "title": "Winter cup",
-        "description": "Bring people!",
-        "metric": RaceMetric.REFERRALS,
-        "offer_id": None,
-        "starts_at": now - timedelta(minutes=1),
-        "ends_at": now + timedelta(days=1),
-        "prizes": [(1, "Hoodie", 5000), (2, "", 2000)],
-        "min_score": 0,
-        "opt_in": False,
-        "tie_break": TieBreak.FIRST,
-        "mask_names": False,
-        "currency": "USD",
-        "announce_chat_id": None,
-    }
-    values.update(changes)
-    return RaceDraft(**values)  # type: ignore[arg-type]
 
 
 async def running_race(stack: Stack, **changes: object) -> Race:

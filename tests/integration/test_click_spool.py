@@ -18,9 +18,8 @@ from redis.asyncio import Redis
 
 from bot import db
 from bot.factory import create_app
-from bot.services.races import RaceDraft
-from models import Click, RaceEntry, RaceMetric, TieBreak
-from tests.factories import Factory
+from models import Click, RaceEntry, RaceMetric
+from tests.factories import Factory, race_draft
 from tests.stack import Stack, build_stack
 
 Client = TestClient[Any, Any]
@@ -175,25 +174,8 @@ async def test_a_shutdown_while_the_database_is_away_keeps_the_clicks_for_the_ne
 async def test_click_race_scores_move_once_per_click_through_the_loader(
     running: Stack, factory: Factory
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
     race = await running.services.races.create(
-        RaceDraft(
-            title="Clicks",
-            description="",
-            metric=RaceMetric.CLICKS,
-            offer_id=None,
-            starts_at=now - timedelta(minutes=1),
-            ends_at=now + timedelta(days=1),
-            prizes=[(1, "", 100)],
-            min_score=0,
-            opt_in=False,
-            tie_break=TieBreak.FIRST,
-            mask_names=False,
-            currency="USD",
-            announce_chat_id=None,
-        )
+        race_draft(metric=RaceMetric.CLICKS, title="Clicks", prizes=[(1, "", 100)])
     )
     await running.services.races.start_due()
     owner = await factory.affiliate()

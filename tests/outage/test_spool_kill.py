@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,8 +24,9 @@ import pytest
 
 from bot import db
 from bot.services.affiliates import AffiliateService, Profile, create_link
-from bot.services.races import RaceDraft, RaceService
-from models import Click, Link, Offer, OfferKind, RaceEntry, RaceMetric, TieBreak
+from bot.services.races import RaceService
+from models import Click, Link, Offer, OfferKind, RaceEntry, RaceMetric
+from tests.factories import race_draft
 from tests.outage.harness import (
     TOKEN,
     BotProcess,
@@ -107,23 +108,8 @@ async def seed(url: str) -> tuple[list[str], int]:
             )
             codes.append((await create_link(affiliate, offer.id)).code)
         races = RaceService(fakeredis.FakeAsyncRedis())
-        now = datetime.now(UTC)
         race = await races.create(
-            RaceDraft(
-                title="Click storm",
-                description="",
-                metric=RaceMetric.CLICKS,
-                offer_id=None,
-                starts_at=now - timedelta(minutes=1),
-                ends_at=now + timedelta(days=1),
-                prizes=[(1, "", 100)],
-                min_score=0,
-                opt_in=False,
-                tie_break=TieBreak.FIRST,
-                mask_names=False,
-                currency="USD",
-                announce_chat_id=None,
-            )
+            race_draft(metric=RaceMetric.CLICKS, title="Click storm", prizes=[(1, "", 100)])
         )
         await races.start_due()
         return codes, race.id

@@ -201,3 +201,14 @@ def test_a_click_record_is_one_line_and_reads_back_as_written(
 def test_a_record_this_code_did_not_write_is_refused(payload: bytes) -> None:
     with pytest.raises(ValueError, match="not a click record"):
         decode(payload)
+
+
+def test_files_that_only_look_like_segments_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / "²³.spool").write_bytes(frame(b"not ours"))  # isdigit() says yes, int() no
+    (tmp_path / "7.spool").write_bytes(frame(b"not ours either"))  # not a segment's name
+    (tmp_path / f"{1:020d}.spool").write_bytes(frame(b"ours"))
+
+    spool = Spool(tmp_path, fsync_ms=0)
+
+    assert spool.segments() == [1]
+    assert read_all(spool)[0] == [b"ours"]
