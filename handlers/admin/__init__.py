@@ -37,6 +37,18 @@ async def cmd_admin(message: Message) -> None:
             "Macros in a target URL: {click_id}, {sub}, {affiliate_id}, {offer_id}, {link_code}"
         )
     )
+    await message.answer(
+        _(
+            "<b>Offer kinds</b>\n\n"
+            "<b>url</b>: the affiliate's link sends visitors to the advertiser's URL; what "
+            "counts is what the advertiser's postbacks report (sign-ups, deposits).\n"
+            "<b>bot</b>: the link opens this bot with the affiliate's code; every new person "
+            "who starts the bot through it is a referral, and postbacks add conversions.\n"
+            "<b>app</b>: the same, but the link opens the Mini App.\n"
+            "<b>channel</b>: each affiliate gets an own invite link to a Telegram channel "
+            "(the bot must be an admin there); every join through it counts."
+        )
+    )
 
 
 def router() -> Router:

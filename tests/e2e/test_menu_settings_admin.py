@@ -271,3 +271,15 @@ async def test_anyone_picks_a_time_zone_and_sees_race_times_and_today_in_it(
     assert typed.text == "✅ Time zone set to Asia/Tokyo."
     assert "⏳ Starts 24 Dec, 18:00 (in " in card.text  # Moscow's wall clock, not 15:00 UTC
     assert (await Affiliate.get(tg_id=7)).timezone == "Europe/Moscow"
+
+
+async def test_admin_help_lists_the_commands_and_explains_offer_kinds(stack: Stack) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+
+    reply = await admin.send("/admin")
+
+    commands, kinds = (m.text for m in reply.messages)
+    assert "/offer_add KIND" in commands
+    for kind in ("url", "bot", "app", "channel"):
+        assert f"<b>{kind}</b>:" in kinds, kind
+    assert "invite link" in kinds and "Mini App" in kinds
