@@ -23,6 +23,7 @@ from aiogram.methods import (
     EditMessageText,
     GetMe,
     PinChatMessage,
+    SendChatAction,
     SendMessage,
     SendPhoto,
     SetMyCommands,
@@ -96,6 +97,7 @@ class MockedSession(BaseSession):
                 PinChatMessage,
                 SetMyCommands,
                 EditMessageReplyMarkup,
+                SendChatAction,
             ),
         ):
             return True

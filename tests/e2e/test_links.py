@@ -1,6 +1,6 @@
 """My links, QR codes, sub-links and inline sharing, through the real Dispatcher."""
 
-from aiogram.methods import AnswerCallbackQuery, SendPhoto
+from aiogram.methods import AnswerCallbackQuery, SendChatAction, SendPhoto
 from aiogram.types import BufferedInputFile, InlineQueryResultArticle
 
 from keyboards.callbacks import LinkAction, LinkCallback, MenuAction, MenuCallback
@@ -51,6 +51,8 @@ async def test_qr_code_is_a_png_of_the_link(stack: Stack) -> None:
     assert isinstance(photo.photo, BufferedInputFile)
     assert photo.photo.data.startswith(b"\x89PNG")
     assert "https://t.me/affrace_test_bot?start=" in (photo.caption or "")
+    actions = [r for r in reply.requests if isinstance(r, SendChatAction)]
+    assert [a.action for a in actions[:1]] == ["upload_photo"]  # "sending photo…" while drawn
 
 
 async def test_add_and_remove_a_sub_link_in_the_dialog(stack: Stack) -> None:

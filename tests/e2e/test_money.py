@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from aiogram.methods import SendMessage, SendPhoto
+from aiogram.methods import SendChatAction, SendMessage, SendPhoto
 from aiogram.types import BufferedInputFile
 
 from bot.services.conversions import Claim
@@ -133,6 +133,9 @@ async def test_stats_periods_and_chart(stack: Stack, factory: Factory) -> None:
     assert bad.alert is not None and bad.alert.startswith("This button is out of date.")
     photo = next(r for r in chart.requests if isinstance(r, SendPhoto))
     assert isinstance(photo.photo, BufferedInputFile) and photo.photo.data.startswith(b"\x89PNG")
+    action = next(r for r in chart.requests if isinstance(r, SendChatAction))  # while it draws
+    assert action.action == "upload_photo"
+    assert chart.requests.index(action) < chart.requests.index(photo)
     assert photo.caption == "📈 Earnings and conversions per day, the last 7 days"  # as picked
     today = await alice.press(StatsCallback(period="today", chart=True).pack())
     hourly = next(r for r in today.requests if isinstance(r, SendPhoto))
