@@ -34,7 +34,7 @@ from bot.factory import (
 from bot.logging import setup_logging
 from bot.redis import create_redis
 from bot.services.spool import SpoolBusy
-from bot.telegram.commands import publish_commands
+from bot.telegram.commands import publish_commands, publish_menu_button
 from bot.telegram.dispatcher import RetryingDispatcher
 from scheduler import jobs
 
@@ -66,21 +66,19 @@ async def run(settings: Settings) -> None:
             raise StartupError(str(exc)) from None
         loading = True
         await _who_am_i(bot, settings, services)
-        try:
-            await publish_commands(bot, services.i18n, settings.ADMIN_IDS)
-        except (TelegramAPIError, TelegramNetworkError) as exc:
-            logger.warning("could not set the command lists: {}", exc)
+        await _menus(bot, settings, services)
         # Long-lived start-up objects out of the collector's way: full collections of them
         # paused the process for 150-230 ms under load (bench/README.md).
         gc.collect()
         gc.freeze()
+        services.feed.start()  # live boards: ticks from any instance reach our clients
         await runner.setup()
         await web.TCPSite(runner, settings.WEB_HOST, settings.WEB_PORT).start()
         logger.info("HTTP server on {}:{}", settings.WEB_HOST, settings.WEB_PORT)
         services.sender.start(services.lease)  # what is queued goes out at once
         scheduler.start()
         # A race whose end passed while no process ran is finalised now, not a tick later.
-        await jobs.tick_races(services.races, services.race_news, services.lease)
+        await jobs.tick_races(services.races, services.race_news, services.lease, services.feed)
         allowed = dp.resolve_used_update_types()
         if settings.use_webhook:
             assert settings.WEBHOOK_URL and settings.WEBHOOK_SECRET
@@ -125,6 +123,16 @@ async def _stop(
     await services.conversions.close()
     await services.notifier.close()
     await services.sender.close()
+    await services.feed.close()
+
+
+async def _menus(bot: Bot, settings: Settings, services: Services) -> None:
+    """The "/" command lists and the chat's menu button (the Mini App, when it has https)."""
+    try:
+        await publish_commands(bot, services.i18n, settings.ADMIN_IDS)
+        await publish_menu_button(bot, settings.miniapp_url)
+    except (TelegramAPIError, TelegramNetworkError) as exc:
+        logger.warning("could not set the command lists or the menu button: {}", exc)
 
 
 async def _who_am_i(bot: Bot, settings: Settings, services: Services) -> None:

@@ -30,6 +30,7 @@ HINTS: dict[str, str] = {
     "PUBLIC_URL": "the https:// address where this server's /r/ links are reachable",
     "WEBHOOK_URL": "the full https:// address of POST /webhook, or unset for polling",
     "WEBHOOK_SECRET": "1-256 characters of A-Z a-z 0-9 _ - (required with WEBHOOK_URL)",
+    "CHANNEL_PREFIX": "1-32 letters, digits, _ . or - naming this deployment's pub/sub channels",
     "BOT_API_URL": "the Bot API server's base URL, e.g. http://localhost:8081",
 }
 
@@ -94,6 +95,8 @@ class Settings(DatabaseSettings):
     CLICK_LOADER_INTERVAL_MS: int = Field(200, ge=0, le=60_000)
     CLICK_SPOOL_BACKLOG_WARN: int = Field(100_000, ge=1)
     SHUTDOWN_DRAIN_SECONDS: float = Field(10.0, ge=0, le=600)
+    MINIAPP_AUTH_MAX_AGE: int = Field(86_400, ge=60, le=30 * 86_400)
+    CHANNEL_PREFIX: str = Field("affrace", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -181,6 +184,11 @@ class Settings(DatabaseSettings):
     @property
     def use_webhook(self) -> bool:
         return self.WEBHOOK_URL is not None
+
+    @property
+    def miniapp_url(self) -> str | None:
+        """Where Telegram opens the Mini App; None unless PUBLIC_URL is https (Telegram's rule)."""
+        return f"{self.PUBLIC_URL}/app" if self.PUBLIC_URL.startswith("https://") else None
 
     def is_admin(self, tg_id: int) -> bool:
         return tg_id in self.ADMIN_IDS

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR, compile_catalogues
 from bot.lease import Lease
+from bot.live import RaceFeed
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import BalanceService
 from bot.services.channels import ChannelService
@@ -38,6 +39,7 @@ from bot.services.races import RaceService
 from bot.services.referrals import ReferralService
 from bot.services.spool import Spool
 from bot.services.stats import StatsService
+from bot.services.tally import PostbackTally
 from bot.telegram.dispatcher import ParkedUpdates, RetryingDispatcher
 from bot.telegram.middlewares.guard import BanMiddleware, ThrottlingMiddleware
 from bot.telegram.middlewares.i18n import UserI18nMiddleware
@@ -45,6 +47,7 @@ from bot.telegram.middlewares.user import UserMiddleware
 from bot.telegram.notifier import Notifier
 from bot.telegram.race_news import RaceNews
 from bot.telegram.sender import OutboxSender
+from bot.web.api.deps import ApiDeps
 from bot.web.app import create_web_app
 from handlers import get_routers
 from scheduler import create_scheduler
@@ -80,6 +83,8 @@ class Services:
     lease: Lease
     notifier: Notifier
     i18n: I18n
+    feed: RaceFeed
+    tally: PostbackTally
 
 
 def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
@@ -137,6 +142,8 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
                 fold_delay=settings.REFERRAL_NOTIFY_DELAY,
             ),
             i18n=i18n,
+            feed=RaceFeed(redis, settings.CHANNEL_PREFIX),
+            tally=PostbackTally(redis, settings.CHANNEL_PREFIX),
         )
     )
 
@@ -194,6 +201,7 @@ def create_scheduler_for(settings: Settings, services: Services) -> AsyncIOSched
         races=services.races,
         race_news=services.race_news,
         sender=services.sender,
+        feed=services.feed,
         tick_seconds=settings.RACE_TICK_SECONDS,
     )
 
@@ -203,11 +211,25 @@ def create_app(
 ) -> web.Application:
     return create_web_app(
         settings,
-        services.clicks,
         services.click_loader,
         services.postbacks,
-        services.notifier,
         redis,
         bot,
         dp,
+        ApiDeps(
+            settings=settings,
+            bot=bot,
+            i18n=services.i18n,
+            affiliates=services.affiliates,
+            referrals=services.referrals,
+            links=services.links,
+            clicks=services.clicks,
+            channels=services.channels,
+            stats=services.stats,
+            races=services.races,
+            balance=services.balance,
+            notifier=services.notifier,
+            tally=services.tally,
+            feed=services.feed,
+        ),
     )

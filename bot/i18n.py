@@ -44,6 +44,7 @@ def pick_language(stored: str | None, telegram_code: str | None) -> str:
 
 
 SOURCE_DIRS = ("bot", "handlers", "keyboards", "scheduler")
+WEBAPP_DIR = "webapp"
 KEYWORDS = {"_": None, "__": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
 
 
@@ -55,7 +56,29 @@ def extract_messages(root: Path = LOCALES_DIR.parent) -> Catalog:
             root / folder, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):
             catalog.add(message, locations=[(f"{folder}/{filename}", 0)])
+    # The Mini App's strings: _("...") calls in its scripts (not the test stub in dev/).
+    for filename, _lineno, message, _comments, _ctx in extract_from_dir(
+        root / WEBAPP_DIR,
+        method_map=[("dev/**", "ignore"), ("**.js", "javascript")],
+        keywords={"_": None},
+    ):
+        catalog.add(message, locations=[(f"{WEBAPP_DIR}/{filename}", 0)])
     return catalog
+
+
+def webapp_messages(language: str, path: Path = LOCALES_DIR) -> dict[str, str]:
+    """The Mini App's strings in `language` ({English id: text}), read from the same
+    catalogues as the bot's: one source for every string."""
+    po_path = path / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with po_path.open("rb") as po:
+        catalog = read_po(po, locale=language)
+    return {
+        str(m.id): str(m.string or m.id)
+        for m in catalog
+        if m.id
+        and isinstance(m.id, str)
+        and any(where.startswith(f"{WEBAPP_DIR}/") for where, _line in m.locations)
+    }
 
 
 def _fill(catalog: Catalog, language: str) -> list[str]:

@@ -17,7 +17,7 @@ from bot.errors import N_, InvalidInput
 from bot.services.amounts import format_money
 from bot.services.balance import BalanceService, HistoryItem, check_details
 from bot.telegram.notifier import Notifier
-from bot.telegram.render import viewer_zone
+from bot.telegram.render import ledger_what, viewer_zone
 from handlers.common import show
 from keyboards.balance import balance_kb, history_kb, payout_cancel_kb, payout_confirm_kb
 from keyboards.callbacks import (
@@ -26,7 +26,7 @@ from keyboards.callbacks import (
     MenuAction,
     MenuCallback,
 )
-from models import Affiliate, LedgerKind
+from models import Affiliate
 
 
 class PayoutForm(StatesGroup):
@@ -82,31 +82,10 @@ async def open_balance(
 
 def ledger_line(item: HistoryItem, locale: str, zone_name: str = "UTC") -> str:
     """ "2026-12-03 07:22 +$2.50 earning · Shop"."""
-    kinds = {
-        LedgerKind.EARNING: _("earning"),
-        LedgerKind.REVERSAL: _("reversal"),
-        LedgerKind.REFERRAL_SHARE: _("referral share"),
-        LedgerKind.PAYOUT: _("payout"),
-        LedgerKind.PAYOUT_RETURN: _("payout returned"),
-        LedgerKind.ADJUSTMENT: _("adjustment"),
-        LedgerKind.PRIZE: _("prize"),
-    }
     sign = "+" if item.amount_minor > 0 else ""
     when = item.created_at.astimezone(viewer_zone(zone_name)).strftime("%Y-%m-%d %H:%M")
     money = format_money(item.amount_minor, item.currency, locale)
-    what = kinds.get(item.kind, item.kind.value)
-    if item.payout_id is not None:
-        what += f" #{item.payout_id}"
-    if item.offer_title:
-        what += f" · {escape(item.offer_title)}"
-    if item.race_title:
-        what += " · " + (
-            _("{race}, #{place}").format(race=escape(item.race_title), place=item.place)
-            if item.place
-            else escape(item.race_title)
-        )
-    note = f" — {escape(item.note)}" if item.note else ""
-    return f"{when} {sign}{money} {what}{note}"
+    return f"{when} {sign}{money} {ledger_what(item, escape)}"
 
 
 async def open_history(

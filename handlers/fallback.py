@@ -6,21 +6,23 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from handlers.common import menu_text
 from keyboards.menu import main_menu_kb
 from models import Affiliate
 
 
-async def unknown_command(message: Message, user: Affiliate) -> None:
+async def unknown_command(message: Message, user: Affiliate, settings: Settings) -> None:
     await message.answer(
-        _("I don't know that command.") + "\n\n" + menu_text(user), reply_markup=main_menu_kb()
+        _("I don't know that command.") + "\n\n" + menu_text(user),
+        reply_markup=main_menu_kb(settings.miniapp_url),
     )
 
 
-async def not_understood(message: Message, user: Affiliate) -> None:
+async def not_understood(message: Message, user: Affiliate, settings: Settings) -> None:
     await message.answer(
         _("I work with buttons and commands.") + "\n\n" + menu_text(user),
-        reply_markup=main_menu_kb(),
+        reply_markup=main_menu_kb(settings.miniapp_url),
     )
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
+from bot.config import Settings
 from handlers.common import help_text, menu_text, show
 from keyboards.callbacks import MenuAction, MenuCallback
 from keyboards.menu import back_to_menu_kb, main_menu_kb
 from models import Affiliate
 
 
-async def open_menu(query: CallbackQuery, user: Affiliate) -> None:
-    await show(query, menu_text(user), main_menu_kb())
+async def open_menu(query: CallbackQuery, user: Affiliate, settings: Settings) -> None:
+    await show(query, menu_text(user), main_menu_kb(settings.miniapp_url))
 
 
 async def open_help(query: CallbackQuery) -> None:

@@ -93,12 +93,17 @@ async def set_language(
     user: Affiliate,
     affiliates: AffiliateService,
     i18n: I18n,
+    settings: Settings,
 ) -> None:
     if callback_data.value not in LANGUAGES:
         raise InvalidInput(N_("This button is out of date."))
     await affiliates.set_language(user, callback_data.value)
     i18n.current_locale = callback_data.value
-    await show(query, _("✅ Language saved.") + "\n\n" + menu_text(user), main_menu_kb())
+    await show(
+        query,
+        _("✅ Language saved.") + "\n\n" + menu_text(user),
+        main_menu_kb(settings.miniapp_url),
+    )
 
 
 def muted_of(user: Affiliate) -> set[Category]:

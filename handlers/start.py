@@ -9,6 +9,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.services.referrals import ReferralService, Refused
 from bot.telegram.notifier import Notifier
 from handlers.common import help_text, menu_text
@@ -22,6 +23,7 @@ async def cmd_start(
     user: Affiliate,
     referrals: ReferralService,
     notifier: Notifier,
+    settings: Settings,
 ) -> None:
     outcome = await referrals.register_start(user, command.args)  # before anything can fail
     if outcome.referrer_id is not None:
@@ -38,11 +40,11 @@ async def cmd_start(
         text += "\n\n" + _("That invite link is not valid, but you are in all the same.")
     elif outcome.refused is Refused.SELF:
         text += "\n\n" + _("That is your own link: share it with others to earn.")
-    await message.answer(text, reply_markup=main_menu_kb())
+    await message.answer(text, reply_markup=main_menu_kb(settings.miniapp_url))
 
 
-async def cmd_menu(message: Message, user: Affiliate) -> None:
-    await message.answer(menu_text(user), reply_markup=main_menu_kb())
+async def cmd_menu(message: Message, user: Affiliate, settings: Settings) -> None:
+    await message.answer(menu_text(user), reply_markup=main_menu_kb(settings.miniapp_url))
 
 
 async def cmd_help(message: Message) -> None:

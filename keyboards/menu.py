@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, WebAppInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from keyboards.callbacks import MenuAction, MenuCallback
 
 
-def main_menu_kb() -> InlineKeyboardMarkup:
+def main_menu_kb(app_url: str | None = None) -> InlineKeyboardMarkup:
+    """The main menu; with the Mini App's https address, its button comes first."""
     kb = InlineKeyboardBuilder()
+    if app_url:
+        kb.button(text=_("📱 Open the app"), web_app=WebAppInfo(url=app_url))
     kb.button(text=_("🔗 My links"), callback_data=MenuCallback(action=MenuAction.LINKS))
     kb.button(text=_("📊 Stats"), callback_data=MenuCallback(action=MenuAction.STATS))
     kb.button(text=_("🏁 Races"), callback_data=MenuCallback(action=MenuAction.RACES))
     kb.button(text=_("💰 Balance"), callback_data=MenuCallback(action=MenuAction.BALANCE))
     kb.button(text=_("⚙️ Settings"), callback_data=MenuCallback(action=MenuAction.SETTINGS))
     kb.button(text=_("❓ Help"), callback_data=MenuCallback(action=MenuAction.HELP))
-    kb.adjust(2)
+    if app_url:
+        kb.adjust(1, 2, 2, 2)
+    else:
+        kb.adjust(2)
     return kb.as_markup()
 
 

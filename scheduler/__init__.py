@@ -7,6 +7,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.lease import Lease
+from bot.live import RaceFeed
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
 from bot.telegram.notifier import Notifier
@@ -31,6 +32,7 @@ def create_scheduler(
     races: RaceService,
     race_news: RaceNews,
     sender: OutboxSender,
+    feed: RaceFeed,
     tick_seconds: int,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
@@ -43,6 +45,6 @@ def create_scheduler(
     add(jobs.keep_lease, 10, lease=lease)
     add(jobs.sweep_notices, 30, notifier=notifier, lease=lease)
     add(jobs.approve_held_conversions, 60, conversions=conversions, lease=lease)
-    add(jobs.tick_races, tick_seconds, races=races, news=race_news, lease=lease)
+    add(jobs.tick_races, tick_seconds, races=races, news=race_news, lease=lease, feed=feed)
     add(jobs.send_outbox, OUTBOX_EVERY, sender=sender, lease=lease, seconds=OUTBOX_EVERY - 0.5)
     return scheduler

@@ -13,6 +13,7 @@ from loguru import logger
 
 from bot.errors import outage
 from bot.lease import Lease
+from bot.live import RaceFeed
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
 from bot.telegram.notifier import Notifier
@@ -66,7 +67,7 @@ async def approve_held_conversions(conversions: ConversionService, lease: Lease)
 
 
 @waits_out_outages
-async def tick_races(races: RaceService, news: RaceNews, lease: Lease) -> None:
+async def tick_races(races: RaceService, news: RaceNews, lease: Lease, feed: RaceFeed) -> None:
     """Start due races, tick running ones, remind, finalise ended ones, announce results.
 
     Every step is a guarded transition or keyed in the outbox, so a rerun (or a restart in the
@@ -76,14 +77,18 @@ async def tick_races(races: RaceService, news: RaceNews, lease: Lease) -> None:
         return
     for race in await races.start_due():
         logger.info("race {} started", race.id)
+        await feed.publish(race.id)
     for race in await races.ended():
         placings = await races.finalise(race.id)
         if placings is not None:
             logger.info("race {} finished: {} prize winners", race.id, len(placings))
+            await feed.publish(race.id)
     for race, label in await races.due_reminders():
         await news.remind(race, label)
     for race in await races.running():
         result = await races.tick(race)
+        if result.changed:  # live boards hear of the standings that moved
+            await feed.publish(race.id)
         await news.after_tick(result)
     for race in await races.results_due():
         queued = await news.results(race)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,8 @@ class Stack:
 
 async def build_stack(database_url: str, redis: Redis, **overrides: Any) -> Stack:
     overrides.setdefault("CLICK_SPOOL_DIR", tempfile.mkdtemp(prefix="affrace-spool-"))
+    # Pub/sub ignores the database number: each stack's channels are its own.
+    overrides.setdefault("CHANNEL_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
     if not isinstance(redis, fakeredis.FakeAsyncRedis):  # a real server: configured as such
         overrides.setdefault("REDIS_URL", "redis://given-to-the-test-stack/0")
     settings = make_settings(database_url, **overrides)

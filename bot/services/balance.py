@@ -50,6 +50,7 @@ class Payout:
     affiliate_name: str = ""
     affiliate_username: str | None = None
     note: str = ""  # the admin's reason, for a decision
+    requested_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +283,9 @@ class BalanceService:
             after,
         )
 
+    def view_of(self, request: PayoutRequest, affiliate: Affiliate) -> Payout:
+        return self._view(request, affiliate)
+
     @staticmethod
     def _view(request: PayoutRequest, affiliate: Affiliate) -> Payout:
         return Payout(
@@ -295,6 +299,7 @@ class BalanceService:
             affiliate.display_name,
             affiliate.username,
             request.note or "",
+            request.created_at,
         )
 
 

@@ -79,6 +79,10 @@ ChartLabels = tuple[str, str, str]  # the title, the earnings axis, the conversi
 ALL_DAYS_MAX = 365
 
 
+def _whose(field: str, affiliate_id: int | None) -> dict[str, int]:
+    return {} if affiliate_id is None else {field: affiliate_id}
+
+
 class StatsService:
     def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.clock = clock
@@ -96,7 +100,10 @@ class StatsService:
         # In UTC: SQLite compares the stored text, which is UTC.
         return start.astimezone(UTC) if start is not None else None
 
-    async def report(self, affiliate_id: int, period: Period, where: tzinfo = UTC) -> Report:
+    async def report(
+        self, affiliate_id: int | None, period: Period, where: tzinfo = UTC
+    ) -> Report:
+        """One affiliate's numbers, or (None) the whole programme's."""
         since = self.since(period, where)
         time = {"created_at__gte": since} if since else {}
         total = Row("total")
@@ -110,7 +117,7 @@ class StatsService:
             return found
 
         clicks = (
-            await Click.filter(link__affiliate_id=affiliate_id, **time)
+            await Click.filter(**_whose("link__affiliate_id", affiliate_id), **time)
             .group_by("link__offer__title", "sub", "is_unique")
             .annotate(n=Count("id"))
             .values("link__offer__title", "sub", "is_unique", "n")
@@ -120,7 +127,7 @@ class StatsService:
                 row.clicks += c["n"]
                 row.unique_clicks += c["n"] if c["is_unique"] else 0
         referrals = (
-            await Referral.filter(referrer_id=affiliate_id, **time)
+            await Referral.filter(**_whose("referrer_id", affiliate_id), **time)
             .group_by("link__offer__title", "sub")
             .annotate(n=Count("id"))
             .values("link__offer__title", "sub", "n")
@@ -129,7 +136,9 @@ class StatsService:
             for row in rows(r["link__offer__title"], r["sub"]):
                 row.referrals += r["n"]
         conversions = (
-            await Conversion.filter(affiliate_id=affiliate_id, status__in=COUNTED, **time)
+            await Conversion.filter(
+                **_whose("affiliate_id", affiliate_id), status__in=COUNTED, **time
+            )
             .group_by("offer__title", "sub", "currency", "status")
             .annotate(n=Count("id"), money=Sum("commission_minor"))
             .values("offer__title", "sub", "currency", "status", "n", "money")
@@ -170,10 +179,10 @@ class StatsService:
             chart_png, buckets, precision, labels(currency), locale, hourly
         )
 
-    async def currencies(self, affiliate_id: int) -> list[str]:
-        """The currencies the affiliate earns in, the most used first."""
+    async def currencies(self, affiliate_id: int | None) -> list[str]:
+        """The currencies the affiliate (None: anyone) earns in, the most used first."""
         rows = (
-            await Conversion.filter(affiliate_id=affiliate_id)
+            await Conversion.filter(**_whose("affiliate_id", affiliate_id))
             .group_by("currency")
             .annotate(n=Count("id"))
             .values("currency", "n")

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    MenuButtonCommands,
+    MenuButtonWebApp,
+    WebAppInfo,
+)
 from aiogram.utils.i18n import I18n
 from loguru import logger
 
@@ -58,3 +65,15 @@ async def publish_commands(bot: Bot, i18n: I18n, admin_ids: frozenset[int]) -> N
             except TelegramAPIError as exc:  # "chat not found" before the admin's first /start
                 logger.warning("could not set the admin commands for {}: {}", admin, exc)
                 break
+
+
+async def publish_menu_button(bot: Bot, app_url: str | None) -> None:
+    """The chat's menu button opens the Mini App (Telegram wants its address in https);
+    without one, the usual list of commands."""
+    if app_url:
+        button: MenuButtonWebApp | MenuButtonCommands = MenuButtonWebApp(
+            text="Affrace", web_app=WebAppInfo(url=app_url)
+        )
+    else:
+        button = MenuButtonCommands()
+    await bot.set_chat_menu_button(menu_button=button)

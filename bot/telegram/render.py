@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from html import escape
 
@@ -12,9 +12,10 @@ from babel.dates import format_datetime
 
 from bot.errors import N_, InvalidInput
 from bot.services.amounts import format_money
+from bot.services.balance import HistoryItem
 from bot.services.races import FinalResult, Standing
 from bot.services.zones import zone
-from models import Affiliate, Race, RaceMetric, RacePrize, RaceStatus
+from models import Affiliate, LedgerKind, Race, RaceMetric, RacePrize, RaceStatus
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 BAR = 8
@@ -134,6 +135,32 @@ def prize_lines(race: Race, prizes: Sequence[RacePrize], locale: str) -> list[st
             parts.append(escape(p.text))
         lines.append(f"{MEDALS.get(p.place, f'#{p.place}')} {' + '.join(parts)}")
     return lines
+
+
+def ledger_what(item: HistoryItem, quote: Callable[[str], str] = escape) -> str:
+    """What a ledger row was for: "earning · Shop", "prize · Winter race, #1", "payout #4 — note".
+    `quote` makes people's words (titles, notes) safe for where the text goes."""
+    kinds = {
+        LedgerKind.EARNING: _("earning"),
+        LedgerKind.REVERSAL: _("reversal"),
+        LedgerKind.REFERRAL_SHARE: _("referral share"),
+        LedgerKind.PAYOUT: _("payout"),
+        LedgerKind.PAYOUT_RETURN: _("payout returned"),
+        LedgerKind.ADJUSTMENT: _("adjustment"),
+        LedgerKind.PRIZE: _("prize"),
+    }
+    what = kinds.get(item.kind, item.kind.value)
+    if item.payout_id is not None:
+        what += f" #{item.payout_id}"
+    if item.offer_title:
+        what += f" · {quote(item.offer_title)}"
+    if item.race_title:
+        what += " · " + (
+            _("{race}, #{place}").format(race=quote(item.race_title), place=item.place)
+            if item.place
+            else quote(item.race_title)
+        )
+    return what + (f" — {quote(item.note)}" if item.note else "")
 
 
 def local_time(moment: datetime, zone_name: str = "UTC", locale: str = "en") -> str:

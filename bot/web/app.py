@@ -12,6 +12,9 @@ from redis.asyncio import Redis
 
 from bot.errors import outage
 from bot.web import health, postback, redirect, webhook
+from bot.web.api import live, static, views
+from bot.web.api.auth import api_guard
+from bot.web.api.deps import API, ApiDeps
 from bot.web.keys import (
     BOT,
     CLICK_LOADER,
@@ -22,15 +25,14 @@ from bot.web.keys import (
     REDIS,
     SETTINGS,
 )
+from bot.web.refusals import CODE_OF_STATUS
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
 
     from bot.config import Settings
     from bot.services.click_loader import ClickLoader
-    from bot.services.clicks import ClickService
     from bot.services.postbacks import PostbackService
-    from bot.telegram.notifier import Notifier
 
 MAX_BODY = 1024 * 1024
 
@@ -53,7 +55,7 @@ def error_response(
             "reason": reason,
         }
     else:
-        body = {"ok": False, "error": reason}
+        body = {"ok": False, "code": CODE_OF_STATUS.get(status, "internal"), "error": reason}
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -96,22 +98,25 @@ def setup_routes(app: web.Application, with_webhook: bool) -> None:
 
 def create_web_app(
     settings: Settings,
-    clicks: ClickService,
     click_loader: ClickLoader,
     postbacks: PostbackService,
-    notifier: Notifier,
     redis: Redis,
     bot: Bot,
     dispatcher: Dispatcher,
+    api: ApiDeps,
 ) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors, api_guard])
     app[SETTINGS] = settings
-    app[CLICKS] = clicks
+    app[CLICKS] = api.clicks
     app[CLICK_LOADER] = click_loader
     app[POSTBACKS] = postbacks
-    app[NOTIFIER] = notifier
+    app[NOTIFIER] = api.notifier
     app[REDIS] = redis
     app[BOT] = bot
     app[DISPATCHER] = dispatcher
+    app[API] = api
     setup_routes(app, with_webhook=settings.use_webhook)
+    views.setup(app)
+    live.setup(app, api)
+    static.setup(app)
     return app

@@ -13,19 +13,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.services.conversions import Answer, Refusal, Verdict, refused
 from bot.services.inputs import ascii_int, has_control
+from bot.web.api.deps import API
 from bot.web.keys import NOTIFIER, POSTBACKS, SETTINGS
 from bot.web.redirect import client_ip
+from bot.web.refusals import STATUS
 
 MAX_PARAMS = 50
 MAX_VALUE = 1024
 MAX_KEY = 64
-STATUS = {
-    Refusal.INVALID: 400,
-    Refusal.UNAUTHENTICATED: 401,
-    Refusal.FORBIDDEN: 403,
-    Refusal.UNKNOWN: 404,
-    Refusal.CONFLICT: 409,
-}
 
 
 def reply(answer: Answer) -> web.Response:
@@ -100,13 +95,19 @@ def _surrogate(text: str) -> bool:
 
 
 async def postback(request: web.Request) -> web.Response:
+    answer = await _answer(request)
+    await request.app[API].tally.count(answer.verdict)  # today's postbacks by outcome
+    return reply(answer)
+
+
+async def _answer(request: web.Request) -> Answer:
     offer_id = ascii_int(request.match_info["offer_id"])
     if offer_id is None:
-        return reply(refused(Refusal.UNKNOWN, "unknown offer"))
+        return refused(Refusal.UNKNOWN, "unknown offer")
     try:
         params = await read_params(request)
     except BadBody as exc:
-        return reply(refused(Refusal.INVALID, str(exc)))
+        return refused(Refusal.INVALID, str(exc))
     ip = client_ip(request, request.app[SETTINGS].TRUST_PROXY_HEADERS)
     answer = await request.app[POSTBACKS].postback(offer_id, params, ip)
     if answer.verdict is Verdict.STORED and answer.affiliate_id is not None:
@@ -115,4 +116,4 @@ async def postback(request: web.Request) -> web.Response:
             await request.app[NOTIFIER].held_for_review(
                 answer.conversion_id, answer.held, request.app[SETTINGS].ADMIN_IDS
             )
-    return reply(answer)
+    return answer

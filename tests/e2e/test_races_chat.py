@@ -167,21 +167,29 @@ async def test_the_scheduler_job_runs_a_whole_race(
         ]
     )
 
-    await jobs.tick_races(races, stack.services.race_news, stack.services.lease)
+    await jobs.tick_races(
+        races, stack.services.race_news, stack.services.lease, stack.services.feed
+    )
     board_posts = [
         r for r in stack.session.requests if isinstance(r, SendMessage) and r.chat_id == CHANNEL
     ]
     pinned = [r for r in stack.session.requests if isinstance(r, PinChatMessage)]
     await races.scoring.apply([ScoreEvent(RaceMetric.REFERRALS, other.id, None, now, final=5)])
-    await jobs.tick_races(races, stack.services.race_news, stack.services.lease)
+    await jobs.tick_races(
+        races, stack.services.race_news, stack.services.lease, stack.services.feed
+    )
     edits = [
         r
         for r in stack.session.requests
         if isinstance(r, EditMessageText) and r.chat_id == CHANNEL
     ]
     await Race.filter(id=race.id).update(ends_at=datetime.now(UTC) - timedelta(seconds=1))
-    await jobs.tick_races(races, stack.services.race_news, stack.services.lease)
-    await jobs.tick_races(races, stack.services.race_news, stack.services.lease)  # a rerun
+    await jobs.tick_races(
+        races, stack.services.race_news, stack.services.lease, stack.services.feed
+    )
+    await jobs.tick_races(
+        races, stack.services.race_news, stack.services.lease, stack.services.feed
+    )  # a rerun
     sender = OutboxSender(
         stack.bot, stack.services.outbox, stack.services.affiliates, pacer=Pacer(30)
     )
@@ -451,7 +459,9 @@ async def test_race_news_never_arrives_before_the_conversion_notice_that_caused_
     )
     stack.services.notifier.conversion_stored(me.id)
 
-    await jobs.tick_races(stack.services.races, stack.services.race_news, stack.services.lease)
+    await jobs.tick_races(
+        stack.services.races, stack.services.race_news, stack.services.lease, stack.services.feed
+    )
     await stack.deliver()
 
     told = [

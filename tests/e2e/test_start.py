@@ -27,6 +27,7 @@ async def test_start_registers_once_and_shows_the_menu(stack: Stack) -> None:
     assert "Welcome, Alice" in first.text
     assert "Welcome back, Alice" in again.text
     assert first.buttons == [
+        "📱 Open the app",  # PUBLIC_URL is https: Telegram can open the Mini App
         "🔗 My links",
         "📊 Stats",
         "🏁 Races",
@@ -35,6 +36,8 @@ async def test_start_registers_once_and_shows_the_menu(stack: Stack) -> None:
         "❓ Help",
     ]
     assert await Affiliate.filter(tg_id=1).count() == 1
+    app = first.markup.inline_keyboard[0][0]
+    assert app.web_app is not None and app.web_app.url == "https://aff.example/app"
 
 
 async def test_start_speaks_russian_to_russian_users(stack: Stack) -> None:

@@ -43,6 +43,7 @@ class TickResult:
     top: list[Standing]
     news: list[News] = field(default_factory=list)
     snapshot_id: int = 0
+    changed: int = 0  # how many participants' scores moved in this tick
 
 
 REMINDERS = (
@@ -85,7 +86,9 @@ class Ticks:
         )
         race.last_snapshot = {"ids": [s.affiliate_id for s in top]}
         await race.save(update_fields=["last_snapshot"])
-        return TickResult(race, participants, top[:TOP], list(news.values()), taken.id)
+        return TickResult(
+            race, participants, top[:TOP], list(news.values()), taken.id, len(changed)
+        )
 
     async def _best_ranks(self, race: Race, changed: list[int], news: dict[int, News]) -> None:
         """Record new best ranks (one batched update) and tell those who beat an earlier best."""

@@ -1,0 +1,1 @@
+"""The Mini App's JSON API (/api/), its live boards (/ws/) and the app itself (/app)."""

@@ -1,0 +1,116 @@
+"""/ws/races/{race_id}: a race's board, live. The client gets the race as it sees it at once
+(so a reconnect is never stale) and again after every tick that changed it, whichever
+instance made the tick (bot.live.RaceFeed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType, web
+from loguru import logger
+
+from bot.errors import DomainError
+from bot.web.api.auth import LOCALE, USER
+from bot.web.api.deps import API, ApiDeps
+from bot.web.api.views import path_id, race_card_json
+from models import Affiliate
+
+SEND_TIMEOUT = 5.0
+
+
+@dataclass(eq=False)
+class Viewer:
+    ws: web.WebSocketResponse
+    user: Affiliate
+    locale: str
+
+
+@dataclass
+class Boards:
+    """This instance's WebSocket clients, by race."""
+
+    deps: ApiDeps
+    viewers: dict[int, set[Viewer]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.viewers.values())
+
+    def add(self, race_id: int, viewer: Viewer) -> None:
+        self.viewers.setdefault(race_id, set()).add(viewer)
+
+    def remove(self, race_id: int, viewer: Viewer) -> None:
+        here = self.viewers.get(race_id)
+        if here is not None:
+            here.discard(viewer)
+            if not here:
+                del self.viewers[race_id]
+
+    async def changed(self, race_id: int) -> None:
+        """A tick moved race `race_id`: send each of its viewers the race as they see it."""
+        viewers = list(self.viewers.get(race_id, ()))
+        if viewers:
+            await asyncio.gather(*(self._send(race_id, v) for v in viewers))
+
+    async def _send(self, race_id: int, viewer: Viewer) -> None:
+        try:
+            card = await self.card(race_id, viewer)
+            await asyncio.wait_for(
+                viewer.ws.send_json({"type": "card", "card": card}), SEND_TIMEOUT
+            )
+        except (ConnectionError, TimeoutError, RuntimeError) as exc:
+            logger.debug("race {} viewer dropped: {!r}", race_id, exc)
+            self.remove(race_id, viewer)
+            with contextlib.suppress(Exception):
+                await viewer.ws.close()
+
+    async def card(self, race_id: int, viewer: Viewer) -> dict[str, object]:
+        with self.deps.i18n.context(), self.deps.i18n.use_locale(viewer.locale):
+            return await race_card_json(self.deps, race_id, viewer.user, viewer.locale)
+
+    async def close_all(self) -> None:
+        for race_id in list(self.viewers):
+            for viewer in list(self.viewers.get(race_id, ())):
+                with contextlib.suppress(Exception):
+                    await viewer.ws.close(code=1001, message=b"server shutting down")
+        self.viewers.clear()
+
+
+BOARDS = web.AppKey("boards", Boards)
+
+
+async def race_socket(request: web.Request) -> web.StreamResponse:
+    deps = request.app[API]
+    boards = request.app[BOARDS]
+    race_id = path_id(request, "race_id")
+    viewer_user, locale = request[USER], request[LOCALE]
+    first = await race_card_json(deps, race_id, viewer_user, locale)  # a 404 before upgrading
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1024)
+    await ws.prepare(request)
+    viewer = Viewer(ws, viewer_user, locale)
+    boards.add(race_id, viewer)
+    try:
+        await ws.send_json({"type": "card", "card": first})
+        async for message in ws:  # clients only listen; anything they send is ignored
+            if message.type is WSMsgType.ERROR:
+                break
+    except DomainError as exc:  # the race went away while watched
+        await ws.send_json({"type": "error", "code": "not_found", "error": str(exc)})
+    finally:
+        boards.remove(race_id, viewer)
+    return ws
+
+
+def setup(app: web.Application, deps: ApiDeps) -> Boards:
+    boards = Boards(deps)
+    app[BOARDS] = boards
+    deps.feed.listeners.append(boards.changed)
+    app.router.add_get("/ws/races/{race_id}", race_socket, allow_head=False)
+
+    async def close(_app: web.Application) -> None:
+        await boards.close_all()
+
+    app.on_shutdown.append(close)
+    return boards
