@@ -9,7 +9,7 @@ from aiogram.methods import AnswerCallbackQuery
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
 from models import Affiliate, Offer, OfferKind
 from tests.factories import Factory, race_draft
-from tests.stack import ADMIN_ID, Stack, build_stack
+from tests.stack import ADMIN_ID, Stack, build_stack, make_settings
 
 
 async def test_every_menu_button_answers(stack: Stack) -> None:
@@ -283,3 +283,25 @@ async def test_admin_help_lists_the_commands_and_explains_offer_kinds(stack: Sta
     for kind in ("url", "bot", "app", "channel"):
         assert f"<b>{kind}</b>:" in kinds, kind
     assert "invite link" in kinds and "Mini App" in kinds
+
+
+async def test_the_chat_menu_button_opens_the_mini_app_only_with_an_https_address(
+    stack: Stack,
+) -> None:
+    from aiogram.methods import SetChatMenuButton
+    from aiogram.types import MenuButtonCommands, MenuButtonWebApp
+
+    from bot.telegram.commands import publish_menu_button
+
+    stack.session.queue(True)
+    stack.session.queue(True)
+
+    await publish_menu_button(stack.bot, stack.settings.miniapp_url)
+    local = make_settings(stack.settings.DATABASE_URL, PUBLIC_URL="http://localhost:8080")
+    await publish_menu_button(stack.bot, local.miniapp_url)  # Telegram opens only https
+
+    app, plain = [
+        r.menu_button for r in stack.session.requests if isinstance(r, SetChatMenuButton)
+    ]
+    assert isinstance(app, MenuButtonWebApp) and app.web_app.url == "https://aff.example/app"
+    assert isinstance(plain, MenuButtonCommands)
