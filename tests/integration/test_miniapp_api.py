@@ -5,15 +5,12 @@ the chat shows (the same services)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import re
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
 from aiohttp import WSServerHandshakeError, web
@@ -25,38 +22,11 @@ from bot.web.api import views
 from models import Affiliate, ConversionStatus, Offer, PayoutRequest, Referral
 from scheduler import jobs
 from tests.factories import Factory, race_draft
-from tests.stack import ADMIN_ID, TOKEN, Stack
+from tests.miniapp import as_user, init_data
+from tests.stack import ADMIN_ID, Stack
 
 Client = TestClient[Any, Any]
 OPENAPI = Path(__file__).resolve().parents[2] / "webapp" / "openapi.json"
-
-
-def init_data(
-    tg_id: int,
-    *,
-    token: str = TOKEN,
-    age: float = 0,
-    start_param: str | None = None,
-    first_name: str = "Alice",
-    language: str = "en",
-) -> str:
-    """initData as Telegram signs it (HMAC-SHA256 keyed by HMAC("WebAppData", token))."""
-    user = {"id": tg_id, "first_name": first_name, "language_code": language}
-    fields = {
-        "auth_date": str(int(time.time() - age)),
-        "query_id": "AAH",
-        "user": json.dumps(user, separators=(",", ":")),
-    }
-    if start_param:
-        fields["start_param"] = start_param
-    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
-    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    return urlencode(fields)
-
-
-def as_user(tg_id: int, **kwargs: Any) -> dict[str, str]:
-    return {"Authorization": "tma " + init_data(tg_id, **kwargs)}
 
 
 @pytest.fixture
