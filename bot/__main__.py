@@ -9,7 +9,7 @@ import gc
 import signal
 import sys
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramNetworkError,
@@ -47,6 +47,9 @@ class StartupError(Exception):
 
 
 async def run(settings: Settings) -> None:
+    # From the first moment, SIGTERM and SIGINT stop the process gracefully: one that came
+    # while it was starting (after /ready answered, before polling) used to kill it outright.
+    stop = _stop_on_signals()
     await db.migrate(settings.DATABASE_URL)
     await db.init(settings.DATABASE_URL, timeouts=settings.db_timeouts)
     redis = create_redis(
@@ -88,13 +91,13 @@ async def run(settings: Settings) -> None:
                 allowed_updates=allowed,
             )
             logger.info("webhook set to {}", settings.WEBHOOK_URL)
-            await _until_signal()
+            await stop.wait()
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             logger.info("polling Telegram for updates")
             replaying = asyncio.create_task(_replay_parked(dp, bot))
             try:
-                await dp.start_polling(bot, allowed_updates=allowed, handle_signals=True)
+                await poll_until(stop, dp, bot, allowed)
             finally:
                 replaying.cancel()
     finally:
@@ -163,13 +166,33 @@ async def _replay_parked(dp: RetryingDispatcher, bot: Bot) -> None:
         await asyncio.sleep(PARKED_REPLAY_SECONDS)
 
 
-async def _until_signal() -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+STOP_POLL_STEP = 0.05
+
+
+async def poll_until(stop: asyncio.Event, dp: Dispatcher, bot: Bot, allowed: list[str]) -> None:
+    """Poll Telegram until `stop` is set (a signal), then let aiogram finish its round; a stop
+    that came before polling had begun ends it as soon as it has."""
+    polling = asyncio.create_task(
+        dp.start_polling(bot, allowed_updates=allowed, handle_signals=False)
+    )
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    while not polling.done():
+        try:
+            await dp.stop_polling()
+        except RuntimeError:  # "Polling is not started" yet
+            await asyncio.sleep(STOP_POLL_STEP)
+    stopping.cancel()
+    await polling  # what polling raised, if it failed by itself
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,9 +20,13 @@ def init_data(
     start_param: str | None = None,
     first_name: str = "Alice",
     language: str = "en",
+    allows_write: bool = False,
 ) -> str:
-    """initData as Telegram signs it (HMAC-SHA256 keyed by HMAC("WebAppData", token))."""
-    user = {"id": tg_id, "first_name": first_name, "language_code": language}
+    """initData as Telegram signs it (HMAC-SHA256 keyed by HMAC("WebAppData", token)).
+    `allows_write`: the user lets the bot message them (they have started it)."""
+    user: dict[str, Any] = {"id": tg_id, "first_name": first_name, "language_code": language}
+    if allows_write:
+        user["allows_write_to_pm"] = True
     fields = {
         "auth_date": str(int(time.time() - age)),
         "query_id": "AAH",

@@ -6,6 +6,7 @@ Dispatcher; only Telegram's servers are replaced.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import deque
 from collections.abc import AsyncGenerator
@@ -22,6 +23,7 @@ from aiogram.methods import (
     EditMessageReplyMarkup,
     EditMessageText,
     GetMe,
+    GetUpdates,
     PinChatMessage,
     SendChatAction,
     SendMessage,
@@ -35,6 +37,7 @@ from aiogram.types import Chat, ChatInviteLink, Message, PhotoSize, User
 
 BOT_ID = 424242
 BOT_USERNAME = "affrace_test_bot"
+LONG_POLL = 0.05  # seconds an empty getUpdates is held open
 
 
 class MockedSession(BaseSession):
@@ -52,6 +55,9 @@ class MockedSession(BaseSession):
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
         self.requests.append(method)
+        if isinstance(method, GetUpdates) and not self.queued:
+            await asyncio.sleep(LONG_POLL)  # Telegram holds a long poll open; nothing came
+            return []  # type: ignore[return-value]
         if self.queued:
             result = self.queued.popleft()
             if isinstance(result, BaseException):
