@@ -27,7 +27,11 @@ async def miniapp(
     async with async_playwright() as p:
         browser = await p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            args=[
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
         )
         app = MiniApp(browser, base)
         try:

@@ -72,7 +72,9 @@ async def alice_with_earnings(stack: Stack, factory: Factory) -> Affiliate:
 
 async def tick(stack: Stack) -> None:
     races = stack.services.races
-    await jobs.tick_races(races, stack.services.race_news, stack.services.lease, stack.services.feed)
+    await jobs.tick_races(
+        races, stack.services.race_news, stack.services.lease, stack.services.feed
+    )
 
 
 async def tab(page: Page, name: str) -> None:
