@@ -13,6 +13,8 @@ import hashlib
 import os
 import subprocess
 import sys
+import tarfile
+import tempfile
 import venv
 from pathlib import Path
 
@@ -41,6 +43,37 @@ def ensure_venv(dev: bool) -> None:
     STAMP.write_text(wanted)
 
 
+# Telegram's telegram-web-app.js for the browser tests (the app itself loads it from Telegram):
+# the copy in npm's @twa-dev/sdk (MIT), checked against the digest it had when pinned.
+TELEGRAM_JS = ROOT / ".cache" / "telegram-web-app.js"
+TWA_PACKAGE = "@twa-dev/sdk@8.0.2"
+TWA_SHA256 = "f4a03f7df8841ff5f232ad3a7416033df85594a23ce8b8cab64a82a9dad960d5"
+
+
+def fetch_telegram_js() -> int:
+    """Put Telegram's own Mini App script where the browser tests look (npm pack, no install)."""
+    if TELEGRAM_JS.exists() and hashlib.sha256(TELEGRAM_JS.read_bytes()).hexdigest() == TWA_SHA256:
+        print(f"{TELEGRAM_JS} is in place")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            ["npm", "pack", "-q", TWA_PACKAGE], cwd=tmp, check=True, stdout=subprocess.DEVNULL
+        )
+        (tarball,) = Path(tmp).glob("*.tgz")
+        with tarfile.open(tarball) as archive:
+            member = archive.extractfile("package/src/telegram-web-apps.js")
+            assert member is not None
+            script = member.read()
+    digest = hashlib.sha256(script).hexdigest()
+    if digest != TWA_SHA256:
+        print(f"{TWA_PACKAGE}'s telegram-web-apps.js has sha256 {digest}, not {TWA_SHA256}")
+        return 1
+    TELEGRAM_JS.parent.mkdir(exist_ok=True)
+    TELEGRAM_JS.write_bytes(script)
+    print(f"wrote {TELEGRAM_JS}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - this script may be started by any python3
         sys.exit("affrace needs Python 3.11 or newer")
@@ -60,6 +93,8 @@ def main(argv: list[str]) -> int:
         ensure_venv(dev=True)
         code = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."])
         return code or subprocess.call([str(PYTHON), "-m", "mypy"])
+    if command == "telegram-js":
+        return fetch_telegram_js()
     if command == "locales":
         ensure_venv(dev=False)
         script = (
@@ -72,7 +107,8 @@ def main(argv: list[str]) -> int:
         )
         return subprocess.call([str(PYTHON), "-c", script])
     print(__doc__)
-    print("Also: python3 dev.py lint (ruff + mypy), python3 dev.py locales (update .po files)")
+    print("Also: python3 dev.py lint (ruff + mypy), python3 dev.py locales (update .po files),")
+    print("      python3 dev.py telegram-js (Telegram's Mini App script for the browser tests)")
     return 0 if command in {"help", "-h", "--help"} else 2
 
 

@@ -119,7 +119,7 @@ export function dashboardScreen() {
         text: _("Share my link"),
         run: async () => {
           if (!tg.shareInline("")) {
-            toast(_("Open the app from Telegram to share."), "error");
+            toast(_("Sharing into a chat is not available here: copy the link from Links instead."), "error");
           }
         },
       });

@@ -26,7 +26,7 @@ async function copy(url) {
 function share(link) {
   tg.haptic();
   if (!tg.shareInline(link.code)) {
-    toast(_("Open the app from Telegram to share."), "error");
+    toast(_("Sharing into a chat is not available here: copy the link from Links instead."), "error");
   }
 }
 

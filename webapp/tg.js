@@ -156,12 +156,18 @@ export function confirm(message) {
 
 // -- leaving the app for a chat
 
+// Into a chat the user picks, as the bot's inline card. False: not possible here (outside
+// Telegram, or the bot's inline mode is off, when Telegram's script refuses).
 export function shareInline(query) {
-  if (WebApp && supports("6.7")) {
+  if (!WebApp || !supports("6.7")) {
+    return false;
+  }
+  try {
     WebApp.switchInlineQuery(query, ["users", "groups", "channels"]);
     return true;
+  } catch {
+    return false;
   }
-  return false;
 }
 
 export function askWriteAccess() {

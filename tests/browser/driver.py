@@ -5,12 +5,14 @@ recorded."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -33,6 +35,24 @@ SCREENSHOTS = HERE.parents[1] / "docs" / "screenshots"
 STUB = (HERE / "telegram_stub.js").read_text()
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TELEGRAM_JS = "https://telegram.org/js/telegram-web-app.js"
+# Telegram's own telegram-web-app.js (npm @twa-dev/sdk ships a copy; .ci/run fetches it).
+REAL_SCRIPT = Path(
+    os.environ.get("TELEGRAM_WEB_APP_JS", HERE.parents[1] / ".cache" / "telegram-web-app.js")
+)
+
+
+@functools.cache
+def real_script_text() -> str:
+    return REAL_SCRIPT.read_text()
+
+
+# What Telegram's client does with the events the script posts: records them.
+WEBVIEW_PROXY = """
+window.__posted = [];
+window.TelegramWebviewProxy = {
+  postEvent(type, data) { window.__posted.push({type, data: data ? JSON.parse(data) : null}); },
+};
+"""
 PHONE = {"width": 390, "height": 844}
 
 # Telegram's own default themes (what the Android client sends).
@@ -67,8 +87,10 @@ DARK = {
 THEMES = {"light": LIGHT, "dark": DARK}
 
 
-def chromium_or_skip() -> None:
+def chromium_or_skip(real_script: bool = False) -> None:
     missing = []
+    if real_script and not REAL_SCRIPT.exists():
+        missing.append(f"{REAL_SCRIPT} (npm pack @twa-dev/sdk: see .ci/run)")
     if async_playwright is None:
         missing.append("playwright (pip install -e '.[dev]')")
     if not Path(CHROMIUM).exists():
@@ -112,7 +134,7 @@ class MiniApp:
         await context.add_init_script(
             script=f"window.__TG_CONFIG__ = {json.dumps(config)};\n{STUB}"
         )
-        await context.route("**/*", self._only_our_server)
+        await context.route("**/*", self._only_our_server(""))
         page = await context.new_page()
         page.on("console", self._console)
         page.on("pageerror", lambda e: self.console_errors.append(str(e)))
@@ -121,19 +143,54 @@ class MiniApp:
             await page.wait_for_selector(f"body[data-ready='{ready}']", timeout=10_000)
         return page
 
+    async def open_in_telegram(
+        self, tg_id: int, *, scheme: str = "light", inline: bool = True, **signed: Any
+    ) -> Page:
+        """The app under Telegram's own telegram-web-app.js, as the client starts it: the
+        launch parameters in the URL's fragment, events posted to TelegramWebviewProxy."""
+        params = {
+            "tgWebAppData": init_data(tg_id, **signed),
+            "tgWebAppVersion": "8.0",
+            "tgWebAppPlatform": "android",
+            "tgWebAppThemeParams": json.dumps(THEMES[scheme]),
+        }
+        if inline:  # the bot has inline mode on (@BotFather /setinline)
+            params["tgWebAppBotInline"] = "1"
+        launch = urlencode(params, quote_via=quote)
+        context = await self.browser.new_context(
+            viewport=PHONE,
+            color_scheme=scheme,  # type: ignore[arg-type]
+        )
+        await context.add_init_script(script=WEBVIEW_PROXY)
+        await context.route("**/*", self._only_our_server(real_script_text()))
+        page = await context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        await page.goto(f"{self.base}/app#{launch}")
+        await page.wait_for_selector("body[data-ready='dashboard']", timeout=10_000)
+        return page
+
     def _console(self, message: ConsoleMessage) -> None:
-        # A refusal the app shows on screen is also logged by the browser as a failed load.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        # A refusal the app shows on screen is also logged by the browser as a failed load;
+        # Telegram's script logs its own refusals (the app handles them).
+        ours = not message.text.startswith(("Failed to load resource", "[Telegram."))
+        if message.type == "error" and ours:
             self.console_errors.append(message.text)
 
-    async def _only_our_server(self, route: Route, request: Request) -> None:
-        if request.url.startswith(self.base):
-            await route.continue_()
-        elif request.url == TELEGRAM_JS:  # the stub is Telegram's client here
-            await route.fulfill(body="", content_type="text/javascript")
-        else:
-            self.external.append(request.url)
-            await route.abort()
+    def _only_our_server(self, telegram_js: str) -> Callable[[Route, Request], Awaitable[None]]:
+        """Requests to our server go through; Telegram's script is served from here (the
+        stub has already played it, or its real text); everything else is refused."""
+
+        async def handle(route: Route, request: Request) -> None:
+            if request.url.startswith(self.base):
+                await route.continue_()
+            elif request.url == TELEGRAM_JS:
+                await route.fulfill(body=telegram_js, content_type="text/javascript")
+            else:
+                self.external.append(request.url)
+                await route.abort()
+
+        return handle
 
 
 async def calls(page: Page, name: str) -> list[list[Any]]:
@@ -152,6 +209,17 @@ async def eventually(
         await asyncio.sleep(step)
         answer = await probe()
     return answer
+
+
+async def posted(page: Page, kind: str) -> list[Any]:
+    """The data of each event of `kind` Telegram's script posted to the client."""
+    events = await page.evaluate("window.__posted")
+    return [e["data"] for e in events if e["type"] == kind]
+
+
+async def receive(page: Page, kind: str, data: Any = None) -> None:
+    """The client sends the app an event (a button pressed, a theme changed)."""
+    await page.evaluate("([k, d]) => Telegram.WebView.receiveEvent(k, d)", [kind, data])
 
 
 async def main_button(page: Page) -> dict[str, Any]:

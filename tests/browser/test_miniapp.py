@@ -24,11 +24,15 @@ from models import (
 from scheduler import jobs
 from tests.browser.driver import (
     DARK,
+    LIGHT,
     MiniApp,
     back_visible,
     calls,
+    chromium_or_skip,
     eventually,
     main_button,
+    posted,
+    receive,
     shoot,
 )
 from tests.factories import Factory, make_click, race_draft
@@ -370,3 +374,51 @@ async def test_every_screen_in_light_and_dark_for_the_readme(
         refused = await miniapp.open(ALICE, scheme=scheme, age=3 * 86_400, ready="refused")
         await shoot(refused, f"{scheme}-refused")
         await asyncio.gather(page.context.close(), admin.context.close(), refused.context.close())
+
+
+async def test_under_telegrams_own_script_the_buttons_theme_and_write_access_work(
+    miniapp: MiniApp, factory: Factory
+) -> None:
+    chromium_or_skip(real_script=True)
+    await factory.affiliate(tg_id=ALICE, name="Alice")
+    page = await miniapp.open_in_telegram(ALICE, scheme="dark")
+
+    main = await posted(page, "web_app_setup_main_button")
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    await receive(page, "main_button_pressed")
+    shared = await eventually(lambda: posted(page, "web_app_switch_inline_query"))
+    await page.click("button.tab[data-tab='links']")
+    await page.locator(".card.link").first.get_by_role("button", name="QR code").click()
+    await expect(page.locator("img.qr")).to_be_visible()
+    back_shown = (await posted(page, "web_app_setup_back_button"))[-1]
+    await receive(page, "back_button_pressed")
+    await expect(page.locator("h1.title")).to_have_text("My links")
+    back_hidden = (await posted(page, "web_app_setup_back_button"))[-1]
+    await receive(page, "theme_changed", {"theme_params": LIGHT})
+    relit = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    asked = await posted(page, "web_app_request_write_access")
+    await receive(page, "write_access_requested", {"status": "allowed"})
+
+    assert main[-1]["is_visible"] is True and main[-1]["text"] == "Share my link"
+    assert background == "rgb(21, 30, 39)"  # the dark theme from the launch parameters
+    assert shared == [{"query": "", "chat_types": ["users", "groups", "channels"]}]
+    assert back_shown == {"is_visible": True} and back_hidden == {"is_visible": False}
+    assert relit == "rgb(239, 239, 243)"
+    assert len(asked) == 1
+    await page.click("button.tab[data-tab='dashboard']")
+    await expect(page.locator("h1.title")).to_have_text("Hi, Alice!")
+    assert await page.locator(".write-access").count() == 0  # allowed: no more asking
+    assert "web_app_ready" in [e["type"] for e in await page.evaluate("window.__posted")]
+
+
+async def test_without_inline_mode_sharing_says_what_to_do_instead(
+    miniapp: MiniApp, factory: Factory
+) -> None:
+    chromium_or_skip(real_script=True)
+    page = await miniapp.open_in_telegram(ALICE, inline=False, allows_write=True)
+
+    await receive(page, "main_button_pressed")
+
+    await expect(page.locator("#toast")).to_contain_text("copy the link from Links")
+    assert await posted(page, "web_app_switch_inline_query") == []
+    assert await posted(page, "web_app_request_write_access") == []  # they started the bot
