@@ -168,6 +168,7 @@ def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> R
         balance=services.balance,
         stats=services.stats,
         races=services.races,
+        feed=services.feed,
     )
     # Polling has no second delivery: an update that meets an outage is retried here. A
     # webhook answers 503 instead and Telegram sends the update again.

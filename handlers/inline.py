@@ -15,10 +15,11 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.services.channels import ChannelService
+from bot.services.codes import check_label
 from bot.services.links import LinkService
 from handlers.common import link_urls, share_url
 from keyboards.links import share_kb
-from models import Affiliate
+from models import Affiliate, OfferKind
 
 
 async def share_links(
@@ -31,13 +32,20 @@ async def share_links(
 ) -> None:
     urls = await link_urls(bot, settings)
     views = [await links.base_link(user), *await links.offer_links(user)]
-    wanted = query.query.strip().lower()
+    # "CODE" shares that link first; "CODE label" (the Mini App's Share of a sub-link) shares
+    # the sub-link's URL, when the label is one of the affiliate's own.
+    wanted, _sep, raw_label = query.query.strip().lower().partition(" ")
+    label = check_label(raw_label.strip()) if raw_label.strip() else None
+    if label is not None and not await links.has_sublink(user.id, label):
+        label = None
     views.sort(key=lambda v: v.code != wanted)  # the shared one first
     results: list[InlineQueryResultUnion] = []
     for view in views[:20]:
         url = await share_url(view, urls, bot, channels)
         if url is None:
             continue
+        if label is not None and view.code == wanted and view.kind is not OfferKind.CHANNEL:
+            url = urls.for_link(view.code, view.kind, label)
         title = view.title or _("Join me here")
         card = _("👉 <b>{title}</b>\n{url}").format(title=escape(title), url=url)
         results.append(

@@ -7,14 +7,16 @@ import * as tg from "./tg.js";
 import { table } from "./dashboard.js";
 import { empty, fill, h, section, toast } from "./ui.js";
 
-async function approve(item, ctx) {
+async function approve(item, ctx, button) {
   const question = _("Approve payout #{id} of {amount} to {person}?", { id: item.id, amount: item.amount.text, person: item.person });
   if (!(await tg.confirm(question))) {
     return;
   }
+  button.disabled = true; // one decision, however many taps
   try {
     await api.post("/api/admin/payouts/" + item.id + "/approve");
   } catch (error) {
+    button.disabled = false;
     tg.haptic("error");
     toast(error.message, "error");
     return;
@@ -35,7 +37,7 @@ function queueItem(item, ctx) {
     h(
       "div.actions",
       {},
-      h("button.button.small", { dataset: { action: "approve" }, onclick: () => approve(item, ctx) }, _("Approve")),
+      h("button.button.small", { dataset: { action: "approve" }, onclick: (event) => approve(item, ctx, event.currentTarget) }, _("Approve")),
       h("button.button.small.danger", { dataset: { action: "reject" }, onclick: () => ctx.open(rejectScreen(item)) }, _("Reject")),
     ),
   );

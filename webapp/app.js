@@ -1,7 +1,7 @@
 // The Mini App: opens the session, then shows one screen at a time. Tabs are the roots;
 // a screen opened from another is stacked, and Telegram's BackButton goes back.
 
-import { api, ApiError } from "./api.js";
+import { api, ApiError, explain } from "./api.js";
 import { _, load, pickLanguage, setZone } from "./i18n.js";
 import * as tg from "./tg.js";
 import { failure, fill, h, skeleton } from "./ui.js";
@@ -21,19 +21,23 @@ const TABS = [
 
 const state = { session: null, tab: "dashboard", stack: [], view: null };
 
-function fatal(error) {
+// The app cannot go on: refused (initData forged or expired: only reopening helps), or the
+// server could not be reached at the start (then it can be tried again).
+function fatal(error, retry) {
+  leaveTop();
+  state.view = null;
   tg.main(null);
   tg.back(null);
   document.getElementById("tabs").hidden = true;
   const box = h(
     "div.fatal",
     { role: "alert" },
-    h("div.empty-icon", {}, "🔒"),
+    h("div.empty-icon", {}, retry ? "📡" : "🔒"),
     h("p.empty-title", {}, error.message),
-    h("button.button", { onclick: () => tg.close() }, _("Close")),
+    retry ? h("button.button", { onclick: retry }, _("Try again")) : h("button.button", { onclick: () => tg.close() }, _("Close")),
   );
   document.getElementById("screen").replaceChildren(box);
-  document.body.dataset.ready = "refused";
+  document.body.dataset.ready = retry ? "unreachable" : "refused";
 }
 
 // What a screen is given: where to draw, its Main button, and the way to other screens.
@@ -47,10 +51,11 @@ function context(view) {
         tg.main(action);
       }
     },
-    open: (screen) => nav.open(screen),
-    back: () => nav.back(),
-    tab: (name) => nav.tab(name),
-    reload: () => nav.show(),
+    // A screen moves the app only while it is the one shown: an answer that comes back after
+    // the user went elsewhere changes nothing.
+    open: (screen) => (active() ? nav.open(screen) : undefined),
+    back: () => (active() ? nav.back() : undefined),
+    reload: () => (active() ? nav.show() : undefined),
     fail(error) {
       if (error instanceof ApiError && error.status === 401) {
         fatal(error);
@@ -139,17 +144,28 @@ function drawTabs() {
 
 async function boot() {
   tg.start();
+  // The strings in the language Telegram gives, fetched while the session opens; the user's
+  // own choice (the session says it) replaces them if it differs.
+  const guess = pickLanguage(tg.unsafeUser.language_code || navigator.language);
+  const strings = load(guess);
   let session;
   try {
     session = await api.post("/api/session");
   } catch (error) {
-    await load(pickLanguage(tg.unsafeUser.language_code || navigator.language));
+    await strings;
     tg.ready();
-    fatal(error);
+    const reachable = error.status !== 0 && error.status < 500;
+    if (!reachable) {
+      error.message = explain(error.status); // now in the user's language
+    }
+    fatal(error, reachable ? null : () => location.reload());
     return;
   }
   state.session = session;
-  await load(session.user.language);
+  await strings;
+  if (session.user.language !== guess) {
+    await load(session.user.language);
+  }
   setZone(session.user.time_zone);
   tg.ready();
   await nav.tab("dashboard");

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { _, dateTime } from "./i18n.js";
 import * as tg from "./tg.js";
-import { empty, fill, h, section, toast } from "./ui.js";
+import { empty, failure, fill, h, section, toast } from "./ui.js";
 
 function balanceCard(row) {
   return h(
@@ -31,7 +31,7 @@ function historyRow(item) {
   );
 }
 
-async function historyBlock() {
+async function historyBlock(ctx) {
   const list = h("ul.list");
   const more = h("button.button.secondary.small", {}, _("Show more"));
   let page = 0;
@@ -42,14 +42,16 @@ async function historyBlock() {
       list.append(...data.items.map(historyRow));
       page += 1;
       more.hidden = !data.has_more;
-    } catch (error) {
-      toast(error.message, "error");
     } finally {
       more.disabled = false;
     }
   };
-  more.addEventListener("click", next);
-  await next();
+  more.addEventListener("click", () => next().catch((error) => toast(error.message, "error")));
+  try {
+    await next();
+  } catch (error) {
+    return failure(error, () => ctx.reload()); // not "no history": it could not be read
+  }
   if (!list.children.length) {
     return empty("🧾", _("No history yet"), _("Earnings, prizes and payouts show here."));
   }
@@ -78,7 +80,7 @@ export function balanceScreen() {
     async render(view, ctx) {
       const data = await api.get("/api/balance");
       const payable = data.balances.filter((b) => b.can_request);
-      const history = await historyBlock();
+      const history = await historyBlock(ctx);
       fill(view, 
         h("h1.title", {}, _("Balance")),
         ...(data.balances.length ? data.balances.map(balanceCard) : [empty("💰", _("Nothing earned yet"), _("Share your links: what they earn shows here."))]),
@@ -103,7 +105,9 @@ function payoutScreen(payable) {
         chosen = row;
         amount.textContent = row.available.text;
         chips.replaceChildren(
-          ...payable.map((r) => h("button.chip" + (r === chosen ? ".active" : ""), { onclick: () => pick(r) }, r.currency)),
+          ...payable.map((r) =>
+            h("button.chip" + (r === chosen ? ".active" : ""), { "aria-pressed": r === chosen ? "true" : "false", onclick: () => pick(r) }, r.currency),
+          ),
         );
       };
       pick(chosen);

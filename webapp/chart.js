@@ -34,9 +34,10 @@ function niceMax(value) {
   return 10 * power;
 }
 
-function money(value, currency, lang) {
+function money(value, currency, lang, top) {
+  const digits = top < 10 ? 2 : 0; // $0.50 steps must not all read "$1"
   try {
-    return new Intl.NumberFormat(lang, { style: "currency", currency, maximumFractionDigits: 0 }).format(value);
+    return new Intl.NumberFormat(lang, { style: "currency", currency, minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
   } catch {
     return number(value);
   }
@@ -64,12 +65,12 @@ export function drawChart(chart, lang) {
   for (const share of [0, 0.5, 1]) {
     const y = PAD.top + innerH * (1 - share);
     root.append(svg("line", { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, class: "grid" }));
-    root.append(svg("text", { x: PAD.left - 4, y: y + 3, class: "axis money", "text-anchor": "end" }, money(topMoney * share, chart.currency, lang)));
+    root.append(svg("text", { x: PAD.left - 4, y: y + 3, class: "axis money", "text-anchor": "end" }, money(topMoney * share, chart.currency, lang, topMoney)));
     if (Number.isInteger(topCount * share)) {
       root.append(svg("text", { x: W - PAD.right + 4, y: y + 3, class: "axis count" }, number(topCount * share)));
     }
   }
-  const barWidth = Math.max(1.5, step * 0.55);
+  const barWidth = Math.max(1.5, step * 0.4);
   conversions.forEach((value, i) => {
     if (value > 0) {
       const top = yCount(value);

@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { drawChart } from "./chart.js";
 import { _, lang, number } from "./i18n.js";
 import * as tg from "./tg.js";
-import { fill, h, section, toast } from "./ui.js";
+import { failure, fill, h, section, toast } from "./ui.js";
 
 const COLUMNS = ["today", "7d", "30d"];
 const PERIODS = [
@@ -33,7 +33,7 @@ export function table(cards) {
   const body = rows.map(([label, cell]) =>
     h("tr", {}, h("th", { scope: "row" }, label), COLUMNS.map((col) => h("td", { dataset: { period: col } }, cell(cards[col])))),
   );
-  return h("table.numbers", {}, h("thead", {}, head), h("tbody", {}, body));
+  return h("div.table-scroll", {}, h("table.numbers", {}, h("thead", {}, head), h("tbody", {}, body)));
 }
 
 function chartBlock(data) {
@@ -78,6 +78,7 @@ export function dashboardScreen() {
       const data = await api.get("/api/dashboard?period=" + period);
       const chartHolder = h("div", {}, chartBlock(data));
       const chips = h("div.chips", { role: "tablist" });
+      let asked = 0;
       const drawChips = () =>
         chips.replaceChildren(
           ...PERIODS.map(([value, label]) =>
@@ -93,14 +94,22 @@ export function dashboardScreen() {
                   }
                   tg.haptic("select");
                   period = value;
+                  const mine = ++asked;
                   drawChips();
                   chartHolder.classList.add("loading");
+                  let block;
                   try {
-                    chartHolder.replaceChildren(chartBlock(await api.get("/api/dashboard?period=" + value)));
+                    block = chartBlock(await api.get("/api/dashboard?period=" + value));
                   } catch (error) {
-                    ctx.fail(error);
-                  } finally {
-                    chartHolder.classList.remove("loading");
+                    if (error.status === 401) {
+                      ctx.fail(error);
+                      return;
+                    }
+                    block = failure(error, null);
+                  }
+                  if (mine === asked) {
+                    chartHolder.classList.remove("loading"); // only the last pick is drawn
+                    chartHolder.replaceChildren(block);
                   }
                 },
               },

@@ -23,9 +23,10 @@ async function copy(url) {
   }
 }
 
-function share(link) {
+// Into a chat as the bot's inline card; a sub-link as "CODE label" (the card carries its URL).
+function share(link, label) {
   tg.haptic();
-  if (!tg.shareInline(link.code)) {
+  if (!tg.shareInline(label ? link.code + " " + label : link.code)) {
     toast(_("Sharing into a chat is not available here: copy the link from Links instead."), "error");
   }
 }
@@ -89,7 +90,7 @@ export function linksScreen() {
                 "li.row",
                 { dataset: { label } },
                 h("span.grow", {}, label),
-                h("button.icon-button", { "aria-label": _("Remove"), onclick: () => removeSublink(label, ctx) }, "✕"),
+                h("button.icon-button", { "aria-label": _("Remove {label}", { label }), onclick: () => removeSublink(label, ctx) }, "✕"),
               ),
             ),
           )
@@ -106,38 +107,64 @@ export function linksScreen() {
   };
 }
 
-async function qrImage(link, label) {
-  const path = "/api/links/" + link.link_id + "/qr" + (label ? "?sub=" + encodeURIComponent(label) : "");
-  const blob = await api.blob(path);
-  return h("img.qr", { src: URL.createObjectURL(blob), alt: _("QR code of the link") });
+function qrPath(link, label) {
+  return "/api/links/" + link.link_id + "/qr" + (label ? "?sub=" + encodeURIComponent(label) : "");
 }
 
 function linkScreen(link) {
+  let objectUrl = null;
   return {
     async render(view, ctx) {
       let chosen = link.subs.find((s) => s.label === null) || link.subs[0];
+      let asked = 0;
       const holder = h("div.qr-holder");
       const urlBox = h("code.url");
       const chips = h("div.chips");
       const choose = async (sub) => {
         chosen = sub;
+        const mine = ++asked;
         urlBox.textContent = sub.url;
         chips.replaceChildren(
           ...link.subs.map((s) =>
-            h("button.chip" + (s === chosen ? ".active" : ""), { onclick: () => choose(s) }, s.label || _("Main link")),
+            h(
+              "button.chip" + (s === chosen ? ".active" : ""),
+              { "aria-pressed": s === chosen ? "true" : "false", onclick: () => choose(s) },
+              s.label || _("Main link"),
+            ),
           ),
         );
-        holder.replaceChildren(await qrImage(link, sub.label));
+        holder.classList.add("loading");
+        let image;
+        try {
+          const blob = await api.blob(qrPath(link, sub.label));
+          if (mine !== asked) {
+            return; // another sub-link was picked meanwhile: its picture wins
+          }
+          URL.revokeObjectURL(objectUrl);
+          objectUrl = URL.createObjectURL(blob);
+          image = h("img.qr", { src: objectUrl, alt: _("QR code of the link") });
+        } catch (error) {
+          if (mine !== asked) {
+            return;
+          }
+          image = h("p.field-error", { role: "alert" }, error.message);
+        }
+        holder.classList.remove("loading");
+        holder.replaceChildren(image);
       };
       await choose(chosen);
       const rows = link.subs.map((s) => h("div.sub-row", {}, h("b", {}, s.label || _("Main link")), counts(s)));
-      fill(view, 
+      fill(
+        view,
         h("h1.title", {}, link.title),
         link.subs.length > 1 ? chips : null,
-        h("div.card.center", {}, holder, urlBox, h("div.actions", {}, h("button.button.small", { onclick: () => copy(chosen.url) }, _("Copy")))),
+        h("div.card.center", {}, holder, urlBox, h("div.actions.center-actions", {}, h("button.button.small", { onclick: () => copy(chosen.url) }, _("Copy")))),
         section(_("Numbers"), rows),
       );
-      ctx.main({ text: _("Share"), run: async () => share(link) });
+      ctx.main({ text: _("Share"), run: async () => share(link, chosen.label) });
+    },
+    leave() {
+      URL.revokeObjectURL(objectUrl);
     },
   };
 }

@@ -101,6 +101,9 @@ function mine(card) {
       h("p", {}, card.result.outcome),
     );
   }
+  if (card.race.status === "finished") {
+    return h("div.card.me-card", {}, h("p", {}, _("You did not take part in this race.")));
+  }
   if (!card.me) {
     const text = card.can_join ? _("Join to take part: your points count from now on.") : _("You have no points in this race yet.");
     return h("div.card.me-card", {}, h("p", {}, text));
@@ -110,7 +113,7 @@ function mine(card) {
     {},
     h("div.big", {}, "#" + card.me.rank, h("span.hint", {}, " · ", card.me.score_text)),
     card.gap ? h("p.gap", {}, card.gap.text) : null,
-    card.provisional ? h("p.hint", {}, _("+{points} pending, counted once approved", { points: number(card.provisional) })) : null,
+    card.provisional ? h("p.hint", {}, _("+{points} pending, counted once approved", { points: card.provisional_text })) : null,
   );
 }
 
@@ -143,25 +146,26 @@ function boardScreen(raceId) {
       const status = h("div.live", { dataset: { state: "connecting" } }, _("Connecting…"));
       const holder = h("div");
       fill(view, status, holder);
+      let joinable = null;
+      const join = {
+        text: _("Join the race"),
+        run: async () => {
+          try {
+            show(await api.post("/api/races/" + raceId + "/join"));
+            tg.haptic("success");
+            toast(_("You're in!"));
+          } catch (error) {
+            tg.haptic("error");
+            toast(error.message, "error");
+          }
+        },
+      };
       const show = (fresh) => {
         card = fresh;
         drawCard(holder, card);
-        if (card.can_join) {
-          ctx.main({
-            text: _("Join the race"),
-            run: async () => {
-              try {
-                show(await api.post("/api/races/" + raceId + "/join"));
-                tg.haptic("success");
-                toast(_("You're in!"));
-              } catch (error) {
-                tg.haptic("error");
-                toast(error.message, "error");
-              }
-            },
-          });
-        } else {
-          ctx.main(null);
+        if (card.can_join !== joinable) {
+          joinable = card.can_join; // a live update leaves a pressed button alone
+          ctx.main(joinable ? join : null);
         }
       };
       show(card);
@@ -172,9 +176,19 @@ function boardScreen(raceId) {
             show(fresh);
           }
         },
-        (state, message) => {
+        async (state, detail) => {
           status.dataset.state = state;
-          status.textContent = state === "live" ? _("Live") : state === "gone" ? message : _("Reconnecting…");
+          status.textContent = state === "live" ? _("Live") : state === "gone" ? detail : _("Reconnecting…");
+          if (state === "reconnecting" && detail % 3 === 0) {
+            // A socket refused at once, again and again: is the session still valid?
+            try {
+              await api.get("/api/races/" + raceId);
+            } catch (error) {
+              if (error.status === 401 || error.status === 404) {
+                ctx.fail(error);
+              }
+            }
+          }
         },
       );
       timer = setInterval(() => {

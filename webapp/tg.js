@@ -68,8 +68,9 @@ export function start() {
 export function ready() {
   if (WebApp) {
     if (supports("6.1")) {
-      WebApp.setHeaderColor("bg_color");
-      WebApp.setBackgroundColor("bg_color");
+      // The page's own background: no seam under the header or past the page's ends.
+      WebApp.setHeaderColor("secondary_bg_color");
+      WebApp.setBackgroundColor("secondary_bg_color");
     }
     WebApp.ready();
   }
@@ -147,11 +148,25 @@ export function haptic(kind) {
   }
 }
 
-export function confirm(message) {
-  if (WebApp && supports("6.2")) {
-    return new Promise((resolve) => WebApp.showConfirm(message, (ok) => resolve(Boolean(ok))));
+let asking = false;
+
+// Yes or no from the user, in Telegram's own popup. A second question while one is open is
+// answered "no" (Telegram refuses two popups at once: a double tap).
+export async function confirm(message) {
+  if (asking) {
+    return false;
   }
-  return Promise.resolve(window.confirm(message));
+  asking = true;
+  try {
+    if (WebApp && supports("6.2")) {
+      return await new Promise((resolve) => WebApp.showConfirm(message, (ok) => resolve(Boolean(ok))));
+    }
+    return window.confirm(message);
+  } catch {
+    return false;
+  } finally {
+    asking = false;
+  }
 }
 
 // -- leaving the app for a chat

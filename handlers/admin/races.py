@@ -16,6 +16,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.errors import N_, Conflict, InvalidInput
+from bot.live import RaceFeed
 from bot.services.inputs import ascii_int
 from bot.services.offers import OfferService, check_title
 from bot.services.races import RaceDraft, RaceService, check_draft
@@ -325,6 +326,7 @@ async def cmd_race_cancel(
     command: CommandObject,
     races: RaceService,
     state: FSMContext,
+    feed: RaceFeed,
     confirmed: bool = False,
 ) -> None:
     race_id, _rest = race_id_of(command)
@@ -339,6 +341,7 @@ async def cmd_race_cancel(
         await ask(message, state, command, question, _("🗑 Yes, cancel it"))
         return
     race = await races.cancel(race_id)
+    await feed.publish(race.id)  # live boards close with the news
     await message.answer(_("Race #{id} cancelled.").format(id=race.id))
 
 
@@ -347,6 +350,7 @@ async def cmd_race_end(
     command: CommandObject,
     races: RaceService,
     state: FSMContext,
+    feed: RaceFeed,
     confirmed: bool = False,
 ) -> None:
     race_id, _rest = race_id_of(command)
@@ -359,6 +363,7 @@ async def cmd_race_end(
         await ask(message, state, command, question, _("🏁 Yes, end it"))
         return
     placings = await races.finish_now(race_id)
+    await feed.publish(race_id)  # live boards show the final places at once
     await message.answer(
         _("Race #{id} ended: {count} prize winners. Results are on their way.").format(
             id=race_id, count=len(placings)

@@ -422,3 +422,73 @@ async def test_without_inline_mode_sharing_says_what_to_do_instead(
     await expect(page.locator("#toast")).to_contain_text("copy the link from Links")
     assert await posted(page, "web_app_switch_inline_query") == []
     assert await posted(page, "web_app_request_write_access") == []  # they started the bot
+
+
+async def test_a_finished_race_shows_the_users_place_and_prize(
+    miniapp: MiniApp, stack: Stack, factory: Factory
+) -> None:
+    race = await stack.services.races.create(race_draft(title="Autumn cup"))
+    await tick(stack)
+    alice = await factory.affiliate(tg_id=ALICE, name="Alice")
+    await stack.services.referrals.register_start(
+        await factory.affiliate(tg_id=23), (await factory.link(alice)).code
+    )
+    await tick(stack)
+    await stack.services.races.finish_now(race.id)
+    page = await miniapp.open(ALICE)
+
+    await tab(page, "races")
+    await expect(page.locator(".race-row .when")).to_contain_text("Finished")
+    await page.click(f".race-row[data-race='{race.id}']")
+
+    await expect(page.locator(".me-card.result .big")).to_have_text("🏆 $50.00 + Hoodie")
+    await expect(page.locator(".me-card.result p")).not_to_be_empty()
+    assert not (await main_button(page))["visible"]
+
+
+async def test_a_race_gone_since_the_list_was_drawn_gets_a_designed_error_and_a_retry(
+    miniapp: MiniApp, stack: Stack
+) -> None:
+    race = await stack.services.races.create(race_draft(title="Doomed cup"))
+    await tick(stack)
+    page = await miniapp.open(ALICE)
+    await tab(page, "races")
+    await stack.services.races.cancel(race.id)
+
+    await page.click(f".race-row[data-race='{race.id}']")
+
+    error = page.locator(".empty.error")
+    await expect(error).to_contain_text(f"There is no race #{race.id}.")
+    await expect(error.get_by_role("button", name="Try again")).to_be_visible()
+    assert await back_visible(page)
+
+
+async def test_a_server_out_of_reach_at_the_start_is_said_with_a_retry(
+    miniapp: MiniApp, stack: Stack
+) -> None:
+    page = await miniapp.open(ALICE, ready=None, language="ru")
+    await page.context.route("**/api/session", lambda route: route.abort())
+
+    await page.reload()
+
+    await page.wait_for_selector("body[data-ready='unreachable']")
+    await expect(page.locator(".fatal")).to_contain_text("Нет связи с сервером")
+    await page.context.unroute("**/api/session")
+    await page.get_by_role("button", name="Попробовать снова").click()
+    await page.wait_for_selector("body[data-ready='dashboard']")
+
+
+async def test_a_narrow_phone_shows_big_russian_numbers_without_sideways_scrolling(
+    miniapp: MiniApp, stack: Stack, factory: Factory
+) -> None:
+    alice = await factory.affiliate(tg_id=ALICE, name="Alice")
+    await earn(stack, factory, alice, 123_456_789, "big")
+    page = await miniapp.open(ALICE, language="ru")
+
+    await page.set_viewport_size({"width": 320, "height": 640})
+
+    await expect(page.locator("td[data-period='today']").nth(5)).to_contain_text("1 234 567,89")
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow == 0

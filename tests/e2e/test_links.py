@@ -125,3 +125,22 @@ async def test_inline_mode_offers_the_affiliates_links_as_cards(
     assert f"https://aff.example/r/{link.code}" in results[0].input_message_content.message_text  # type: ignore[union-attr]
     assert reply.inline_answer.is_personal
     assert len(results) == 2
+
+
+async def test_inline_mode_shares_a_sub_link_named_after_the_code_and_only_ones_own(
+    stack: Stack, factory: Factory
+) -> None:
+    alice = stack.tg.user(1)
+    await alice.send("/start")
+    owner = await Affiliate.get(tg_id=1)
+    link = await factory.link(owner, await factory.offer("Casino"))
+    await stack.services.links.add_sublink(owner, "youtube")
+
+    sub = await alice.inline(f"{link.code} youtube")
+    unknown = await alice.inline(f"{link.code} tiktok")
+
+    card = sub.inline_answer.results[0].input_message_content.message_text  # type: ignore[union-attr]
+    plain = unknown.inline_answer.results[0].input_message_content.message_text  # type: ignore[union-attr]
+    assert f"https://aff.example/r/{link.code}/youtube" in card
+    assert plain.endswith(f"https://aff.example/r/{link.code}")  # no such label: the link
+    assert "tiktok" not in plain

@@ -282,3 +282,42 @@ def _served_api_routes() -> set[tuple[str, str]]:
         for route in app.router.routes()
         if route.resource is not None and route.resource.canonical.startswith("/api/")
     }
+
+
+async def test_a_live_board_hears_at_once_when_an_admin_cancels_or_ends_the_race(
+    http: Client, stack: Stack
+) -> None:
+    races = stack.services.races
+    doomed = await races.create(race_draft(title="Doomed cup"))
+    ending = await races.create(race_draft(title="Short cup"))
+    await jobs.tick_races(
+        races, stack.services.race_news, stack.services.lease, stack.services.feed
+    )
+    stack.services.feed.start()
+    await asyncio.wait_for(stack.services.feed.subscribed.wait(), 5)
+    admin = stack.tg.user(ADMIN_ID)
+    cancelled = await http.ws_connect(f"/ws/races/{doomed.id}?auth={quote(init_data(61))}")
+    ended = await http.ws_connect(
+        f"/ws/races/{ending.id}?auth={quote(init_data(62, language='ru'))}"
+    )
+    try:
+        await cancelled.receive_json(timeout=5)
+        await ended.receive_json(timeout=5)
+        asked = await admin.send(f"/race_cancel {doomed.id}")
+        await admin.press(asked.button("Yes, cancel it"))
+        gone = await cancelled.receive_json(timeout=5)
+        asked = await admin.send(f"/race_end {ending.id}")
+        await admin.press(asked.button("Yes, end it"))
+        final = await ended.receive_json(timeout=5)
+    finally:
+        await cancelled.close()
+        await ended.close()
+        await stack.services.feed.close()
+
+    assert gone == {
+        "type": "error",
+        "code": "not_found",
+        "error": f"There is no race #{doomed.id}.",
+    }
+    assert final["type"] == "card" and final["card"]["race"]["status"] == "finished"
+    assert final["card"]["result"] is None  # the viewer took no part

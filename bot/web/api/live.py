@@ -60,11 +60,20 @@ class Boards:
             await asyncio.wait_for(
                 viewer.ws.send_json({"type": "card", "card": card}), SEND_TIMEOUT
             )
+        except DomainError as exc:  # the race went away (cancelled) while watched
+            self.remove(race_id, viewer)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(viewer.ws.send_json(self.gone(exc, viewer)), SEND_TIMEOUT)
+                await viewer.ws.close()
         except (ConnectionError, TimeoutError, RuntimeError) as exc:
             logger.debug("race {} viewer dropped: {!r}", race_id, exc)
             self.remove(race_id, viewer)
             with contextlib.suppress(Exception):
                 await viewer.ws.close()
+
+    def gone(self, exc: DomainError, viewer: Viewer) -> dict[str, object]:
+        text = self.deps.i18n.gettext(exc.message, locale=viewer.locale).format(**exc.params)
+        return {"type": "error", "code": "not_found", "error": text}
 
     async def card(self, race_id: int, viewer: Viewer) -> dict[str, object]:
         with self.deps.i18n.context(), self.deps.i18n.use_locale(viewer.locale):
@@ -97,7 +106,7 @@ async def race_socket(request: web.Request) -> web.StreamResponse:
             if message.type is WSMsgType.ERROR:
                 break
     except DomainError as exc:  # the race went away while watched
-        await ws.send_json({"type": "error", "code": "not_found", "error": str(exc)})
+        await ws.send_json(boards.gone(exc, viewer))
     finally:
         boards.remove(race_id, viewer)
     return ws

@@ -155,6 +155,7 @@ def race_card(card: RaceCard, viewer: Affiliate, participants: int, locale: str)
         "can_join": card.can_join,
         "joined": card.joined,
         "provisional": card.provisional,
+        "provisional_text": render.amount(race, card.provisional, locale),
         "result": result,
     }
 
