@@ -453,6 +453,7 @@ async def test_a_race_gone_since_the_list_was_drawn_gets_a_designed_error_and_a_
     await tick(stack)
     page = await miniapp.open(ALICE)
     await tab(page, "races")
+    await expect(page.locator(f".race-row[data-race='{race.id}']")).to_be_visible()
     await stack.services.races.cancel(race.id)
 
     await page.click(f".race-row[data-race='{race.id}']")
