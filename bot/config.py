@@ -97,6 +97,8 @@ class Settings(DatabaseSettings):
     SHUTDOWN_DRAIN_SECONDS: float = Field(10.0, ge=0, le=600)
     MINIAPP_AUTH_MAX_AGE: int = Field(86_400, ge=60, le=30 * 86_400)
     CHANNEL_PREFIX: str = Field("affrace", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    POSTBACK_LOG_PER_OFFER: int = Field(1000, ge=10, le=1_000_000)
+    METRICS_TOKEN: SecretStr | None = None  # GET /metrics wants "Authorization: Bearer …"
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -189,6 +191,12 @@ class Settings(DatabaseSettings):
     def miniapp_url(self) -> str | None:
         """Where Telegram opens the Mini App; None unless PUBLIC_URL is https (Telegram's rule)."""
         return f"{self.PUBLIC_URL}/app" if self.PUBLIC_URL.startswith("https://") else None
+
+    @property
+    def local_url(self) -> str:
+        """This process's own HTTP server, from this machine (the admin's test postback)."""
+        host = "127.0.0.1" if self.WEB_HOST in ("0.0.0.0", "", "::") else self.WEB_HOST
+        return f"http://{host}:{self.WEB_PORT}"
 
     def is_admin(self, tg_id: int) -> bool:
         return tg_id in self.ADMIN_IDS

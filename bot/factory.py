@@ -23,7 +23,10 @@ from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR, compile_catalogues
 from bot.lease import Lease
 from bot.live import RaceFeed
+from bot.metrics import Metrics
+from bot.services.admin_desk import AdminDesk
 from bot.services.affiliates import AffiliateService
+from bot.services.audit import AuditLog
 from bot.services.balance import BalanceService
 from bot.services.channels import ChannelService
 from bot.services.click_loader import ClickLoader
@@ -34,6 +37,8 @@ from bot.services.links import LinkService, LinkUrls
 from bot.services.notices import ConversionNotices
 from bot.services.offers import OfferService
 from bot.services.outbox import OutboxService
+from bot.services.postback_log import PostbackJournal
+from bot.services.postback_test import PostbackTester
 from bot.services.postbacks import PostbackService
 from bot.services.races import RaceService
 from bot.services.referrals import ReferralService
@@ -43,6 +48,7 @@ from bot.services.tally import PostbackTally
 from bot.telegram.dispatcher import ParkedUpdates, RetryingDispatcher
 from bot.telegram.middlewares.guard import BanMiddleware, ThrottlingMiddleware
 from bot.telegram.middlewares.i18n import UserI18nMiddleware
+from bot.telegram.middlewares.metrics import MetricsMiddleware
 from bot.telegram.middlewares.user import UserMiddleware
 from bot.telegram.notifier import Notifier
 from bot.telegram.race_news import RaceNews
@@ -85,6 +91,10 @@ class Services:
     i18n: I18n
     feed: RaceFeed
     tally: PostbackTally
+    desk: AdminDesk
+    journal: PostbackJournal
+    tester: PostbackTester
+    metrics: Metrics
 
 
 def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
@@ -111,6 +121,12 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
         backlog_warn=settings.CLICK_SPOOL_BACKLOG_WARN,
     )
     postbacks.settle_clicks = click_loader.settle
+    metrics = Metrics()
+    sender.metrics = metrics
+    balance = BalanceService(minimum=settings.PAYOUT_MINIMUM)
+    stats = StatsService()
+    desk = AdminDesk(settings.ADMIN_IDS, balance, stats, AuditLog())
+    desk.forget_links = cache.clear  # a ban reaches the redirect at once
     return _wire(
         Services(
             outbox=outbox,
@@ -129,8 +145,8 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             conversions=conversions,
             postbacks=postbacks,
             channels=ChannelService(conversions),
-            balance=BalanceService(minimum=settings.PAYOUT_MINIMUM),
-            stats=StatsService(),
+            balance=balance,
+            stats=stats,
             notifier=Notifier(
                 i18n,
                 redis,
@@ -144,6 +160,10 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             i18n=i18n,
             feed=RaceFeed(redis, settings.CHANNEL_PREFIX),
             tally=PostbackTally(redis, settings.CHANNEL_PREFIX),
+            desk=desk,
+            journal=PostbackJournal(settings.POSTBACK_LOG_PER_OFFER),
+            tester=PostbackTester(lambda: settings.local_url),
+            metrics=metrics,
         )
     )
 
@@ -169,13 +189,17 @@ def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> R
         stats=services.stats,
         races=services.races,
         feed=services.feed,
+        desk=services.desk,
+        journal=services.journal,
+        tester=services.tester,
     )
     # Polling has no second delivery: an update that meets an outage is retried here. A
     # webhook answers 503 instead and Telegram sends the update again.
     dp.retry_for = 0.0 if settings.use_webhook else settings.UPDATE_RETRY_SECONDS
     dp.i18n = services.i18n
     dp.parked = ParkedUpdates(Path(settings.DATA_DIR) / "parked-updates.jsonl")
-    dp.update.outer_middleware(UserMiddleware(services.affiliates, settings.ADMIN_IDS))
+    dp.update.outer_middleware(MetricsMiddleware(services.metrics))
+    dp.update.outer_middleware(UserMiddleware(services.affiliates, services.desk))
     UserI18nMiddleware(services.i18n).setup(dp)
     throttling = ThrottlingMiddleware(redis, settings.THROTTLE_RATE)
     bans = BanMiddleware()
@@ -204,6 +228,7 @@ def create_scheduler_for(settings: Settings, services: Services) -> AsyncIOSched
         sender=services.sender,
         feed=services.feed,
         tick_seconds=settings.RACE_TICK_SECONDS,
+        metrics=services.metrics,
     )
 
 
@@ -232,5 +257,10 @@ def create_app(
             notifier=services.notifier,
             tally=services.tally,
             feed=services.feed,
+            desk=services.desk,
+            journal=services.journal,
+            metrics=services.metrics,
+            outbox=services.outbox,
+            lease=services.lease,
         ),
     )

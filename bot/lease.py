@@ -26,14 +26,19 @@ class Lease:
         self.key = f"lease:{name}"
         self.ttl_ms = int(ttl * 1000)
         self.token = uuid.uuid4().hex
+        self.held = False  # as last seen by hold() (metrics: which process holds it)
 
     async def hold(self) -> bool:
         """Take the lease if it is free, or renew it if it is ours; True while we hold it."""
+        self.held = False
         renewed = await self.redis.eval(RENEW, 1, self.key, self.token, self.ttl_ms)  # type: ignore[misc]
         if renewed:
+            self.held = True
             return True
         taken = await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms)
-        return bool(taken)
+        self.held = bool(taken)
+        return self.held
 
     async def release(self) -> None:
+        self.held = False
         await self.redis.eval(RELEASE, 1, self.key, self.token)  # type: ignore[misc]

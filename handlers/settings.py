@@ -118,9 +118,8 @@ def notifications_text() -> str:
     )
 
 
-async def open_notifications(query: CallbackQuery, user: Affiliate, settings: Settings) -> None:
-    admin = settings.is_admin(user.tg_id)
-    await show(query, notifications_text(), notifications_kb(muted_of(user), admin))
+async def open_notifications(query: CallbackQuery, user: Affiliate, is_admin: bool) -> None:
+    await show(query, notifications_text(), notifications_kb(muted_of(user), is_admin))
 
 
 async def toggle_notify(
@@ -128,15 +127,14 @@ async def toggle_notify(
     callback_data: SettingsCallback,
     user: Affiliate,
     affiliates: AffiliateService,
-    settings: Settings,
+    is_admin: bool,
 ) -> None:
     sign, value = callback_data.value[:1], callback_data.value[1:]
     category = next((c for c in Category if c.value == value), None)
     if sign not in {"0", "1"} or category is None:
         raise InvalidInput(N_("This button is out of date."))
     await affiliates.set_muted(user, category, muted=sign == "0")
-    admin = settings.is_admin(user.tg_id)
-    await show(query, notifications_text(), notifications_kb(muted_of(user), admin))
+    await show(query, notifications_text(), notifications_kb(muted_of(user), is_admin))
 
 
 def router() -> Router:

@@ -121,3 +121,34 @@ class ConfirmCallback(CallbackData, prefix="cf"):
 
     token: Annotated[str, Field(min_length=8, max_length=8, pattern=r"^[0-9a-f]{8}$")]
     yes: bool = False
+
+
+class AdminAction(StrEnum):
+    HOME = "h"
+    COMMANDS = "cmd"
+    AFFILIATES = "a"
+    CARD = "c"
+    BAN = "ban"
+    UNBAN = "unb"
+    PAYOUTS = "p"
+    PAY_OK = "pok"
+    PAY_NO = "pno"
+    TO_PAY = "tp"
+    PAID = "pd"
+    REVIEWS = "v"
+    POSTBACKS = "pb"
+    POSTBACK_LOG = "pbl"
+    TEST_FIRE = "tf"
+    AUDIT = "au"
+    ADMINS = "ad"
+    PROMOTE = "pro"
+    DEMOTE = "dem"
+
+
+class AdminCallback(CallbackData, prefix="adm"):
+    """The admin panel's buttons. `id` is what the action is about: an affiliate, a payout
+    request, an offer, or a Telegram id (admins)."""
+
+    action: AdminAction
+    id: Annotated[int, Field(ge=0, le=2**53)] = 0
+    page: Page = 0

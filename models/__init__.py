@@ -2,6 +2,7 @@
 bot/services."""
 
 from models.affiliate import Affiliate, Category
+from models.audit import AuditEntry, PostbackLog
 from models.conversions import JOIN_EVENT, Conversion, ConversionStatus
 from models.invites import ChannelInvite
 from models.ledger import LedgerEntry, LedgerKind
@@ -17,6 +18,7 @@ __all__ = [
     "JOIN_EVENT",
     "Affiliate",
     "AffiliateRate",
+    "AuditEntry",
     "Category",
     "ChannelInvite",
     "Click",
@@ -30,6 +32,7 @@ __all__ = [
     "Outbox",
     "PayoutRequest",
     "PayoutStatus",
+    "PostbackLog",
     "Race",
     "RaceEntry",
     "RaceMetric",

@@ -28,6 +28,9 @@ class Affiliate(Model):
     tg_language = fields.CharField(max_length=16, null=True)
     language = fields.CharField(max_length=8, null=True)
     is_banned = fields.BooleanField(default=False, db_default=False)
+    ban_reason = fields.CharField(max_length=256, default="", db_default="")
+    # Promoted by another admin; those in ADMIN_IDS are admins whatever this says.
+    is_admin = fields.BooleanField(default=False, db_default=False)
     timezone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
     notify = fields.BooleanField(default=True, db_default=True)  # superseded by `muted`
     muted = fields.CharField(max_length=64, default="", db_default="")  # Category values, ","

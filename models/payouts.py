@@ -16,6 +16,7 @@ class PayoutStatus(StrEnum):
     OPEN = "open"
     APPROVED = "approved"
     REJECTED = "rejected"
+    PAID = "paid"  # approved, and the money sent (with the admin's reference)
 
 
 class PayoutRequest(Model):
@@ -32,6 +33,8 @@ class PayoutRequest(Model):
     note = fields.CharField(max_length=256, default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     decided_at = fields.DatetimeField(null=True)
+    reference = fields.CharField(max_length=128, default="", db_default="")
+    paid_at = fields.DatetimeField(null=True)
 
     affiliate_id: int
 

@@ -8,6 +8,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.lease import Lease
 from bot.live import RaceFeed
+from bot.metrics import Metrics
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
 from bot.telegram.notifier import Notifier
@@ -24,7 +25,7 @@ JOB_DEFAULTS: dict[str, Any] = {
 OUTBOX_EVERY = 5
 
 
-def create_scheduler(
+def create_scheduler(  # noqa: PLR0913 - the wiring of every job's services, by name
     *,
     lease: Lease,
     notifier: Notifier,
@@ -34,6 +35,7 @@ def create_scheduler(
     sender: OutboxSender,
     feed: RaceFeed,
     tick_seconds: int,
+    metrics: Metrics | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
 
@@ -45,6 +47,14 @@ def create_scheduler(
     add(jobs.keep_lease, 10, lease=lease)
     add(jobs.sweep_notices, 30, notifier=notifier, lease=lease)
     add(jobs.approve_held_conversions, 60, conversions=conversions, lease=lease)
-    add(jobs.tick_races, tick_seconds, races=races, news=race_news, lease=lease, feed=feed)
+    add(
+        jobs.tick_races,
+        tick_seconds,
+        races=races,
+        news=race_news,
+        lease=lease,
+        feed=feed,
+        metrics=metrics,
+    )
     add(jobs.send_outbox, OUTBOX_EVERY, sender=sender, lease=lease, seconds=OUTBOX_EVERY - 0.5)
     return scheduler

@@ -6,6 +6,7 @@ With several processes, each job first checks the lease: only its holder does th
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec
 
@@ -14,6 +15,7 @@ from loguru import logger
 from bot.errors import outage
 from bot.lease import Lease
 from bot.live import RaceFeed
+from bot.metrics import Metrics
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
 from bot.telegram.notifier import Notifier
@@ -67,7 +69,13 @@ async def approve_held_conversions(conversions: ConversionService, lease: Lease)
 
 
 @waits_out_outages
-async def tick_races(races: RaceService, news: RaceNews, lease: Lease, feed: RaceFeed) -> None:
+async def tick_races(
+    races: RaceService,
+    news: RaceNews,
+    lease: Lease,
+    feed: RaceFeed,
+    metrics: Metrics | None = None,
+) -> None:
     """Start due races, tick running ones, remind, finalise ended ones, announce results.
 
     Every step is a guarded transition or keyed in the outbox, so a rerun (or a restart in the
@@ -85,11 +93,14 @@ async def tick_races(races: RaceService, news: RaceNews, lease: Lease, feed: Rac
             await feed.publish(race.id)
     for race, label in await races.due_reminders():
         await news.remind(race, label)
+    started = time.perf_counter()
     for race in await races.running():
         result = await races.tick(race)
         if result.changed:  # live boards hear of the standings that moved
             await feed.publish(race.id)
         await news.after_tick(result)
+    if metrics is not None:
+        metrics.tick_seconds.observe(time.perf_counter() - started)
     for race in await races.results_due():
         queued = await news.results(race)
         logger.info("race {} results queued for {} participants", race.id, queued)

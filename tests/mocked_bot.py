@@ -19,6 +19,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     AnswerInlineQuery,
     CreateChatInviteLink,
+    DeleteMyCommands,
     DeleteWebhook,
     EditMessageReplyMarkup,
     EditMessageText,
@@ -46,6 +47,12 @@ class MockedSession(BaseSession):
         self.requests: list[TelegramMethod[Any]] = []
         self.queued: deque[Any] = deque()
         self._ids = itertools.count(1000)
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        """The texts of the messages sent to `chat_id`, in order."""
+        return [
+            r.text for r in self.requests if isinstance(r, SendMessage) and r.chat_id == chat_id
+        ]
 
     def queue(self, result: Any) -> None:
         """The next request gets this result (or raises it, when it is an exception)."""
@@ -99,6 +106,7 @@ class MockedSession(BaseSession):
                 AnswerCallbackQuery,
                 AnswerInlineQuery,
                 DeleteWebhook,
+                DeleteMyCommands,
                 SetWebhook,
                 PinChatMessage,
                 SetMyCommands,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot.i18n import LANGUAGES
@@ -83,8 +84,9 @@ class AffiliateService:
         return await Affiliate.get(id=affiliate_id)
 
     async def admins(self, admin_ids: frozenset[int]) -> list[Affiliate]:
-        """The admins who have started the bot (the others have no chat to write to)."""
-        return await Affiliate.filter(tg_id__in=admin_ids).order_by("tg_id")
+        """The admins who have started the bot (the others have no chat to write to): those
+        of the configuration and those an admin promoted."""
+        return await Affiliate.filter(Q(tg_id__in=admin_ids) | Q(is_admin=True)).order_by("tg_id")
 
     async def mark_started(self, affiliate: Affiliate) -> bool:
         """Record the first /start; True only for the one call that did it."""

@@ -51,6 +51,7 @@ class Payout:
     affiliate_username: str | None = None
     note: str = ""  # the admin's reason, for a decision
     requested_at: datetime | None = None
+    reference: str = ""  # the admin's reference of the transfer, once paid
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,33 @@ class BalanceService:
         )
         return [self._view(r, r.affiliate) for r in rows]
 
+    async def approved_unpaid(self) -> list[Payout]:
+        """Approved requests whose transfer is not marked as made yet, oldest first."""
+        rows = (
+            await PayoutRequest.filter(status=PayoutStatus.APPROVED)
+            .order_by("id")
+            .select_related("affiliate")
+        )
+        return [self._view(r, r.affiliate) for r in rows]
+
+    async def mark_paid(self, request_id: int, reference: str) -> Payout:
+        """An approved request's money was sent: its reference is kept; once only."""
+        if not reference:
+            raise InvalidInput(N_("Give the transfer's reference, e.g. its transaction id."))
+        request = await PayoutRequest.get_or_none(id=request_id).select_related("affiliate")
+        if request is None:
+            raise NotFound(N_("There is no payout request #{id}."), id=request_id)
+        moved = await PayoutRequest.filter(id=request_id, status=PayoutStatus.APPROVED).update(
+            status=PayoutStatus.PAID, reference=reference[:128], paid_at=self.clock()
+        )
+        if not moved:
+            raise Conflict(
+                N_("Payout request #{id} is not waiting to be paid (approve it first)."),
+                id=request_id,
+            )
+        request.status, request.reference = PayoutStatus.PAID, reference[:128]
+        return self._view(request, request.affiliate)
+
     async def decide(self, request_id: int, approve: bool, note: str = "") -> Payout:
         """Approve (the money has left) or reject (it returns to the balance), exactly once."""
         note = "".join(c for c in note if c.isprintable())
@@ -300,6 +328,7 @@ class BalanceService:
             affiliate.username,
             request.note or "",
             request.created_at,
+            request.reference or "",
         )
 
 

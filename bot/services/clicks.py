@@ -75,6 +75,7 @@ class Target:
     target_url: str | None
     active: bool
     pattern: str | None = None  # compile_target() of target_url, for URL offers
+    banned: bool = False  # the affiliate is banned: the visitor goes on, nothing is counted
 
 
 TargetCache = TtlCache[str, "Target | None"]
@@ -107,6 +108,7 @@ class ClickService:
         self._stale_logged = 0.0
         self._away_until = 0.0
         self._ids: Iterator[str] = iter(())
+        self.tracked = 0  # clicks written to the spool since the start (metrics)
 
     @property
     def lost(self) -> int:
@@ -118,7 +120,7 @@ class ClickService:
         hit, target = self.cache.get(code)
         if hit:
             return target
-        link = await Link.get_or_none(code=code).select_related("offer")
+        link = await Link.get_or_none(code=code).select_related("offer", "affiliate")
         target = None
         if link is not None:
             offer = link.offer
@@ -139,6 +141,7 @@ class ClickService:
                 target_url=offer.target_url if offer else None,
                 active=offer.is_active if offer else True,
                 pattern=pattern,
+                banned=link.affiliate.is_banned,
             )
         self.cache.put(code, target)
         return target
@@ -219,6 +222,8 @@ class ClickService:
         """Record one click in the spool and return the URL to send the visitor to."""
         target = await self._active(code)
         sub = await self._label(target, sub)
+        if target.banned:  # a banned affiliate's link still works for the visitor
+            return self.destination(target, "", sub)
         user_agent = clean_header(user_agent, 256)
         click_id = self._click_id()
         self.spool.append(
@@ -234,6 +239,7 @@ class ClickService:
                 target.offer_id,
             )
         )
+        self.tracked += 1
         return self.destination(target, click_id, sub)
 
     def _click_id(self) -> str:

@@ -41,6 +41,7 @@ class Verdict(StrEnum):
     STORED = "stored"  # something new happened: a conversion stored or its status moved
     DUPLICATE = "duplicate"  # a repeat: nothing changed, the first result is told again
     REJECTED = "rejected"
+    TEST = "test"  # a test postback (test=1): valid as sent, nothing stored
 
 
 class Refusal(StrEnum):
@@ -76,6 +77,7 @@ class LinkRef:
 
     id: int
     affiliate_id: int
+    banned: bool = False  # the affiliate is banned: nothing through it counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from bot.services.conversions import (
     ConversionService,
     LinkRef,
     Refusal,
+    Verdict,
     refused,
 )
 from bot.services.inputs import ascii_int, tg_id
@@ -235,22 +236,30 @@ async def attribute(
         conn = connection()
         rows = await conn.execute_query_dict(
             "SELECT c.id, c.sub, c.is_bot, c.created_at, l.id AS link_id, l.affiliate_id, "
-            "l.offer_id FROM click c JOIN link l ON l.id = c.link_id "
+            "l.offer_id, a.is_banned FROM click c JOIN link l ON l.id = c.link_id "
+            "JOIN affiliate a ON a.id = l.affiliate_id "
             "WHERE c.click_id = {p1}".format(**placeholders(conn, 1)),
             [reference.click_id],
         )
         if not rows or rows[0]["offer_id"] != offer.id:
             return None
         row = rows[0]
-        link = LinkRef(id=row["link_id"], affiliate_id=row["affiliate_id"])
+        link = LinkRef(
+            id=row["link_id"], affiliate_id=row["affiliate_id"], banned=bool(row["is_banned"])
+        )
         click = ClickRef(
             id=row["id"], is_bot=bool(row["is_bot"]), created_at=as_datetime(row["created_at"])
         )
         return link, click, row["sub"]
-    by_code = await Link.get_or_none(code=reference.code, offer_id=offer.id)
+    by_code = await Link.get_or_none(code=reference.code, offer_id=offer.id).select_related(
+        "affiliate"
+    )
     if by_code is None:
         return None
-    return LinkRef(id=by_code.id, affiliate_id=by_code.affiliate_id), None, reference.sub
+    link = LinkRef(
+        id=by_code.id, affiliate_id=by_code.affiliate_id, banned=by_code.affiliate.is_banned
+    )
+    return link, None, reference.sub
 
 
 class PostbackService:
@@ -292,6 +301,13 @@ class PostbackService:
         claim = await self._claim(offer, params)
         if isinstance(claim, Answer):
             return claim
+        if params.get("test") == "1":  # an integration check: everything but the storing
+            return Answer(
+                Verdict.TEST,
+                status=claim.status,
+                reason=f"valid: a {claim.event} for affiliate #{claim.link.affiliate_id} "
+                f"would be stored as {claim.status.value}; nothing was stored (test=1)",
+            )
         return await self.conversions.record(claim)
 
     async def _claim(self, offer: Offer, params: Mapping[str, str]) -> Claim | Answer:
@@ -305,6 +321,8 @@ class PostbackService:
         if attributed is None:
             return refused(Refusal.UNKNOWN, "unknown click_id or code for this offer")
         link, click, sub = attributed
+        if link.banned:
+            return refused(Refusal.FORBIDDEN, "the affiliate of this click is banned")
         if fields.converter is not None and await Affiliate.exists(
             id=link.affiliate_id, tg_id=fields.converter
         ):

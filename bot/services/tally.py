@@ -29,6 +29,8 @@ class PostbackTally:
         return f"{self.prefix}:postbacks:{self.clock():%Y-%m-%d}"
 
     async def count(self, verdict: Verdict) -> None:
+        if verdict is Verdict.TEST:  # an admin's or advertiser's check, not traffic
+            return
         key = self._key()
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -40,7 +42,7 @@ class PostbackTally:
 
     async def today(self) -> dict[str, int]:
         raw: dict[bytes | str, bytes | str] = await self.redis.hgetall(self._key())  # type: ignore[misc]
-        counts = {v.value: 0 for v in Verdict}
+        counts = {v.value: 0 for v in Verdict if v is not Verdict.TEST}
         for name, n in raw.items():
             label = name.decode() if isinstance(name, bytes) else str(name)
             if label in counts:

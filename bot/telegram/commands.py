@@ -26,7 +26,7 @@ EVERYONE = (
     ("help", N_("How it works")),
 )
 ADMINS = (
-    ("admin", N_("Admin commands")),
+    ("admin", N_("Admin panel")),
     ("offers", N_("Offers")),
     ("races", N_("Races: list and manage")),
     ("race_new", N_("New race")),
@@ -54,17 +54,24 @@ async def publish_commands(bot: Bot, i18n: I18n, admin_ids: frozenset[int]) -> N
             language_code=code,
         )
     for admin in sorted(admin_ids):
-        for language in LANGUAGES:
-            code = None if language == DEFAULT_LANGUAGE else language
-            try:
+        await publish_admin_commands(bot, i18n, admin, is_admin=True)
+
+
+async def publish_admin_commands(bot: Bot, i18n: I18n, tg_id: int, *, is_admin: bool) -> None:
+    """The admin commands in `tg_id`'s chat (an admin promoted), or none (one removed)."""
+    for language in LANGUAGES:
+        code = None if language == DEFAULT_LANGUAGE else language
+        scope = BotCommandScopeChat(chat_id=tg_id)
+        try:
+            if is_admin:
                 await bot.set_my_commands(
-                    commands(i18n, language, EVERYONE + ADMINS),
-                    scope=BotCommandScopeChat(chat_id=admin),
-                    language_code=code,
+                    commands(i18n, language, EVERYONE + ADMINS), scope=scope, language_code=code
                 )
-            except TelegramAPIError as exc:  # "chat not found" before the admin's first /start
-                logger.warning("could not set the admin commands for {}: {}", admin, exc)
-                break
+            else:
+                await bot.delete_my_commands(scope=scope, language_code=code)
+        except TelegramAPIError as exc:  # "chat not found" before the admin's first /start
+            logger.warning("could not set the admin commands for {}: {}", tg_id, exc)
+            return
 
 
 async def publish_menu_button(bot: Bot, app_url: str | None) -> None:

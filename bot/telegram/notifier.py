@@ -32,7 +32,7 @@ from bot.services.outbox import Letter, OutboxService
 from bot.services.referrals import ReferralNotice, ReferralService
 from bot.telegram.render import person, review_reason
 from bot.telegram.sender import OutboxSender
-from models import Category, PayoutStatus
+from models import Affiliate, Category, PayoutStatus
 
 REFERRALS = "ref"
 CONVERSIONS = "conv"
@@ -246,6 +246,31 @@ class Notifier:
                 text += "\n" + _("Reason: {reason}").format(reason=escape(payout.note))
             key = f"payout:{payout.id}:{payout.status.value}"
             return await self.send(key, affiliate.tg_id, text)
+
+    async def payout_paid(self, payout: Payout) -> bool:
+        """Tell the affiliate their money was sent, with the transfer's reference."""
+        affiliate = await self.affiliates.get(payout.affiliate_id)
+        locale = self._locale(affiliate.language, affiliate.tg_language)
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            text = _("💸 Your payout of {amount} was sent. Reference: {reference}").format(
+                amount=format_money(payout.amount_minor, payout.currency, locale),
+                reference=escape(payout.reference),
+            )
+            return await self.send(f"payout:{payout.id}:paid", affiliate.tg_id, text)
+
+    async def ban_changed(self, affiliate: Affiliate, serial: int) -> bool:
+        """Tell an affiliate they were banned (and why) or let back in. Always told."""
+        locale = self._locale(affiliate.language, affiliate.tg_language)
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            if affiliate.is_banned:
+                text = _(
+                    "⛔ Your access to the programme is suspended: your links no longer count "
+                    "and payouts are on hold.\nReason: {reason}"
+                ).format(reason=escape(affiliate.ban_reason))
+            else:
+                text = _("✅ Your access to the programme is restored. Welcome back!")
+            state = "ban" if affiliate.is_banned else "unban"
+            return await self.send(f"{state}:{affiliate.id}:{serial}", affiliate.tg_id, text)
 
     async def held_for_review(
         self, conversion_id: int, why: str, admin_ids: frozenset[int]

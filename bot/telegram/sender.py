@@ -27,6 +27,7 @@ from aiogram.exceptions import (
 from loguru import logger
 
 from bot.lease import Lease
+from bot.metrics import Metrics
 from bot.services.affiliates import AffiliateService
 from bot.services.outbox import OutboxService
 from models import Outbox
@@ -99,6 +100,7 @@ class OutboxSender:
         self._draining = asyncio.Lock()  # one drain at a time: a row is never sent twice
         self._lease: Lease | None = None  # set by start(): wake() delivers while we hold it
         self._woken: asyncio.Task[None] | None = None
+        self.metrics: Metrics | None = None  # sends by result, when wired
 
     def _pacer(self, row: Outbox) -> Pacer:
         return self.paid_pacer if self.paid_pacer is not None and row.bulk else self.pacer
@@ -159,19 +161,28 @@ class OutboxSender:
                 await self.bot.send_message(row.chat_id, row.text, allow_paid_broadcast=paid)
             except TelegramRetryAfter as exc:
                 logger.warning("flood limit: waiting {} s", exc.retry_after)
+                self.count("flood_wait")
                 await pacer.sleep(float(exc.retry_after))
                 continue
             except TelegramForbiddenError:
                 await self.affiliates.mark_blocked(row.chat_id)
                 await self.outbox.done(row, "blocked by the user")
+                self.count("blocked")
                 return 0
             except TelegramBadRequest as exc:
                 await self.outbox.done(row, exc.message)
+                self.count("failed")
                 return 0
             except TelegramNetworkError as exc:
                 await self.outbox.retry_later(row, exc.message)
+                self.count("retry")
                 return 0
             finally:
                 pacer.record(row.chat_id)
             await self.outbox.done(row)
+            self.count("sent")
             return 1
+
+    def count(self, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.sends.labels(result).inc()

@@ -11,7 +11,7 @@ from loguru import logger
 from redis.asyncio import Redis
 
 from bot.errors import outage
-from bot.web import health, postback, redirect, webhook
+from bot.web import health, metrics, postback, redirect, webhook
 from bot.web.api import live, static, views
 from bot.web.api.auth import api_guard
 from bot.web.api.deps import API, ApiDeps
@@ -119,4 +119,5 @@ def create_web_app(
     views.setup(app)
     live.setup(app, api)
     static.setup(app)
+    metrics.setup(app, api)
     return app

@@ -95,20 +95,28 @@ def _surrogate(text: str) -> bool:
 
 
 async def postback(request: web.Request) -> web.Response:
-    answer = await _answer(request)
-    await request.app[API].tally.count(answer.verdict)  # today's postbacks by outcome
-    return reply(answer)
-
-
-async def _answer(request: web.Request) -> Answer:
+    ip = client_ip(request, request.app[SETTINGS].TRUST_PROXY_HEADERS)
     offer_id = ascii_int(request.match_info["offer_id"])
+    params: dict[str, str] = dict(request.query)
+    answer = await _answer(request, offer_id, params, ip)
+    response = reply(answer)
+    deps = request.app[API]
+    await deps.tally.count(answer.verdict)  # today's postbacks by outcome
+    deps.metrics.postbacks.labels(answer.verdict.value).inc()
+    # The admins' postback log (masked, in the background): rejected ones too.
+    deps.journal.note(offer_id, params, ip, answer.verdict.value, response.status, answer.reason)
+    return response
+
+
+async def _answer(
+    request: web.Request, offer_id: int | None, params: dict[str, str], ip: str
+) -> Answer:
     if offer_id is None:
         return refused(Refusal.UNKNOWN, "unknown offer")
     try:
-        params = await read_params(request)
+        params.update(await read_params(request))
     except BadBody as exc:
         return refused(Refusal.INVALID, str(exc))
-    ip = client_ip(request, request.app[SETTINGS].TRUST_PROXY_HEADERS)
     answer = await request.app[POSTBACKS].postback(offer_id, params, ip)
     if answer.verdict is Verdict.STORED and answer.affiliate_id is not None:
         request.app[NOTIFIER].conversion_stored(answer.affiliate_id)

@@ -13,7 +13,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.errors import N_, InvalidInput
+from bot.services.admin_desk import AdminDesk
 from bot.services.amounts import check_currency, format_money
+from bot.services.audit import Actor
 from bot.services.balance import BalanceService
 from bot.services.conversions import ConversionService
 from bot.services.inputs import tg_id
@@ -22,6 +24,7 @@ from bot.telegram.notifier import Notifier
 from bot.telegram.render import person, review_reason
 from handlers.admin.confirm import ask
 from handlers.admin.parsing import leading_id, parse_rate_change, parse_rate_target
+from models import Affiliate
 
 
 def conversion_id(command: CommandObject) -> tuple[int, str]:
@@ -36,11 +39,24 @@ def payout_id(command: CommandObject) -> tuple[int, str]:
     )
 
 
-async def cmd_rate(message: Message, command: CommandObject, offers: OfferService) -> None:
+async def cmd_rate(
+    message: Message,
+    command: CommandObject,
+    offers: OfferService,
+    desk: AdminDesk,
+    user: Affiliate,
+) -> None:
     affiliate, offer_id, what, value = parse_rate_target(command.args or "")
     offer = await offers.get(offer_id)
     rate = await offers.set_rate(
         affiliate, offer_id, parse_rate_change(what, value, offer.currency)
+    )
+    await desk.audit.record(
+        Actor.of(user),
+        "rate.set" if rate is not None else "rate.clear",
+        f"tg {affiliate} · offer #{offer_id}",
+        None,
+        {"what": what, "value": value} if rate is not None else None,
     )
     if rate is None:
         await message.answer(_("✅ The affiliate gets the offer's own rates again."))
@@ -68,6 +84,8 @@ async def cmd_review(
     command: CommandObject,
     conversions: ConversionService,
     state: FSMContext,
+    desk: AdminDesk,
+    user: Affiliate,
     confirmed: bool = False,
 ) -> None:
     number, _rest = conversion_id(command)
@@ -78,6 +96,13 @@ async def cmd_review(
         await ask(message, state, command, question, _("❌ Yes, reject it"))
         return
     status = await conversions.decide_review(number, command.command == "review_ok")
+    await desk.audit.record(
+        Actor.of(user),
+        "conversion.review",
+        f"conversion #{number}",
+        {"status": "held"},
+        {"status": status.value},
+    )
     await message.answer(
         _("Conversion #{id} is now {status}.").format(id=number, status=status.value)
     )
@@ -100,7 +125,8 @@ async def cmd_payouts(message: Message, balance: BalanceService, i18n: I18n) -> 
 async def cmd_payout_decide(
     message: Message,
     command: CommandObject,
-    balance: BalanceService,
+    desk: AdminDesk,
+    user: Affiliate,
     notifier: Notifier,
     state: FSMContext,
     confirmed: bool = False,
@@ -114,7 +140,7 @@ async def cmd_payout_decide(
         ).format(id=request_id, reason=escape(note) if note else _("(none given)"))
         await ask(message, state, command, question, _("❌ Yes, reject it"))
         return
-    payout = await balance.decide(request_id, approve, note)
+    payout = await desk.decide_payout(user, request_id, approve, note)  # audited
     await message.answer(
         _("Payout #{id} approved.").format(id=payout.id)
         if approve
@@ -126,7 +152,8 @@ async def cmd_payout_decide(
 async def cmd_adjust(
     message: Message,
     command: CommandObject,
-    balance: BalanceService,
+    desk: AdminDesk,
+    user: Affiliate,
     notifier: Notifier,
     i18n: I18n,
     state: FSMContext,
@@ -141,7 +168,7 @@ async def cmd_adjust(
     currency = check_currency(parts[2])
     locale = i18n.current_locale
     if not confirmed:
-        who, minor = await balance.check_adjustment(affiliate, parts[1], currency, parts[3])
+        who, minor = await desk.balance.check_adjustment(affiliate, parts[1], currency, parts[3])
         shown = format_money(minor, currency, locale)
         question = _("Adjust the balance of {who} by {amount}? They are told: {reason}").format(
             who=person(who.display_name, who.username, who.tg_id),
@@ -150,7 +177,7 @@ async def cmd_adjust(
         )
         await ask(message, state, command, question, _("✅ Yes, adjust"))
         return
-    done = await balance.adjust(affiliate, parts[1], currency, parts[3])
+    done = await desk.adjust(user, affiliate, parts[1], currency, parts[3])  # audited
     await message.answer(
         _("✅ Adjustment #{id}: {amount} for {who}. Their balance is now {balance}.").format(
             id=done.entry_id,

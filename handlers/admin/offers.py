@@ -13,11 +13,13 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.errors import N_, InvalidInput
+from bot.services.admin_desk import AdminDesk
 from bot.services.amounts import format_money
+from bot.services.audit import Actor, offer_state
 from bot.services.offers import OfferService
 from handlers.admin.confirm import ask
 from handlers.admin.parsing import leading_id, parse_offer_command, parse_offer_edit
-from models import Offer
+from models import Affiliate, Offer
 
 
 def offer_line(offer: Offer, locale: str) -> str:
@@ -42,14 +44,27 @@ async def cmd_offers(message: Message, offers: OfferService, i18n: I18n) -> None
 
 
 async def cmd_offer_add(
-    message: Message, command: CommandObject, offers: OfferService, i18n: I18n
+    message: Message,
+    command: CommandObject,
+    offers: OfferService,
+    i18n: I18n,
+    desk: AdminDesk,
+    user: Affiliate,
 ) -> None:
     offer = await offers.create(parse_offer_command(command.args or ""))
+    await desk.audit.record(
+        Actor.of(user), "offer.create", f"offer #{offer.id}", None, offer_state(offer)
+    )
     await message.answer(_("✅ Offer created:") + "\n" + offer_line(offer, i18n.current_locale))
 
 
 async def cmd_offer_edit(
-    message: Message, command: CommandObject, offers: OfferService, i18n: I18n
+    message: Message,
+    command: CommandObject,
+    offers: OfferService,
+    i18n: I18n,
+    desk: AdminDesk,
+    user: Affiliate,
 ) -> None:
     offer_id, rest = parse_id(command)
     field, _sep, value = rest.partition(" ")
@@ -57,16 +72,33 @@ async def cmd_offer_edit(
         raise InvalidInput(
             N_("Usage: /offer_edit ID FIELD VALUE, e.g. /offer_edit 3 title New name")
         )
-    patch = parse_offer_edit(field, value, await offers.get(offer_id))
+    before = await offers.get(offer_id)
+    patch = parse_offer_edit(field, value, before)
     offer = await offers.update(offer_id, patch)
+    await desk.audit.record(
+        Actor.of(user), "offer.edit", f"offer #{offer.id}", offer_state(before), offer_state(offer)
+    )
     await message.answer(_("✅ Offer updated:") + "\n" + offer_line(offer, i18n.current_locale))
 
 
 async def cmd_offer_toggle(
-    message: Message, command: CommandObject, offers: OfferService, i18n: I18n
+    message: Message,
+    command: CommandObject,
+    offers: OfferService,
+    i18n: I18n,
+    desk: AdminDesk,
+    user: Affiliate,
 ) -> None:
     offer_id, _rest = parse_id(command)
+    was = (await offers.get(offer_id)).is_active
     offer = await offers.set_active(offer_id, command.command == "offer_on")
+    await desk.audit.record(
+        Actor.of(user),
+        "offer.active",
+        f"offer #{offer.id}",
+        {"active": was},
+        {"active": offer.is_active},
+    )
     await message.answer(offer_line(offer, i18n.current_locale))
 
 
@@ -95,6 +127,8 @@ async def cmd_offer_postback(
     offers: OfferService,
     settings: Settings,
     state: FSMContext,
+    desk: AdminDesk,
+    user: Affiliate,
     confirmed: bool = False,
 ) -> None:
     offer_id, _rest = parse_id(command)
@@ -108,6 +142,9 @@ async def cmd_offer_postback(
         return
     if command.command == "offer_secret":
         offer = await offers.rotate_secret(offer_id)
+        await desk.audit.record(  # never the secrets themselves
+            Actor.of(user), "offer.secret", f"offer #{offer.id}", None, {"secret": "rotated"}
+        )
     else:
         offer = await offers.get(offer_id)
     await message.answer(postback_text(offer, settings.PUBLIC_URL))

@@ -31,7 +31,9 @@ except ImportError:  # pragma: no cover - the dev extra installs it
     async_playwright = None  # type: ignore[assignment]
 
 HERE = Path(__file__).resolve().parent
-SCREENSHOTS = HERE.parents[1] / "docs" / "screenshots"
+# Where the screenshots go: .cache/screenshots/ by default (a test run changes no tracked
+# file); SCREENSHOTS_DIR=docs/screenshots refreshes the README's.
+SCREENSHOTS = HERE.parents[1] / os.environ.get("SCREENSHOTS_DIR", ".cache/screenshots")
 STUB = (HERE / "telegram_stub.js").read_text()
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TELEGRAM_JS = "https://telegram.org/js/telegram-web-app.js"

@@ -467,7 +467,7 @@ async def test_a_race_gone_since_the_list_was_drawn_gets_a_designed_error_and_a_
 async def test_a_server_out_of_reach_at_the_start_is_said_with_a_retry(
     miniapp: MiniApp, stack: Stack
 ) -> None:
-    page = await miniapp.open(ALICE, ready=None, language="ru")
+    page = await miniapp.open(ALICE, language="ru")  # fully open: no request left in flight
     await page.context.route("**/api/session", lambda route: route.abort())
 
     await page.reload()

@@ -273,16 +273,19 @@ async def test_anyone_picks_a_time_zone_and_sees_race_times_and_today_in_it(
     assert (await Affiliate.get(tg_id=7)).timezone == "Europe/Moscow"
 
 
-async def test_admin_help_lists_the_commands_and_explains_offer_kinds(stack: Stack) -> None:
+async def test_admin_commands_screen_lists_the_commands_and_explains_offer_kinds(
+    stack: Stack,
+) -> None:
     admin = stack.tg.user(ADMIN_ID)
+    panel = await admin.send("/admin")
 
-    reply = await admin.send("/admin")
+    reply = await admin.press(panel.button("Commands"))
 
-    commands, kinds = (m.text for m in reply.messages)
-    assert "/offer_add KIND" in commands
+    assert "/offer_add KIND" in reply.text
     for kind in ("url", "bot", "app", "channel"):
-        assert f"<b>{kind}</b>:" in kinds, kind
-    assert "invite link" in kinds and "Mini App" in kinds
+        assert f"<b>{kind}</b>:" in reply.text, kind
+    assert "invite link" in reply.text and "Mini App" in reply.text
+    assert reply.buttons == ["⬅️ Back"]
 
 
 async def test_the_chat_menu_button_opens_the_mini_app_only_with_an_https_address(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from aiogram.methods import SendChatAction, SendMessage, SendPhoto
+from aiogram.methods import SendChatAction, SendPhoto
 from aiogram.types import BufferedInputFile
 
 from bot.services.conversions import Claim
@@ -25,11 +25,7 @@ CHANNEL = -1001234567890
 
 
 def sent_to(stack: Stack, chat_id: int) -> list[str]:
-    return [
-        r.text
-        for r in stack.session.requests
-        if isinstance(r, SendMessage) and r.chat_id == chat_id
-    ]
+    return stack.session.texts_to(chat_id)
 
 
 async def channel_offer(factory: Factory) -> Offer:

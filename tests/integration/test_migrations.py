@@ -282,3 +282,38 @@ async def test_who_had_turned_all_news_off_keeps_every_category_off(empty_db: st
         assert all(off.mutes(c) for c in Category)
     finally:
         await db.close()
+
+
+async def test_0007_keeps_payout_requests_and_their_ledger_rows(empty_db: str) -> None:
+    await db.migrate(empty_db, target="models.0006_affiliate_muted")
+    await db.init(empty_db)
+    conn = Tortoise.get_connection("default")
+    await conn.execute_script(
+        "INSERT INTO affiliate (tg_id, first_name, created_at, updated_at) "
+        "VALUES (7, 'Ann', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    await conn.execute_script(
+        "INSERT INTO payout_request (affiliate_id, amount_minor, currency, details, status, "
+        "note, created_at) VALUES (1, 2500, 'USD', 'wallet', 'open', '', CURRENT_TIMESTAMP)"
+    )
+    await conn.execute_script(
+        "INSERT INTO ledger (affiliate_id, kind, amount_minor, currency, key, note, "
+        "created_at) VALUES (1, 'payout', -2500, 'USD', 'p1:out', '', CURRENT_TIMESTAMP)"
+    )
+    await db.close()
+
+    await db.migrate(empty_db)
+
+    await db.init(empty_db)
+    try:
+        conn = Tortoise.get_connection("default")
+        _, payouts = await conn.execute_query(
+            "SELECT status, reference, paid_at FROM payout_request"
+        )
+        _, ledger = await conn.execute_query("SELECT amount_minor FROM ledger")
+        _, people = await conn.execute_query("SELECT is_admin, ban_reason FROM affiliate")
+    finally:
+        await db.close()
+    assert [dict(r) for r in payouts] == [{"status": "open", "reference": "", "paid_at": None}]
+    assert [r["amount_minor"] for r in ledger] == [-2500]
+    assert [(bool(r["is_admin"]), r["ban_reason"]) for r in people] == [(False, "")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from html import escape
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -59,6 +60,9 @@ class BanMiddleware(BaseMiddleware):
     ) -> Any:
         user: Affiliate | None = data.get("user")
         if user is not None and user.is_banned and not data.get("is_admin"):
-            await _tell(event, _("Your access to the programme is suspended."))
+            text = _("Your access to the programme is suspended.")
+            if user.ban_reason:
+                text += "\n" + _("Reason: {reason}").format(reason=escape(user.ban_reason))
+            await _tell(event, text)
             return None
         return await handler(event, data)

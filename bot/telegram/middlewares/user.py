@@ -9,13 +9,14 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
 from loguru import logger
 
+from bot.services.admin_desk import AdminDesk
 from bot.services.affiliates import AffiliateService, Profile
 
 
 class UserMiddleware(BaseMiddleware):
-    def __init__(self, affiliates: AffiliateService, admin_ids: frozenset[int]) -> None:
+    def __init__(self, affiliates: AffiliateService, desk: AdminDesk) -> None:
         self.affiliates = affiliates
-        self.admin_ids = admin_ids
+        self.desk = desk
 
     async def __call__(
         self,
@@ -44,5 +45,5 @@ class UserMiddleware(BaseMiddleware):
         )
         data["user"] = user
         data["user_created"] = created
-        data["is_admin"] = tg_user.id in self.admin_ids
+        data["is_admin"] = self.desk.is_admin(user)  # ADMIN_IDS, or promoted by an admin
         return await handler(event, data)

@@ -9,12 +9,17 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 
 from bot.config import Settings
+from bot.lease import Lease
 from bot.live import RaceFeed
+from bot.metrics import Metrics
+from bot.services.admin_desk import AdminDesk
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import BalanceService
 from bot.services.channels import ChannelService
 from bot.services.clicks import ClickService
 from bot.services.links import LinkService, LinkUrls
+from bot.services.outbox import OutboxService
+from bot.services.postback_log import PostbackJournal
 from bot.services.races import RaceService
 from bot.services.referrals import ReferralService
 from bot.services.stats import StatsService
@@ -38,6 +43,11 @@ class ApiDeps:
     notifier: Notifier
     tally: PostbackTally
     feed: RaceFeed
+    desk: AdminDesk
+    journal: PostbackJournal
+    metrics: Metrics
+    outbox: OutboxService
+    lease: Lease
 
     @property
     def urls(self) -> LinkUrls:

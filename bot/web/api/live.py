@@ -116,6 +116,9 @@ def setup(app: web.Application, deps: ApiDeps) -> Boards:
     boards = Boards(deps)
     app[BOARDS] = boards
     deps.feed.listeners.append(boards.changed)
+    deps.metrics.gauge(
+        "affrace_websocket_clients", "Live race boards open on this process", lambda: boards.count
+    )
     app.router.add_get("/ws/races/{race_id}", race_socket, allow_head=False)
 
     async def close(_app: web.Application) -> None:

@@ -108,7 +108,7 @@ async def open_session(request: web.Request) -> web.Response:
                 "username": user.username,
                 "language": locale,
                 "time_zone": user.timezone,
-                "is_admin": deps.settings.is_admin(user.tg_id),
+                "is_admin": deps.desk.is_admin(user),
             },
             # Telegram says whether the bot may write to them; if not, the app asks.
             "can_message": bool(auth.user.allows_write_to_pm),
@@ -297,7 +297,7 @@ async def request_payout(request: web.Request) -> web.Response:
 def admin_only(request: web.Request) -> tuple[ApiDeps, Affiliate, str]:
     """To anyone but an admin the admin API does not exist."""
     deps, user, locale = _ctx(request)
-    if not deps.settings.is_admin(user.tg_id):
+    if not deps.desk.is_admin(user):
         raise NotFound()
     return deps, user, locale
 
@@ -329,10 +329,10 @@ async def admin_overview(request: web.Request) -> web.Response:
 
 
 async def decide_payout(request: web.Request, approve: bool) -> web.Response:
-    deps, _user, locale = admin_only(request)
+    deps, admin, locale = admin_only(request)
     payout_id = path_id(request, "payout_id")
     note = "" if approve else (await read_json(request, RejectIn, optional=True)).reason
-    payout = await deps.balance.decide(payout_id, approve, note)
+    payout = await deps.desk.decide_payout(admin, payout_id, approve, note)
     await deps.notifier.payout_decided(payout)
     return web.json_response(shapes.payout(payout, locale))
 

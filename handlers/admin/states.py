@@ -1,0 +1,14 @@
+"""What the admin panel is waiting for the admin to type (FSM states); the id it is about is
+kept in the state's data under "id"."""
+
+from __future__ import annotations
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class PanelInput(StatesGroup):
+    find = State()  # an id, @username, name or link code
+    ban_reason = State()
+    reject_reason = State()
+    paid_reference = State()
+    promote = State()  # a Telegram id

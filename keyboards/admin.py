@@ -1,0 +1,163 @@
+"""The admin panel's keyboards: pure builders over AdminCallback (keyboards/callbacks.py)."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from keyboards.callbacks import AdminAction, AdminCallback
+
+
+def _cb(action: AdminAction, id_: int = 0, page: int = 0) -> str:
+    return AdminCallback(action=action, id=id_, page=page).pack()
+
+
+def _back(kb: InlineKeyboardBuilder, to: AdminAction = AdminAction.HOME) -> None:
+    kb.button(text=_("⬅️ Back"), callback_data=_cb(to))
+
+
+def panel_kb(open_payouts: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("👥 Affiliates"), callback_data=_cb(AdminAction.AFFILIATES))
+    payouts = _("💸 Payouts") + (f" ({open_payouts})" if open_payouts else "")
+    kb.button(text=payouts, callback_data=_cb(AdminAction.PAYOUTS))
+    kb.button(text=_("📬 Postbacks"), callback_data=_cb(AdminAction.POSTBACKS))
+    kb.button(text=_("📜 Audit"), callback_data=_cb(AdminAction.AUDIT))
+    kb.button(text=_("🛡 Admins"), callback_data=_cb(AdminAction.ADMINS))
+    kb.button(text=_("⌨️ Commands"), callback_data=_cb(AdminAction.COMMANDS))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def back_kb(to: AdminAction = AdminAction.HOME) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    _back(kb, to)
+    return kb.as_markup()
+
+
+def payouts_kb(ids: list[int], to_pay: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for payout_id in ids:
+        kb.button(
+            text=_("✅ #{id}").format(id=payout_id),
+            callback_data=_cb(AdminAction.PAY_OK, payout_id),
+        )
+        kb.button(
+            text=_("❌ #{id}").format(id=payout_id),
+            callback_data=_cb(AdminAction.PAY_NO, payout_id),
+        )
+    sizes = [2] * len(ids)
+    if to_pay:
+        kb.button(
+            text=_("📤 Approved, to pay ({count})").format(count=to_pay),
+            callback_data=_cb(AdminAction.TO_PAY),
+        )
+        sizes.append(1)
+    _back(kb)
+    kb.adjust(*sizes, 1)
+    return kb.as_markup()
+
+
+def to_pay_kb(ids: list[int]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for payout_id in ids:
+        kb.button(
+            text=_("💸 Mark #{id} paid").format(id=payout_id),
+            callback_data=_cb(AdminAction.PAID, payout_id),
+        )
+    _back(kb, AdminAction.PAYOUTS)
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def found_kb(people: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for affiliate_id, label in people:
+        kb.button(text=label, callback_data=_cb(AdminAction.CARD, affiliate_id))
+    _back(kb)
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def card_kb(affiliate_id: int, banned: bool, can_ban: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if banned:
+        kb.button(text=_("✅ Unban"), callback_data=_cb(AdminAction.UNBAN, affiliate_id))
+    elif can_ban:
+        kb.button(text=_("⛔ Ban"), callback_data=_cb(AdminAction.BAN, affiliate_id))
+    kb.button(text=_("🔍 Find someone else"), callback_data=_cb(AdminAction.AFFILIATES))
+    _back(kb)
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def admins_kb(removable: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for tg_id, name in removable:
+        kb.button(
+            text=_("➖ Remove {name}").format(name=name),
+            callback_data=_cb(AdminAction.DEMOTE, tg_id),
+        )
+    kb.button(text=_("➕ Add an admin"), callback_data=_cb(AdminAction.PROMOTE))
+    _back(kb)
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def pages_kb(
+    action: AdminAction, page: int, more: bool, back: AdminAction = AdminAction.HOME, id_: int = 0
+) -> InlineKeyboardMarkup:
+    """Newer / Older for a log read newest first, and Back."""
+    kb = InlineKeyboardBuilder()
+    sizes = []
+    if page > 0:
+        kb.button(text=_("◀️ Newer"), callback_data=_cb(action, id_, page - 1))
+    if more:
+        kb.button(text=_("Older ▶️"), callback_data=_cb(action, id_, page + 1))
+    sizes.append((page > 0) + more)
+    _back(kb, back)
+    kb.adjust(*[s for s in sizes if s], 1)
+    return kb.as_markup()
+
+
+def cancel_kb(to: AdminAction) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✖️ Cancel"), callback_data=_cb(to))
+    return kb.as_markup()
+
+
+def postback_offers_kb(offers: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """One button per offer's log; id 0 is the bucket of postbacks to unknown offers."""
+    kb = InlineKeyboardBuilder()
+    for offer_id, label in offers:
+        kb.button(text=label, callback_data=_cb(AdminAction.POSTBACK_LOG, offer_id))
+    _back(kb)
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def postback_log_kb(offer_id: int, page: int, more: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    sizes = []
+    if offer_id:
+        kb.button(
+            text=_("🧪 Send a test postback"), callback_data=_cb(AdminAction.TEST_FIRE, offer_id)
+        )
+        sizes.append(1)
+    pager = 0
+    if page > 0:
+        kb.button(
+            text=_("◀️ Newer"), callback_data=_cb(AdminAction.POSTBACK_LOG, offer_id, page - 1)
+        )
+        pager += 1
+    if more:
+        kb.button(
+            text=_("Older ▶️"), callback_data=_cb(AdminAction.POSTBACK_LOG, offer_id, page + 1)
+        )
+        pager += 1
+    if pager:
+        sizes.append(pager)
+    _back(kb, AdminAction.POSTBACKS)
+    kb.adjust(*sizes, 1)
+    return kb.as_markup()

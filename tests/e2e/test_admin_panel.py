@@ -1,0 +1,235 @@
+"""The admin panel as admins use it: buttons, not commands; every screen has Back; every
+action is in the audit log; to anyone else it does not exist."""
+
+from __future__ import annotations
+
+from aiogram.methods import DeleteMyCommands, SetMyCommands
+
+from bot.services.conversions import Claim
+from keyboards.callbacks import AdminAction, AdminCallback
+from models import (
+    Affiliate,
+    AuditEntry,
+    Click,
+    ConversionStatus,
+    Link,
+    Offer,
+    PayoutRequest,
+    PayoutStatus,
+)
+from tests.factories import Factory, make_click
+from tests.stack import ADMIN_ID, Stack
+
+
+async def earned(stack: Stack, factory: Factory, owner: Affiliate, minor: int) -> Offer:
+    offer = await factory.offer(hold_days=0)
+    await Offer.filter(id=offer.id).update(payout_minor=minor)
+    offer = await Offer.get(id=offer.id)
+    link = await factory.link(owner, offer)
+    await stack.services.conversions.record(
+        Claim(offer, link, None, None, f"t{owner.id}", "sale", 0, "USD", ConversionStatus.APPROVED)
+    )
+    return offer
+
+
+async def test_the_panel_opens_sections_by_button_and_every_screen_goes_back(
+    stack: Stack,
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+
+    panel = await admin.send("/admin")
+    screens = {}
+    for name in ("Affiliates", "Payouts", "Postbacks", "Audit", "Admins", "Commands"):
+        screens[name] = await admin.press(panel.button(name))
+
+    assert panel.text.startswith("🛠 <b>Admin panel</b>")
+    assert panel.buttons[:2] == ["👥 Affiliates", "💸 Payouts"]
+    for name, screen in screens.items():
+        back = [b for b in screen.buttons if "Back" in b or "Cancel" in b]
+        assert back, f"{name} has no way back"
+    home = await admin.press(screens["Audit"].button("Back"))
+    assert home.text.startswith("🛠 <b>Admin panel</b>")
+
+
+async def test_non_admins_see_nothing_of_the_panel_not_even_its_buttons(stack: Stack) -> None:
+    mallory = stack.tg.user(66, first_name="Mallory")
+    await mallory.send("/start")
+
+    typed = await mallory.send("/admin")
+    replies = [
+        await mallory.press(AdminCallback(action=action, id=1).pack()) for action in AdminAction
+    ]
+
+    assert typed.text.startswith("I don't know that command.")
+    for action, reply in zip(AdminAction, replies, strict=True):
+        assert reply.alert == "This button is out of date. Open /menu for a fresh one.", action
+        assert not reply.messages, action  # nothing shown, nothing said of a panel
+    assert await AuditEntry.all().count() == 0
+
+
+async def test_payouts_approve_reject_with_reason_and_mark_paid_telling_the_affiliate(
+    stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID, first_name="Ada", username="ada")
+    await admin.send("/start")
+    alice = await factory.affiliate(tg_id=21, name="Alice")
+    bob = await factory.affiliate(tg_id=22, name="Bob")
+    await earned(stack, factory, alice, 2500)
+    await earned(stack, factory, bob, 4000)
+    first = await stack.services.balance.request_payout(alice, "USD", "wallet-A")
+    second = await stack.services.balance.request_payout(bob, "USD", "wallet-B")
+    panel = await admin.send("/admin")
+
+    queue = await admin.press(panel.button("Payouts"))
+    approved = await admin.press(queue.button(f"✅ #{first.id}"))
+    asked = await admin.press(approved.button(f"❌ #{second.id}"))
+    rejected = await admin.send("wrong wallet")
+    to_pay = await admin.press(rejected.button("Approved, to pay"))
+    ask_ref = await admin.press(to_pay.button(f"Mark #{first.id} paid"))
+    paid = await admin.send("TX-9981")
+    again = await admin.press(to_pay.button(f"Mark #{first.id} paid"))
+    twice = await admin.send("TX-9981")
+    await stack.deliver()
+
+    assert "Alice (id 21)" in queue.text and "wallet-A" in queue.text and "Bob" in queue.text
+    assert approved.text.startswith(f"✅ Payout #{first.id} approved")
+    assert "Why is payout" in asked.text and asked.buttons == ["✖️ Cancel"]
+    assert rejected.text.startswith(f"❌ Payout #{second.id} rejected")
+    assert "Send the reference" in ask_ref.text
+    assert paid.text.startswith(f"💸 Payout #{first.id} is marked paid")
+    assert again.messages and twice.text == (
+        f"Payout request #{first.id} is not waiting to be paid (approve it first)."
+    )
+    a, b = await PayoutRequest.get(id=first.id), await PayoutRequest.get(id=second.id)
+    assert a.status is PayoutStatus.PAID and a.reference == "TX-9981" and a.paid_at is not None
+    assert b.status is PayoutStatus.REJECTED and b.note == "wrong wallet"
+    told = stack.session.texts_to(21) + stack.session.texts_to(22)
+    assert any("approved" in t for t in told) and any("TX-9981" in t for t in told)
+    assert any("wrong wallet" in t for t in told)
+    actions = await AuditEntry.all().order_by("id").values_list("action", "actor", "target")
+    assert actions == [
+        ("payout.approve", "Ada @ada", f"payout #{first.id}"),
+        ("payout.reject", "Ada @ada", f"payout #{second.id}"),
+        ("payout.paid", "Ada @ada", f"payout #{first.id}"),
+    ]
+
+
+async def test_find_an_affiliate_see_the_card_ban_with_a_reason_and_unban(
+    stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    alice = await factory.affiliate(tg_id=21, name="Alice", username="alice")
+    offer = await earned(stack, factory, alice, 1250)
+    link = await Link.get(affiliate_id=alice.id, offer_id=offer.id)
+    panel = await admin.send("/admin")
+
+    asked = await admin.press(panel.button("Affiliates"))
+    nobody = await admin.send("zzz-nobody")
+    by_name = await admin.send("@alice")
+    await admin.press(by_name.button("Find someone else"))
+    card = await admin.send(link.code)
+    ask_reason = await admin.press(card.button("Ban"))
+    banned = await admin.send("fake traffic from bots")
+    await stack.deliver()
+    stack.session.requests.clear()
+    alice_tries = await stack.tg.user(21, first_name="Alice").send("/menu")
+    redirect_target = await stack.services.clicks.track(link.code, None, "1.2.3.4", "UA")
+    await stack.load_clicks()
+    unbanned = await admin.press(banned.button("Unban"))
+
+    assert "Send a Telegram id" in asked.text
+    assert nobody.text.startswith("Nobody matches")
+    assert "Alice (@alice, id 21)" in card.text and "Earned: $12.50" in card.text
+    assert by_name.text == card.text  # by @username and by link code alike
+    assert "Send the reason" in ask_reason.text
+    assert "⛔ Banned: fake traffic from bots" in banned.text
+    assert alice_tries.text == (
+        "Your access to the programme is suspended.\nReason: fake traffic from bots"
+    )
+    assert redirect_target.startswith("https://adv.example/land")  # the visitor still goes on
+    assert await Click.filter(link_id=link.id).count() == 0  # but nothing is counted
+    assert "Banned" not in unbanned.text and "✅ Unbanned" in unbanned.text
+    assert (await Affiliate.get(id=alice.id)).is_banned is False
+    actions = await AuditEntry.all().order_by("id").values_list("action", flat=True)
+    assert actions == ["affiliate.ban", "affiliate.unban"]
+
+
+async def test_admins_promote_and_demote_others_but_not_themselves_nor_the_configured(
+    stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    carol = stack.tg.user(31, first_name="Carol")
+    await carol.send("/start")
+    panel = await admin.send("/admin")
+
+    screen = await admin.press(panel.button("Admins"))
+    asked = await admin.press(screen.button("Add an admin"))
+    not_a_number = await admin.send("carol")
+    stranger = await admin.send("999999")
+    stack.session.requests.clear()
+    promoted = await admin.send("31")
+    commands_set = [r for r in stack.session.requests if isinstance(r, SetMyCommands)]
+    carols_panel = await carol.send("/admin")
+    self_demote = await carol.press(AdminCallback(action=AdminAction.DEMOTE, id=31).pack())
+    configured = await carol.press(AdminCallback(action=AdminAction.DEMOTE, id=ADMIN_ID).pack())
+    stack.session.requests.clear()
+    demoted = await admin.press(promoted.button("Remove Carol"))
+    commands_removed = [r for r in stack.session.requests if isinstance(r, DeleteMyCommands)]
+    gone = await carol.send("/admin")
+
+    assert "🔒" in screen.text and "Send the Telegram id" in asked.text
+    assert not_a_number.text == "A Telegram id is a number, e.g. 123456789."
+    assert stranger.text == "Nobody with Telegram id 999999 has started the bot yet."
+    assert promoted.text.startswith("🛡 Carol (id 31) is now an admin.")
+    assert commands_set and all(r.scope.chat_id == 31 for r in commands_set)  # type: ignore[union-attr]
+    assert carols_panel.text.startswith("🛠 <b>Admin panel</b>")
+    assert self_demote.alert == "You cannot remove yourself: ask another admin."
+    assert "configuration" in (configured.alert or "")
+    assert demoted.text.startswith("➖ Carol (id 31) is no longer an admin.")
+    assert commands_removed
+    assert gone.text.startswith("I don't know that command.")
+    actions = await AuditEntry.all().order_by("id").values_list("action", "actor_tg_id")
+    assert actions == [("admin.promote", ADMIN_ID), ("admin.demote", ADMIN_ID)]
+
+
+async def test_the_audit_log_pages_newest_first_with_before_and_after(
+    stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    actor = await Affiliate.get(tg_id=ADMIN_ID)
+    people = [await factory.affiliate(tg_id=100 + i, name=f"P{i}") for i in range(12)]
+    for p in people:
+        await stack.services.desk.ban(actor, p.id, f"reason {p.tg_id}")
+    panel = await admin.send("/admin")
+
+    first = await admin.press(panel.button("Audit"))
+    older = await admin.press(first.button("Older"))
+
+    assert first.text.count("affiliate.ban") == 10
+    assert f"affiliate #{people[-1].id}" in first.text.split("\n\n")[1]  # newest first
+    assert "banned: False → True" in first.text and "reason: reason 111" in first.text
+    assert older.text.count("affiliate.ban") == 2 and "Newer" in " ".join(older.buttons)
+    assert "Older ▶️" not in older.buttons
+
+
+async def test_a_ban_stops_postbacks_and_clicks_of_that_affiliate(
+    stack: Stack, factory: Factory
+) -> None:
+    alice = await factory.affiliate(tg_id=21, name="Alice")
+    offer = await factory.offer(hold_days=0)
+    link = await factory.link(alice, offer)
+    click = await make_click(link)
+    actor = await factory.affiliate(tg_id=ADMIN_ID, name="Ada")
+    await stack.services.desk.ban(actor, alice.id, "fraud")
+
+    answer = await stack.services.postbacks.postback(
+        offer.id,
+        {"click_id": click.click_id, "event": "sale", "txid": "T1", "token": "tok-en"},
+        "1.2.3.4",
+    )
+
+    assert answer.verdict.value == "rejected" and "banned" in (answer.reason or "")

@@ -1,0 +1,132 @@
+"""The admins' postback log: every postback over HTTP is kept with its outcome (rejected ones
+too) and the secrets masked, capped per offer; an admin's test postback goes through the real
+endpoint, signed, and stores nothing."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.factory import create_app
+from bot.services.postbacks import sign
+from models import Conversion, PostbackLog
+from tests.factories import Factory, make_click
+from tests.stack import ADMIN_ID, Stack, build_stack
+
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+async def http(stack: Stack, aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
+    app = create_app(stack.settings, stack.bot, stack.dp, stack.redis, stack.services)
+    return await aiohttp_client(app)
+
+
+def signed(secret: str = "s3cret", **params: str) -> dict[str, str]:
+    params.setdefault("ts", str(int(time.time())))
+    params["sig"] = sign(params, secret)
+    return params
+
+
+async def test_every_postback_is_logged_with_its_outcome_and_no_secret(
+    http: Client, stack: Stack, factory: Factory
+) -> None:
+    offer = await factory.offer()
+    click = await make_click(await factory.link(await factory.affiliate(), offer))
+    good = signed(click_id=click.click_id, event="sale", txid="T1", amount="5.00")
+
+    await http.get(f"/postback/{offer.id}", params=good)
+    await http.get(f"/postback/{offer.id}", params=good)
+    await http.get(f"/postback/{offer.id}", params={**good, "sig": "0" * 64})
+    await http.post(
+        f"/postback/{offer.id}", data="{broken", headers={"Content-Type": "application/json"}
+    )
+    await http.get("/postback/999", params={"token": "guess-me", "txid": "x"})
+    await http.get("/postback/abc")
+    await stack.services.journal.flush()
+
+    mine, more = await stack.services.journal.recent(offer.id)
+    unknown, _more = await stack.services.journal.recent(None)
+    assert [(line.result, line.http_status) for line in mine] == [
+        ("rejected", 400),
+        ("rejected", 401),
+        ("duplicate", 200),
+        ("stored", 200),
+    ]
+    assert not more
+    assert mine[1].reason == "bad signature" and mine[0].reason == "the body is not valid JSON"
+    assert mine[3].params["click_id"] == click.click_id and mine[3].ip == "127.0.0.1"
+    assert all(line.params.get("sig", "").endswith("…") for line in mine[1:])
+    assert good["sig"] not in str([line.params for line in mine])
+    assert [line.reason for line in unknown] == ["unknown offer", "offer 999: unknown offer"]
+    assert unknown[1].params["token"] == "gues…"
+
+
+async def test_the_log_keeps_only_the_newest_of_each_offer(
+    database: str, redis: Any, factory: Factory
+) -> None:
+    stack = await build_stack(database, redis, POSTBACK_LOG_PER_OFFER=10)
+    journal = stack.services.journal
+    a, b = await factory.offer(title="A"), await factory.offer(title="B")
+    for i in range(35):
+        journal.note(a.id, {"txid": f"a{i}"}, "1.1.1.1", "rejected", 400, "x")
+        if i % 7 == 0:
+            await journal.flush()
+    journal.note(b.id, {"txid": "b0"}, "1.1.1.1", "stored", 200, None)
+    for i in range(25):
+        journal.note(9999, {"txid": f"u{i}"}, "6.6.6.6", "rejected", 404, "unknown offer")
+    await journal.flush()
+    await journal.trim(a.id)
+    await journal.trim(None)
+
+    kept_a = (
+        await PostbackLog.filter(offer_id=a.id).order_by("id").values_list("params", flat=True)
+    )
+    assert len(kept_a) == 10 and '"a34"' in kept_a[-1] and '"a25"' in kept_a[0]
+    assert await PostbackLog.filter(offer_id=b.id).count() == 1
+    assert await PostbackLog.filter(offer_id=None).count() == 10
+    await stack.services.notifier.close()
+
+
+async def test_an_admin_fires_a_signed_test_postback_that_stores_nothing(
+    http: Client, stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    await factory.offer(title="Shop")
+    stack.services.tester.base_url = lambda: str(http.make_url("")).rstrip("/")
+    panel = await admin.send("/admin")
+
+    offers = await admin.press(panel.button("Postbacks"))
+    log = await admin.press(offers.button("Shop"))
+    fired = await admin.press(log.button("test postback"))
+    after = await admin.press(fired.button("Back"))
+    relog = await admin.press(after.button("Shop"))
+
+    assert "Nothing has come in yet." in log.text
+    shown = html.unescape(fired.text)
+    assert "Answer: 200" in shown and '"result": "test"' in shown
+    assert "nothing was stored" in shown and "sig=" in shown
+    assert "Shop (1)" in " ".join(after.buttons)
+    assert "🧪 test 200" in relog.text
+    assert await Conversion.all().count() == 0
+
+
+async def test_a_test_postback_still_refuses_a_bad_signature(
+    http: Client, factory: Factory
+) -> None:
+    offer = await factory.offer()
+    link = await factory.link(await factory.affiliate(), offer)
+    params = signed(code=link.code, event="test", txid="t", test="1")
+
+    ok = await http.get(f"/postback/{offer.id}", params=params)
+    forged = await http.get(f"/postback/{offer.id}", params={**params, "sig": "1" * 64})
+
+    assert ok.status == 200 and (await ok.json())["result"] == "test"
+    assert forged.status == 401
+    assert await Conversion.all().count() == 0
