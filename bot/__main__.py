@@ -8,6 +8,8 @@ import contextlib
 import gc
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
@@ -68,44 +70,86 @@ async def run(settings: Settings) -> None:
         except SpoolBusy as exc:
             raise StartupError(str(exc)) from None
         loading = True
-        await _who_am_i(bot, settings, services)
-        await _menus(bot, settings, services)
-        # Long-lived start-up objects out of the collector's way: full collections of them
-        # paused the process for 150-230 ms under load (bench/README.md).
-        gc.collect()
-        gc.freeze()
-        services.feed.start()  # live boards: ticks from any instance reach our clients
-        await runner.setup()
-        await web.TCPSite(runner, settings.WEB_HOST, settings.WEB_PORT).start()
-        logger.info("HTTP server on {}:{}", settings.WEB_HOST, settings.WEB_PORT)
-        services.sender.start(services.lease)  # what is queued goes out at once
-        scheduler.start()
-        # A race whose end passed while no process ran is finalised now, not a tick later.
-        await jobs.tick_races(services.races, services.race_news, services.lease, services.feed)
-        allowed = dp.resolve_used_update_types()
-        if settings.use_webhook:
-            assert settings.WEBHOOK_URL and settings.WEBHOOK_SECRET
-            await bot.set_webhook(
-                settings.WEBHOOK_URL,
-                secret_token=settings.WEBHOOK_SECRET.get_secret_value(),
-                allowed_updates=allowed,
-            )
-            logger.info("webhook set to {}", settings.WEBHOOK_URL)
-            await stop.wait()
-        else:
-            await bot.delete_webhook(drop_pending_updates=False)
-            logger.info("polling Telegram for updates")
-            replaying = asyncio.create_task(_replay_parked(dp, bot))
-            try:
-                await poll_until(stop, dp, bot, allowed)
-            finally:
-                replaying.cancel()
+        # A stop signal while starting (the server already up, Telegram slow to answer)
+        # cancels the rest of the start at once; the clean stop below still runs.
+        if await unless_stopped(stop, _start(settings, bot, dp, services, scheduler, runner)):
+            await _serve(settings, stop, bot, dp)
     finally:
         await _stop(settings, services, scheduler, runner, loading)
         await bot.session.close()
         await redis.aclose()
         await db.close()
         logger.info("stopped")
+
+
+async def _start(
+    settings: Settings,
+    bot: Bot,
+    dp: Dispatcher,
+    services: Services,
+    scheduler: AsyncIOScheduler,
+    runner: web.AppRunner,
+) -> None:
+    """Everything between a replayed spool and serving: who we are, menus, the HTTP server,
+    the scheduler, a catch-up tick, and the webhook set or removed."""
+    await _who_am_i(bot, settings, services)
+    await _menus(bot, settings, services)
+    # Long-lived start-up objects out of the collector's way: full collections of them
+    # paused the process for 150-230 ms under load (bench/README.md).
+    gc.collect()
+    gc.freeze()
+    services.feed.start()  # live boards: ticks from any instance reach our clients
+    services.journal.start()  # the postback log, stored in the background
+    await runner.setup()
+    await web.TCPSite(runner, settings.WEB_HOST, settings.WEB_PORT).start()
+    logger.info("HTTP server on {}:{}", settings.WEB_HOST, settings.WEB_PORT)
+    services.sender.start(services.lease)  # what is queued goes out at once
+    scheduler.start()
+    # A race whose end passed while no process ran is finalised now, not a tick later.
+    await jobs.tick_races(
+        services.races, services.race_news, services.lease, services.feed, services.metrics
+    )
+    if settings.use_webhook:
+        assert settings.WEBHOOK_URL and settings.WEBHOOK_SECRET
+        await bot.set_webhook(
+            settings.WEBHOOK_URL,
+            secret_token=settings.WEBHOOK_SECRET.get_secret_value(),
+            allowed_updates=dp.resolve_used_update_types(),
+        )
+        logger.info("webhook set to {}", settings.WEBHOOK_URL)
+    else:
+        await bot.delete_webhook(drop_pending_updates=False)
+
+
+async def _serve(
+    settings: Settings, stop: asyncio.Event, bot: Bot, dp: RetryingDispatcher
+) -> None:
+    """Until a stop signal: webhook updates come through the HTTP server; or poll."""
+    if settings.use_webhook:
+        await stop.wait()
+        return
+    logger.info("polling Telegram for updates")
+    replaying = asyncio.create_task(_replay_parked(dp, bot))
+    try:
+        await poll_until(stop, dp, bot, dp.resolve_used_update_types())
+    finally:
+        replaying.cancel()
+
+
+async def unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> bool:
+    """Run `work` to its end (True), or cancel it when `stop` is set first (False)."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        task.result()  # what it raised
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    logger.info("stopped while starting")
+    return False
 
 
 async def _stop(
@@ -127,12 +171,14 @@ async def _stop(
     await services.notifier.close()
     await services.sender.close()
     await services.feed.close()
+    await services.journal.close()
 
 
 async def _menus(bot: Bot, settings: Settings, services: Services) -> None:
     """The "/" command lists and the chat's menu button (the Mini App, when it has https)."""
     try:
-        await publish_commands(bot, services.i18n, settings.ADMIN_IDS)
+        admins = frozenset(tg for tg, _known in await services.desk.admins())
+        await publish_commands(bot, services.i18n, admins)
         await publish_menu_button(bot, settings.miniapp_url)
     except (TelegramAPIError, TelegramNetworkError) as exc:
         logger.warning("could not set the command lists or the menu button: {}", exc)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.__main__ import poll_until
 from tests.stack import Stack
 
@@ -31,3 +33,33 @@ async def test_poll_until_a_stop_while_polling_ends_it_after_the_round(stack: St
     await asyncio.wait_for(polling, 5)
 
     assert rounds >= 2 and not polling.cancelled()
+
+
+async def test_a_stop_while_starting_cancels_the_rest_of_the_start() -> None:
+    from bot.__main__ import unless_stopped
+
+    stop = asyncio.Event()
+    reached = []
+
+    async def slow_start() -> None:
+        await asyncio.sleep(30)  # Telegram not answering deleteWebhook
+        reached.append("served")
+
+    asyncio.get_running_loop().call_later(0.1, stop.set)
+    started = await asyncio.wait_for(unless_stopped(stop, slow_start()), 5)
+
+    assert started is False and reached == []
+
+
+async def test_a_start_that_ends_first_reports_it_and_its_errors() -> None:
+    from bot.__main__ import unless_stopped
+
+    async def quick() -> None:
+        await asyncio.sleep(0)
+
+    async def broken() -> None:
+        raise RuntimeError("no database")
+
+    assert await unless_stopped(asyncio.Event(), quick()) is True
+    with pytest.raises(RuntimeError, match="no database"):
+        await unless_stopped(asyncio.Event(), broken())
