@@ -17,11 +17,15 @@ def _back(kb: InlineKeyboardBuilder, to: AdminAction = AdminAction.HOME) -> None
     kb.button(text=_("⬅️ Back"), callback_data=_cb(to))
 
 
-def panel_kb(open_payouts: int) -> InlineKeyboardMarkup:
+def panel_kb(open_payouts: int, held: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
+    kb.button(text=_("🎯 Offers"), callback_data=_cb(AdminAction.OFFERS))
+    kb.button(text=_("🏁 Races"), callback_data=_cb(AdminAction.RACES))
     kb.button(text=_("👥 Affiliates"), callback_data=_cb(AdminAction.AFFILIATES))
     payouts = _("💸 Payouts") + (f" ({open_payouts})" if open_payouts else "")
     kb.button(text=payouts, callback_data=_cb(AdminAction.PAYOUTS))
+    reviews = _("🔎 Reviews") + (f" ({held})" if held else "")
+    kb.button(text=reviews, callback_data=_cb(AdminAction.REVIEWS))
     kb.button(text=_("📬 Postbacks"), callback_data=_cb(AdminAction.POSTBACKS))
     kb.button(text=_("📜 Audit"), callback_data=_cb(AdminAction.AUDIT))
     kb.button(text=_("🛡 Admins"), callback_data=_cb(AdminAction.ADMINS))
@@ -159,5 +163,67 @@ def postback_log_kb(offer_id: int, page: int, more: bool) -> InlineKeyboardMarku
     if pager:
         sizes.append(pager)
     _back(kb, AdminAction.POSTBACKS)
+    kb.adjust(*sizes, 1)
+    return kb.as_markup()
+
+
+def offers_kb(offers: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for offer_id, label in offers:
+        kb.button(text=label, callback_data=_cb(AdminAction.OFFER, offer_id))
+    _back(kb)
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def offer_kb(offer_id: int, active: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    toggle = _("⏸ Disable") if active else _("▶️ Enable")
+    kb.button(text=toggle, callback_data=_cb(AdminAction.OFFER_TOGGLE, offer_id))
+    kb.button(text=_("🔗 Postback URL"), callback_data=_cb(AdminAction.OFFER_POSTBACK, offer_id))
+    kb.button(text=_("🔑 New secret"), callback_data=_cb(AdminAction.OFFER_ROTATE, offer_id))
+    kb.button(text=_("📬 Its postbacks"), callback_data=_cb(AdminAction.POSTBACK_LOG, offer_id))
+    _back(kb, AdminAction.OFFERS)
+    kb.adjust(2, 2, 1)
+    return kb.as_markup()
+
+
+def reviews_kb(ids: list[int]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for conversion_id in ids:
+        kb.button(
+            text=_("✅ #{id}").format(id=conversion_id),
+            callback_data=_cb(AdminAction.REVIEW_OK, conversion_id),
+        )
+        kb.button(
+            text=_("❌ #{id}").format(id=conversion_id),
+            callback_data=_cb(AdminAction.REVIEW_NO, conversion_id),
+        )
+    _back(kb)
+    kb.adjust(*([2] * len(ids)), 1)
+    return kb.as_markup()
+
+
+def races_kb(races: list[tuple[int, bool, bool]]) -> InlineKeyboardMarkup:
+    """(race id, can be ended now, can be cancelled) for each race shown."""
+    kb = InlineKeyboardBuilder()
+    sizes = []
+    for race_id, endable, cancellable in races:
+        row = 0
+        if endable:
+            kb.button(
+                text=_("🏁 End #{id}").format(id=race_id),
+                callback_data=_cb(AdminAction.RACE_END, race_id),
+            )
+            row += 1
+        if cancellable:
+            kb.button(
+                text=_("🗑 Cancel #{id}").format(id=race_id),
+                callback_data=_cb(AdminAction.RACE_CANCEL, race_id),
+            )
+            row += 1
+        if row:
+            sizes.append(row)
+    _back(kb)
     kb.adjust(*sizes, 1)
     return kb.as_markup()

@@ -143,6 +143,16 @@ class AdminAction(StrEnum):
     ADMINS = "ad"
     PROMOTE = "pro"
     DEMOTE = "dem"
+    OFFERS = "o"
+    OFFER = "of"
+    OFFER_TOGGLE = "ot"
+    OFFER_POSTBACK = "op"
+    OFFER_ROTATE = "or"
+    REVIEW_OK = "vok"
+    REVIEW_NO = "vno"
+    RACES = "r"
+    RACE_END = "re"
+    RACE_CANCEL = "rx"
 
 
 class AdminCallback(CallbackData, prefix="adm"):

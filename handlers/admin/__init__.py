@@ -8,7 +8,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.telegram.filters import IsAdmin
-from handlers.admin import confirm, money, offers, panel, people, postbacks, races
+from handlers.admin import confirm, money, offers, panel, people, postbacks, races, sections
 
 
 def router() -> Router:
@@ -20,6 +20,7 @@ def router() -> Router:
         panel.router(),
         people.router(),
         postbacks.router(),
+        sections.router(),
         offers.router(),
         money.router(),
         races.router(),

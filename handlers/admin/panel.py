@@ -9,6 +9,7 @@ from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
+from aiogram.types import InlineKeyboardMarkup as Markup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from magic_filter import MagicFilter
@@ -16,6 +17,7 @@ from magic_filter import MagicFilter
 from bot.errors import N_, InvalidInput
 from bot.services.admin_desk import AdminDesk
 from bot.services.balance import BalanceService
+from bot.services.conversions import ConversionService
 from bot.services.inputs import tg_id
 from bot.telegram.admin_text import audit_text, payout_line, who
 from bot.telegram.commands import publish_admin_commands
@@ -42,25 +44,33 @@ def on(action: AdminAction) -> CallbackQueryFilter:
     return AdminCallback.filter(F.action == action)
 
 
-async def home_text(balance: BalanceService) -> tuple[str, int]:
+async def home(balance: BalanceService, conversions: ConversionService) -> tuple[str, Markup]:
     waiting = len(await balance.open_requests())
+    held = len(await conversions.held_for_review())
     text = _(
         "🛠 <b>Admin panel</b>\n\nPick a section. The commands still work as shortcuts "
         "(⌨️ Commands lists them)."
     )
-    return text, waiting
+    return text, panel_kb(waiting, held)
 
 
-async def cmd_admin(message: Message, balance: BalanceService, state: FSMContext) -> None:
+async def cmd_admin(
+    message: Message, balance: BalanceService, conversions: ConversionService, state: FSMContext
+) -> None:
     await state.clear()
-    text, waiting = await home_text(balance)
-    await message.answer(text, reply_markup=panel_kb(waiting))
+    text, markup = await home(balance, conversions)
+    await message.answer(text, reply_markup=markup)
 
 
-async def open_home(query: CallbackQuery, balance: BalanceService, state: FSMContext) -> None:
+async def open_home(
+    query: CallbackQuery,
+    balance: BalanceService,
+    conversions: ConversionService,
+    state: FSMContext,
+) -> None:
     await state.clear()
-    text, waiting = await home_text(balance)
-    await show(query, text, panel_kb(waiting))
+    text, markup = await home(balance, conversions)
+    await show(query, text, markup)
 
 
 async def open_commands(query: CallbackQuery) -> None:

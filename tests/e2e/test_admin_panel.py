@@ -11,13 +11,16 @@ from models import (
     Affiliate,
     AuditEntry,
     Click,
+    Conversion,
     ConversionStatus,
     Link,
     Offer,
     PayoutRequest,
     PayoutStatus,
+    Race,
+    RaceStatus,
 )
-from tests.factories import Factory, make_click
+from tests.factories import Factory, make_click, race_draft
 from tests.stack import ADMIN_ID, Stack
 
 
@@ -40,11 +43,12 @@ async def test_the_panel_opens_sections_by_button_and_every_screen_goes_back(
 
     panel = await admin.send("/admin")
     screens = {}
-    for name in ("Affiliates", "Payouts", "Postbacks", "Audit", "Admins", "Commands"):
+    names = ("Offers", "Races", "Affiliates", "Payouts", "Reviews", "Postbacks", "Audit", "Admins")
+    for name in (*names, "Commands"):
         screens[name] = await admin.press(panel.button(name))
 
     assert panel.text.startswith("🛠 <b>Admin panel</b>")
-    assert panel.buttons[:2] == ["👥 Affiliates", "💸 Payouts"]
+    assert panel.buttons[:4] == ["🎯 Offers", "🏁 Races", "👥 Affiliates", "💸 Payouts"]
     for name, screen in screens.items():
         back = [b for b in screen.buttons if "Back" in b or "Cancel" in b]
         assert back, f"{name} has no way back"
@@ -233,3 +237,94 @@ async def test_a_ban_stops_postbacks_and_clicks_of_that_affiliate(
     )
 
     assert answer.verdict.value == "rejected" and "banned" in (answer.reason or "")
+
+
+async def test_offers_screen_lists_today_numbers_toggles_and_rotates_only_after_yes(
+    stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    offer = await factory.offer(title="Shop")
+    link = await factory.link(await factory.affiliate(tg_id=21), offer)
+    await make_click(link, seconds_ago=60)
+    old_secret = offer.secret
+    panel = await admin.send("/admin")
+
+    listing = await admin.press(panel.button("Offers"))
+    card = await admin.press(listing.button("#1 Shop"))
+    disabled = await admin.press(card.button("Disable"))
+    url = await admin.press(disabled.button("Postback URL"))
+    asked = await admin.press(disabled.button("New secret"))
+    unchanged = (await Offer.get(id=offer.id)).secret
+    rotated = await admin.press(asked.button("Yes, rotate it"))
+
+    assert "today: 1 clicks, 0 conversions" in listing.text
+    assert "Hold: 7 days" in card.text and "⏸ Disable" in card.buttons
+    assert "▶️ Enable" in disabled.buttons and "⚪️" in disabled.text
+    assert (await Offer.get(id=offer.id)).is_active is False
+    assert f"/postback/{offer.id}" in url.text and old_secret in url.text
+    assert "new signing secret" in asked.text and unchanged == old_secret
+    assert (await Offer.get(id=offer.id)).secret != old_secret
+    assert old_secret not in rotated.text
+    actions = await AuditEntry.all().order_by("id").values_list("action", flat=True)
+    assert actions == ["offer.active", "offer.secret"]
+
+
+async def test_reviews_screen_counts_or_rejects_a_held_conversion_after_yes(
+    stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    alice = await factory.affiliate(tg_id=21, name="Alice")
+    offer = await factory.offer(title="Shop")
+    link = await factory.link(alice, offer)
+    for txid in ("h1", "h2"):
+        await stack.services.conversions.record(
+            Claim(
+                offer,
+                link,
+                None,
+                None,
+                txid,
+                "sale",
+                0,
+                "USD",
+                ConversionStatus.PENDING,
+                review_reason="fast",
+            )
+        )
+    panel = await admin.send("/admin")
+
+    reviews = await admin.press(panel.button("Reviews (2)"))
+    first, second = await Conversion.all().order_by("id")
+    counted = await admin.press(reviews.button(f"✅ #{first.id}"))
+    asked = await admin.press(counted.button(f"❌ #{second.id}"))
+    rejected = await admin.press(asked.button("Yes, reject it"))
+
+    assert "Alice (id 21)" in reviews.text
+    assert (await Conversion.get(id=first.id)).status is ConversionStatus.APPROVED
+    assert "Reject conversion" in asked.text
+    assert "now rejected" in rejected.text
+    assert (await Conversion.get(id=second.id)).status is ConversionStatus.REJECTED
+    actions = await AuditEntry.all().order_by("id").values_list("action", flat=True)
+    assert actions == ["conversion.review", "conversion.review"]
+
+
+async def test_races_screen_ends_a_running_race_only_after_yes(
+    stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    race = await stack.services.races.create(race_draft(title="Cup"))
+    await stack.services.races.start_due()
+    panel = await admin.send("/admin")
+
+    listing = await admin.press(panel.button("Races"))
+    asked = await admin.press(listing.button(f"End #{race.id}"))
+    still = (await Race.get(id=race.id)).status
+    ended = await admin.press(asked.button("Yes, end it"))
+
+    assert "Cup" in listing.text and f"🗑 Cancel #{race.id}" in listing.buttons
+    assert "End race" in asked.text and still is RaceStatus.RUNNING
+    assert "ended" in ended.text
+    assert (await Race.get(id=race.id)).status is RaceStatus.FINISHED
