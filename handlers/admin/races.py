@@ -17,6 +17,8 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.errors import N_, Conflict, InvalidInput
 from bot.live import RaceFeed
+from bot.services.admin_desk import AdminDesk
+from bot.services.audit import Actor
 from bot.services.inputs import ascii_int
 from bot.services.offers import OfferService, check_title
 from bot.services.races import RaceDraft, RaceService, check_draft
@@ -327,6 +329,8 @@ async def cmd_race_cancel(
     races: RaceService,
     state: FSMContext,
     feed: RaceFeed,
+    desk: AdminDesk,
+    user: Affiliate,
     confirmed: bool = False,
 ) -> None:
     race_id, _rest = race_id_of(command)
@@ -340,7 +344,15 @@ async def cmd_race_cancel(
         ).format(id=race.id, title=escape(race.title))
         await ask(message, state, command, question, _("🗑 Yes, cancel it"))
         return
+    before = race.status.value
     race = await races.cancel(race_id)
+    await desk.audit.record(
+        Actor.of(user),
+        "race.cancel",
+        f"race #{race.id}",
+        {"status": before},
+        {"status": "cancelled"},
+    )
     await feed.publish(race.id)  # live boards close with the news
     await message.answer(_("Race #{id} cancelled.").format(id=race.id))
 
@@ -351,6 +363,8 @@ async def cmd_race_end(
     races: RaceService,
     state: FSMContext,
     feed: RaceFeed,
+    desk: AdminDesk,
+    user: Affiliate,
     confirmed: bool = False,
 ) -> None:
     race_id, _rest = race_id_of(command)
@@ -363,6 +377,13 @@ async def cmd_race_end(
         await ask(message, state, command, question, _("🏁 Yes, end it"))
         return
     placings = await races.finish_now(race_id)
+    await desk.audit.record(
+        Actor.of(user),
+        "race.end",
+        f"race #{race_id}",
+        {"status": "running"},
+        {"status": "finished", "prize_winners": len(placings)},
+    )
     await feed.publish(race_id)  # live boards show the final places at once
     await message.answer(
         _("Race #{id} ended: {count} prize winners. Results are on their way.").format(

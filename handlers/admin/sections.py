@@ -202,15 +202,17 @@ async def end_or_cancel(
     races: RaceService,
     state: FSMContext,
     feed: RaceFeed,
+    desk: AdminDesk,
+    user: Affiliate,
 ) -> None:
     message = bot_message(query)
     if callback_data.action is AdminAction.RACE_END:
         await race_commands.cmd_race_end(
-            message, as_command("race_end", callback_data.id), races, state, feed
+            message, as_command("race_end", callback_data.id), races, state, feed, desk, user
         )
     else:
         await race_commands.cmd_race_cancel(
-            message, as_command("race_cancel", callback_data.id), races, state, feed
+            message, as_command("race_cancel", callback_data.id), races, state, feed, desk, user
         )
     await query.answer()
 

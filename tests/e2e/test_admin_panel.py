@@ -328,3 +328,4 @@ async def test_races_screen_ends_a_running_race_only_after_yes(
     assert "End race" in asked.text and still is RaceStatus.RUNNING
     assert "ended" in ended.text
     assert (await Race.get(id=race.id)).status is RaceStatus.FINISHED
+    assert await AuditEntry.filter(action="race.end").count() == 1
