@@ -3,6 +3,7 @@ editing a menu message in place. Routers import this, never each other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from aiogram import Bot
@@ -14,6 +15,7 @@ from loguru import logger
 from bot.config import Settings
 from bot.services.channels import ChannelService, InviteNeed
 from bot.services.links import LinkUrls, LinkView
+from bot.services.stats import Period
 from models import Affiliate, OfferKind
 
 
@@ -80,3 +82,25 @@ async def url_line(view: LinkView, urls: LinkUrls, bot: Bot, channels: ChannelSe
     if url is None:
         return _("The invite link is not ready: the bot must be an admin of the channel.")
     return f"<code>{url}</code>"
+
+
+def period_name(period: Period) -> str:
+    return {
+        Period.TODAY: _("today"),
+        Period.WEEK: _("the last 7 days"),
+        Period.MONTH: _("the last 30 days"),
+        Period.ALL: _("all time"),
+    }[period]
+
+
+def chart_labels(period: Period) -> Callable[[str], tuple[str, str, str]]:
+    """The chart's title and legend, in the user's language."""
+
+    def labels(currency: str) -> tuple[str, str, str]:
+        return (
+            _("Earnings and conversions, {period}").format(period=period_name(period)),
+            _("Earnings, {currency}").format(currency=currency),
+            _("Conversions"),
+        )
+
+    return labels

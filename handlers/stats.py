@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 
 from aiogram import Bot, F, Router
@@ -14,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.amounts import format_money, format_percent
 from bot.services.stats import Period, Row, StatsService
 from bot.telegram.render import viewer_zone
-from handlers.common import show
+from handlers.common import chart_labels, period_name, show
 from keyboards.callbacks import (
     MenuAction,
     MenuCallback,
@@ -71,15 +70,6 @@ def _slice_text(title: str, row: Row, currency: str, locale: str) -> str:
     return f"{title}\n      {numbers}"
 
 
-def period_name(period: Period) -> str:
-    return {
-        Period.TODAY: _("today"),
-        Period.WEEK: _("the last 7 days"),
-        Period.MONTH: _("the last 30 days"),
-        Period.ALL: _("all time"),
-    }[period]
-
-
 async def open_stats(
     query: CallbackQuery, user: Affiliate, stats: StatsService, i18n: I18n
 ) -> None:
@@ -118,17 +108,6 @@ async def render_stats(
                 name = f"• <code>{escape(row.label or '')}</code>"
                 lines.append(_slice_text(name, row, currency, locale))
     await show(query, "\n".join(lines), stats_kb(period))
-
-
-def chart_labels(period: Period) -> Callable[[str], tuple[str, str, str]]:
-    def labels(currency: str) -> tuple[str, str, str]:
-        return (
-            _("Earnings and conversions, {period}").format(period=period_name(period)),
-            _("Earnings, {currency}").format(currency=currency),
-            _("Conversions"),
-        )
-
-    return labels
 
 
 async def send_chart(

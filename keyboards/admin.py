@@ -27,6 +27,7 @@ def panel_kb(open_payouts: int, held: int) -> InlineKeyboardMarkup:
     reviews = _("🔎 Reviews") + (f" ({held})" if held else "")
     kb.button(text=reviews, callback_data=_cb(AdminAction.REVIEWS))
     kb.button(text=_("📬 Postbacks"), callback_data=_cb(AdminAction.POSTBACKS))
+    kb.button(text=_("📈 Stats"), callback_data=_cb(AdminAction.STATS))
     kb.button(text=_("📜 Audit"), callback_data=_cb(AdminAction.AUDIT))
     kb.button(text=_("🛡 Admins"), callback_data=_cb(AdminAction.ADMINS))
     kb.button(text=_("⌨️ Commands"), callback_data=_cb(AdminAction.COMMANDS))
@@ -226,4 +227,17 @@ def races_kb(races: list[tuple[int, bool, bool]]) -> InlineKeyboardMarkup:
             sizes.append(row)
     _back(kb)
     kb.adjust(*sizes, 1)
+    return kb.as_markup()
+
+
+def programme_kb(picked: int, periods: list[str]) -> InlineKeyboardMarkup:
+    """Today / 7 days / 30 days (the picked one marked), the chart of it, and Back."""
+    kb = InlineKeyboardBuilder()
+    for i, name in enumerate(periods):
+        kb.button(
+            text=("• " + name) if i == picked else name, callback_data=_cb(AdminAction.STATS, i)
+        )
+    kb.button(text=_("📈 Chart"), callback_data=_cb(AdminAction.STATS_CHART, picked))
+    _back(kb)
+    kb.adjust(len(periods), 1, 1)
     return kb.as_markup()

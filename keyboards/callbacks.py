@@ -153,6 +153,8 @@ class AdminAction(StrEnum):
     RACES = "r"
     RACE_END = "re"
     RACE_CANCEL = "rx"
+    STATS = "s"
+    STATS_CHART = "sc"
 
 
 class AdminCallback(CallbackData, prefix="adm"):

@@ -19,7 +19,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from tortoise.functions import Count, Sum
 
-from models import Click, Conversion, ConversionStatus, Referral
+from models import (
+    Affiliate,
+    Click,
+    Conversion,
+    ConversionStatus,
+    PayoutRequest,
+    PayoutStatus,
+    Referral,
+)
 
 
 class Period(StrEnum):
@@ -62,6 +70,17 @@ class Report:
     currency: str = "USD"  # the affiliate's main currency, for amounts that are zero
 
 
+@dataclass
+class Programme:
+    """Money in a period by currency (minor units), and the affiliates with most conversions."""
+
+    revenue: dict[str, int]
+    commission: dict[str, int]
+    payouts: dict[str, int]
+    top_affiliates: list[tuple[Affiliate, int]]
+
+
+TOP = 5
 DEFAULT_CURRENCY = "USD"
 COUNTED = [ConversionStatus.PENDING, ConversionStatus.APPROVED]
 
@@ -161,7 +180,7 @@ class StatsService:
 
     async def chart(
         self,
-        affiliate_id: int,
+        affiliate_id: int | None,
         period: Period,
         labels: Callable[[str], ChartLabels],
         locale: str = "en",
@@ -179,6 +198,40 @@ class StatsService:
             chart_png, buckets, precision, labels(currency), locale, hourly
         )
 
+    async def programme(self, period: Period) -> Programme:
+        """The whole programme's money in a period, and who and what brought the most."""
+        since = self.since(period)
+        time = {"created_at__gte": since} if since else {}
+        money = (
+            await Conversion.filter(status__in=COUNTED, **time)
+            .group_by("currency")
+            .annotate(revenue=Sum("amount_minor"), commission=Sum("commission_minor"))
+            .values("currency", "revenue", "commission")
+        )
+        paid = (
+            await PayoutRequest.filter(
+                status__in=[PayoutStatus.APPROVED, PayoutStatus.PAID], **time
+            )
+            .group_by("currency")
+            .annotate(total=Sum("amount_minor"))
+            .values("currency", "total")
+        )
+        top = (
+            await Conversion.filter(status__in=COUNTED, **time)
+            .group_by("affiliate_id")
+            .annotate(n=Count("id"), earned=Sum("commission_minor"))
+            .order_by("-n", "affiliate_id")
+            .limit(TOP)
+            .values("affiliate_id", "n", "earned")
+        )
+        people = {a.id: a for a in await Affiliate.filter(id__in=[t["affiliate_id"] for t in top])}
+        return Programme(
+            revenue={m["currency"]: int(m["revenue"] or 0) for m in money},
+            commission={m["currency"]: int(m["commission"] or 0) for m in money},
+            payouts={m["currency"]: int(m["total"] or 0) for m in paid},
+            top_affiliates=[(people[t["affiliate_id"]], int(t["n"])) for t in top],
+        )
+
     async def currencies(self, affiliate_id: int | None) -> list[str]:
         """The currencies the affiliate (None: anyone) earns in, the most used first."""
         rows = (
@@ -190,7 +243,7 @@ class StatsService:
         return [r["currency"] for r in sorted(rows, key=lambda r: -r["n"])]
 
     async def buckets(
-        self, affiliate_id: int, period: Period, where: tzinfo = UTC
+        self, affiliate_id: int | None, period: Period, where: tzinfo = UTC
     ) -> list[Bucket]:
         """(start, conversions, approved earnings in minor units) per hour of today, or per
         day of the period (all time: from the first conversion, a year at most), in the
@@ -202,13 +255,17 @@ class StatsService:
         else:
             days = {Period.WEEK: 7, Period.MONTH: 30}.get(period)
             if days is None:
-                first = await Conversion.filter(affiliate_id=affiliate_id).order_by("id").first()
+                first = (
+                    await Conversion.filter(**_whose("affiliate_id", affiliate_id))
+                    .order_by("id")
+                    .first()
+                )
                 oldest = first.created_at if first is not None else now
                 days = min(max((midnight - oldest).days + 1, 7), ALL_DAYS_MAX)
             starts = [midnight - timedelta(days=days - 1 - i) for i in range(days)]
         step = timedelta(hours=1) if period is Period.TODAY else timedelta(days=1)
         rows = await Conversion.filter(
-            affiliate_id=affiliate_id,
+            **_whose("affiliate_id", affiliate_id),
             status__in=COUNTED,
             created_at__gte=starts[0].astimezone(UTC),
         ).values("created_at", "status", "commission_minor")

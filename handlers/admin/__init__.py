@@ -8,7 +8,17 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.telegram.filters import IsAdmin
-from handlers.admin import confirm, money, offers, panel, people, postbacks, races, sections
+from handlers.admin import (
+    confirm,
+    money,
+    offers,
+    panel,
+    people,
+    postbacks,
+    programme,
+    races,
+    sections,
+)
 
 
 def router() -> Router:
@@ -21,6 +31,7 @@ def router() -> Router:
         people.router(),
         postbacks.router(),
         sections.router(),
+        programme.router(),
         offers.router(),
         money.router(),
         races.router(),

@@ -43,8 +43,8 @@ async def test_the_panel_opens_sections_by_button_and_every_screen_goes_back(
 
     panel = await admin.send("/admin")
     screens = {}
-    names = ("Offers", "Races", "Affiliates", "Payouts", "Reviews", "Postbacks", "Audit", "Admins")
-    for name in (*names, "Commands"):
+    names = ("Offers", "Races", "Affiliates", "Payouts", "Reviews", "Postbacks", "Stats", "Audit")
+    for name in (*names, "Admins", "Commands"):
         screens[name] = await admin.press(panel.button(name))
 
     assert panel.text.startswith("🛠 <b>Admin panel</b>")
@@ -329,3 +329,42 @@ async def test_races_screen_ends_a_running_race_only_after_yes(
     assert "ended" in ended.text
     assert (await Race.get(id=race.id)).status is RaceStatus.FINISHED
     assert await AuditEntry.filter(action="race.end").count() == 1
+
+
+async def test_stats_screen_gives_the_programme_totals_tops_and_a_chart(
+    stack: Stack, factory: Factory
+) -> None:
+    from aiogram.methods import SendPhoto
+
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    alice = await factory.affiliate(tg_id=21, name="Alice")
+    bob = await factory.affiliate(tg_id=22, name="Bob")
+    offer = await factory.offer(title="Shop", hold_days=0)
+    await Offer.filter(id=offer.id).update(payout_minor=1000)
+    offer = await Offer.get(id=offer.id)
+    for who, txids in ((alice, ("a1", "a2")), (bob, ("b1",))):
+        link = await factory.link(who, offer)
+        for txid in txids:
+            await stack.services.conversions.record(
+                Claim(
+                    offer, link, None, None, txid, "sale", 10_000, "USD", ConversionStatus.APPROVED
+                )
+            )
+    await stack.services.balance.request_payout(alice, "USD", "wallet")
+    payout_id = (await PayoutRequest.get(affiliate_id=alice.id)).id
+    await stack.services.balance.decide(payout_id, approve=True)
+    panel = await admin.send("/admin")
+
+    today = await admin.press(panel.button("Stats"))
+    month = await admin.press(today.button("30 days"))
+    chart = await admin.press(today.button("Chart"))
+
+    assert "Conversions: 3" in today.text
+    assert "Revenue: $300.00" in today.text and "Commission: $30.00" in today.text
+    assert "Payouts: $20.00" in today.text
+    assert "1. Alice (id 21) · 2" in today.text and "2. Bob (id 22) · 1" in today.text
+    assert "1. Shop · 3" in today.text
+    assert "• Today" in today.buttons and "• 30 days" in month.buttons
+    photos = [r for r in chart.requests if isinstance(r, SendPhoto)]
+    assert len(photos) == 1 and "commission and conversions" in (photos[0].caption or "")
