@@ -28,6 +28,7 @@ from bot.services.admin_desk import AdminDesk
 from bot.services.affiliates import AffiliateService
 from bot.services.audit import AuditLog
 from bot.services.balance import BalanceService
+from bot.services.broadcasts import BroadcastService
 from bot.services.channels import ChannelService
 from bot.services.click_loader import ClickLoader
 from bot.services.click_store import ClickStore
@@ -45,6 +46,7 @@ from bot.services.referrals import ReferralService
 from bot.services.spool import Spool
 from bot.services.stats import StatsService
 from bot.services.tally import PostbackTally
+from bot.telegram.broadcasts import BroadcastReporter
 from bot.telegram.dispatcher import ParkedUpdates, RetryingDispatcher
 from bot.telegram.middlewares.guard import BanMiddleware, ThrottlingMiddleware
 from bot.telegram.middlewares.i18n import UserI18nMiddleware
@@ -95,6 +97,8 @@ class Services:
     journal: PostbackJournal
     tester: PostbackTester
     metrics: Metrics
+    broadcasts: BroadcastService
+    reporter: BroadcastReporter
 
 
 def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
@@ -123,6 +127,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     postbacks.settle_clicks = click_loader.settle
     metrics = Metrics()
     sender.metrics = metrics
+    broadcasts = BroadcastService(outbox)
     balance = BalanceService(minimum=settings.PAYOUT_MINIMUM)
     stats = StatsService()
     desk = AdminDesk(settings.ADMIN_IDS, balance, stats, AuditLog())
@@ -164,6 +169,8 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             journal=PostbackJournal(settings.POSTBACK_LOG_PER_OFFER),
             tester=PostbackTester(lambda: settings.local_url),
             metrics=metrics,
+            broadcasts=broadcasts,
+            reporter=BroadcastReporter(bot, i18n, broadcasts),
         )
     )
 
@@ -192,6 +199,9 @@ def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> R
         desk=services.desk,
         journal=services.journal,
         tester=services.tester,
+        broadcasts=services.broadcasts,
+        reporter=services.reporter,
+        sender=services.sender,
     )
     # Polling has no second delivery: an update that meets an outage is retried here. A
     # webhook answers 503 instead and Telegram sends the update again.
@@ -229,6 +239,7 @@ def create_scheduler_for(settings: Settings, services: Services) -> AsyncIOSched
         feed=services.feed,
         tick_seconds=settings.RACE_TICK_SECONDS,
         metrics=services.metrics,
+        reporter=services.reporter,
     )
 
 

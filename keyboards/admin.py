@@ -28,6 +28,7 @@ def panel_kb(open_payouts: int, held: int) -> InlineKeyboardMarkup:
     kb.button(text=reviews, callback_data=_cb(AdminAction.REVIEWS))
     kb.button(text=_("📬 Postbacks"), callback_data=_cb(AdminAction.POSTBACKS))
     kb.button(text=_("📈 Stats"), callback_data=_cb(AdminAction.STATS))
+    kb.button(text=_("📣 Broadcast"), callback_data=_cb(AdminAction.BROADCAST))
     kb.button(text=_("📜 Audit"), callback_data=_cb(AdminAction.AUDIT))
     kb.button(text=_("🛡 Admins"), callback_data=_cb(AdminAction.ADMINS))
     kb.button(text=_("⌨️ Commands"), callback_data=_cb(AdminAction.COMMANDS))
@@ -240,4 +241,60 @@ def programme_kb(picked: int, periods: list[str]) -> InlineKeyboardMarkup:
     kb.button(text=_("📈 Chart"), callback_data=_cb(AdminAction.STATS_CHART, picked))
     _back(kb)
     kb.adjust(len(periods), 1, 1)
+    return kb.as_markup()
+
+
+# Audiences as buttons: (AdminAction.BC_AUDIENCE id, page) = (audience index, argument index).
+ACTIVE_DAYS = (7, 30)
+
+
+def buttons_step_kb() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("⏭ No buttons"), callback_data=_cb(AdminAction.BC_SKIP))
+    kb.button(text=_("✖️ Cancel"), callback_data=_cb(AdminAction.HOME))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def audience_kb() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("👥 Everyone"), callback_data=_cb(AdminAction.BC_AUDIENCE, 0))
+    for i, days in enumerate(ACTIVE_DAYS):
+        kb.button(
+            text=_("🟢 Active in {days} days").format(days=days),
+            callback_data=_cb(AdminAction.BC_AUDIENCE, 1, i),
+        )
+    kb.button(text="🇬🇧 English", callback_data=_cb(AdminAction.BC_AUDIENCE, 3, 0))
+    kb.button(text="🇷🇺 Русский", callback_data=_cb(AdminAction.BC_AUDIENCE, 3, 1))
+    kb.button(text=_("🏁 A race's participants"), callback_data=_cb(AdminAction.BC_RACES))
+    kb.button(text=_("✖️ Cancel"), callback_data=_cb(AdminAction.HOME))
+    kb.adjust(1, 2, 2, 1, 1)
+    return kb.as_markup()
+
+
+def race_pick_kb(races: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for race_id, title in races:
+        kb.button(text=title, callback_data=_cb(AdminAction.BC_AUDIENCE, 2, race_id))
+    kb.button(text=_("✖️ Cancel"), callback_data=_cb(AdminAction.HOME))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def send_kb() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Send it"), callback_data=_cb(AdminAction.BC_SEND))
+    kb.button(text=_("✖️ Cancel"), callback_data=_cb(AdminAction.HOME))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def url_buttons(rows: list[list[str]]) -> InlineKeyboardMarkup | None:
+    """A broadcast's own URL buttons, as its recipients see them."""
+    if not rows:
+        return None
+    kb = InlineKeyboardBuilder()
+    for text, url in rows:
+        kb.button(text=text, url=url)
+    kb.adjust(1)
     return kb.as_markup()

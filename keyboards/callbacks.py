@@ -155,6 +155,14 @@ class AdminAction(StrEnum):
     RACE_CANCEL = "rx"
     STATS = "s"
     STATS_CHART = "sc"
+    BROADCAST = "b"
+    BC_SKIP = "bs"
+    BC_AUDIENCE = "ba"
+    BC_RACES = "br"
+    BC_SEND = "bgo"
+    BC_PAUSE = "bp"
+    BC_RESUME = "bre"
+    BC_CANCEL = "bx"
 
 
 class AdminCallback(CallbackData, prefix="adm"):

@@ -8,7 +8,7 @@ from models.invites import ChannelInvite
 from models.ledger import LedgerEntry, LedgerKind
 from models.link import Link, SubLink
 from models.offer import Offer, OfferKind
-from models.outbox import Outbox
+from models.outbox import Broadcast, BroadcastStatus, Outbox
 from models.payouts import PayoutRequest, PayoutStatus
 from models.races import Race, RaceEntry, RaceMetric, RacePrize, RaceSnapshot, RaceStatus, TieBreak
 from models.rates import AffiliateRate
@@ -19,6 +19,8 @@ __all__ = [
     "Affiliate",
     "AffiliateRate",
     "AuditEntry",
+    "Broadcast",
+    "BroadcastStatus",
     "Category",
     "ChannelInvite",
     "Click",

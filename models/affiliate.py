@@ -35,6 +35,7 @@ class Affiliate(Model):
     notify = fields.BooleanField(default=True, db_default=True)  # superseded by `muted`
     muted = fields.CharField(max_length=64, default="", db_default="")  # Category values, ","
     started_at = fields.DatetimeField(null=True)
+    seen_at = fields.DatetimeField(null=True)  # the last update from them (to the hour)
     blocked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

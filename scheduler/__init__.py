@@ -11,6 +11,7 @@ from bot.live import RaceFeed
 from bot.metrics import Metrics
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
+from bot.telegram.broadcasts import BroadcastReporter
 from bot.telegram.notifier import Notifier
 from bot.telegram.race_news import RaceNews
 from bot.telegram.sender import OutboxSender
@@ -23,6 +24,7 @@ JOB_DEFAULTS: dict[str, Any] = {
     "misfire_grace_time": 60,
 }
 OUTBOX_EVERY = 5
+BROADCAST_EVERY = 3  # seconds between two edits of a broadcast's progress message
 
 
 def create_scheduler(  # noqa: PLR0913 - the wiring of every job's services, by name
@@ -36,6 +38,7 @@ def create_scheduler(  # noqa: PLR0913 - the wiring of every job's services, by 
     feed: RaceFeed,
     tick_seconds: int,
     metrics: Metrics | None = None,
+    reporter: BroadcastReporter | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
 
@@ -57,4 +60,6 @@ def create_scheduler(  # noqa: PLR0913 - the wiring of every job's services, by 
         metrics=metrics,
     )
     add(jobs.send_outbox, OUTBOX_EVERY, sender=sender, lease=lease, seconds=OUTBOX_EVERY - 0.5)
+    if reporter is not None:
+        add(jobs.report_broadcasts, BROADCAST_EVERY, reporter=reporter, lease=lease)
     return scheduler

@@ -18,6 +18,7 @@ from bot.live import RaceFeed
 from bot.metrics import Metrics
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
+from bot.telegram.broadcasts import BroadcastReporter
 from bot.telegram.notifier import Notifier
 from bot.telegram.race_news import RaceNews
 from bot.telegram.sender import OutboxSender
@@ -112,3 +113,11 @@ async def send_outbox(sender: OutboxSender, lease: Lease, seconds: float) -> Non
     if not await lease.hold():
         return
     await sender.drain(seconds)
+
+
+@waits_out_outages
+async def report_broadcasts(reporter: BroadcastReporter, lease: Lease) -> None:
+    """Bring each broadcast's progress message up to date; report the ones that ended."""
+    if not await lease.hold():
+        return
+    await reporter.report()

@@ -124,6 +124,12 @@ class TgUser:
             Update(update_id=next(_update_ids), message=self._message(text=text))
         )
 
+    async def send_content(self, **content: Any) -> Reply:
+        """A message with anything Telegram allows: entities, a photo and caption, …"""
+        return await self.client.feed(
+            Update(update_id=next(_update_ids), message=self._message(**content))
+        )
+
     async def send_sticker(self) -> Reply:
         sticker = Sticker(
             file_id="s",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -33,6 +33,9 @@ def reachable(affiliate: Affiliate | None, category: Category | None = None) -> 
     return category is None or not affiliate.mutes(category)
 
 
+SEEN_EVERY = timedelta(hours=1)
+
+
 def _clip(value: str | None, size: int) -> str | None:
     return value[:size] if value is not None else None
 
@@ -59,6 +62,7 @@ class AffiliateService:
                 last_name=_clip(profile.last_name, 128),
                 username=_clip(profile.username, 64),
                 tg_language=_clip(profile.language_code, 16),
+                seen_at=datetime.now(UTC),
             )
             await create_link(affiliate, None)
         return affiliate
@@ -74,6 +78,10 @@ class AffiliateService:
         if affiliate.blocked_at is not None:
             affiliate.blocked_at = None  # they are talking to us again
             changed.append("blocked_at")
+        now = datetime.now(UTC)
+        if affiliate.seen_at is None or now - affiliate.seen_at >= SEEN_EVERY:
+            affiliate.seen_at = now  # "active in the last N days" (broadcasts), to the hour
+            changed.append("seen_at")
         if changed:
             for key in changed:
                 if key in fresh:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from models import Outbox
 
 MAX_ATTEMPTS = 5
+BLOCKED = "blocked by the user"  # why a row was closed: the person blocked the bot
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,9 @@ class Letter:
     chat_id: int
     text: str
     bulk: bool = True  # False for a notice to one person: never a paid broadcast
+    photo: str | None = None  # a Telegram file id: `text` is its caption
+    buttons: list[list[str]] | None = None  # URL buttons, rows of [text, url]
+    broadcast_id: int | None = None
 
 
 class OutboxService:
@@ -33,7 +37,16 @@ class OutboxService:
         now = self.clock()
         await Outbox.bulk_create(
             [
-                Outbox(key=x.key, chat_id=x.chat_id, text=x.text, bulk=x.bulk, created_at=now)
+                Outbox(
+                    key=x.key,
+                    chat_id=x.chat_id,
+                    text=x.text,
+                    bulk=x.bulk,
+                    photo=x.photo,
+                    buttons=x.buttons,
+                    broadcast_id=x.broadcast_id,
+                    created_at=now,
+                )
                 for x in fresh
             ],
             ignore_conflicts=True,
@@ -41,7 +54,21 @@ class OutboxService:
         return len(fresh)
 
     async def pending(self, limit: int = 100) -> list[Outbox]:
-        return await Outbox.filter(sent_at__isnull=True).order_by("id").limit(limit)
+        """What to send next: notices to one person first (a broadcast's thousands never
+        keep someone's payout news waiting), then bulk; a paused broadcast's rows wait."""
+        notices = (
+            await Outbox.filter(bulk=False, sent_at__isnull=True, held=False)
+            .order_by("id")
+            .limit(limit)
+        )
+        if len(notices) >= limit:
+            return notices
+        bulk = (
+            await Outbox.filter(bulk=True, sent_at__isnull=True, held=False)
+            .order_by("id")
+            .limit(limit - len(notices))
+        )
+        return [*notices, *bulk]
 
     async def done(self, row: Outbox, error: str | None = None) -> None:
         await Outbox.filter(id=row.id).update(

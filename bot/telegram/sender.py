@@ -24,12 +24,13 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
 )
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from loguru import logger
 
 from bot.lease import Lease
 from bot.metrics import Metrics
 from bot.services.affiliates import AffiliateService
-from bot.services.outbox import OutboxService
+from bot.services.outbox import BLOCKED, OutboxService
 from models import Outbox
 
 FREE_RATE = 30
@@ -158,7 +159,7 @@ class OutboxSender:
         paid = True if pacer is self.paid_pacer else None
         while True:
             try:
-                await self.bot.send_message(row.chat_id, row.text, allow_paid_broadcast=paid)
+                await self._deliver(row, paid)
             except TelegramRetryAfter as exc:
                 logger.warning("flood limit: waiting {} s", exc.retry_after)
                 self.count("flood_wait")
@@ -166,7 +167,7 @@ class OutboxSender:
                 continue
             except TelegramForbiddenError:
                 await self.affiliates.mark_blocked(row.chat_id)
-                await self.outbox.done(row, "blocked by the user")
+                await self.outbox.done(row, BLOCKED)
                 self.count("blocked")
                 return 0
             except TelegramBadRequest as exc:
@@ -182,6 +183,25 @@ class OutboxSender:
             await self.outbox.done(row)
             self.count("sent")
             return 1
+
+    async def _deliver(self, row: Outbox, paid: bool | None) -> None:
+        markup = None
+        if row.buttons:
+            markup = InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text=t, url=u)] for t, u in row.buttons]
+            )
+        if row.photo:
+            await self.bot.send_photo(
+                row.chat_id,
+                row.photo,
+                caption=row.text or None,
+                reply_markup=markup,
+                allow_paid_broadcast=paid,
+            )
+        else:
+            await self.bot.send_message(
+                row.chat_id, row.text, reply_markup=markup, allow_paid_broadcast=paid
+            )
 
     def count(self, result: str) -> None:
         if self.metrics is not None:

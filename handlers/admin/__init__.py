@@ -9,6 +9,7 @@ from aiogram import Router
 
 from bot.telegram.filters import IsAdmin
 from handlers.admin import (
+    broadcast,
     confirm,
     money,
     offers,
@@ -32,6 +33,7 @@ def router() -> Router:
         postbacks.router(),
         sections.router(),
         programme.router(),
+        broadcast.router(),
         offers.router(),
         money.router(),
         races.router(),

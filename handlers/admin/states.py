@@ -12,3 +12,5 @@ class PanelInput(StatesGroup):
     reject_reason = State()
     paid_reference = State()
     promote = State()  # a Telegram id
+    bc_message = State()  # what to broadcast: a text or a photo with a caption
+    bc_buttons = State()  # its URL buttons, "Text - https://…" a line
