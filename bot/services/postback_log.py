@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from loguru import logger
 from tortoise.exceptions import BaseORMException
 
+from bot.errors import outage
 from bot.services.sql import connection, placeholders
 from models import Offer, PostbackLog
 
@@ -101,9 +102,11 @@ class PostbackJournal:
             self._task = asyncio.create_task(self._run(), name="postback-log")
 
     async def close(self) -> None:
+        """Stop the background writer and store what waits, if the database lets us: the
+        log never holds up a shutdown."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
         with contextlib.suppress(Exception):
@@ -114,8 +117,11 @@ class PostbackJournal:
             await asyncio.sleep(FLUSH_SECONDS)
             try:
                 await self.flush()
-            except (BaseORMException, OSError) as exc:  # the database is away: next time
-                logger.debug("postback log not stored yet: {!r}", exc)
+            except Exception as exc:  # the writer never dies: the next batch tries again
+                if outage(exc) is None and not isinstance(exc, (BaseORMException, OSError)):
+                    logger.opt(exception=exc).error("postback log not stored")
+                else:
+                    logger.debug("postback log not stored yet: {!r}", exc)
 
     async def flush(self) -> int:
         """Store what waits (one INSERT), then trim the offers that grew past their cap."""

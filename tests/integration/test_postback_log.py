@@ -4,6 +4,7 @@ endpoint, signed, and stores nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import time
 from collections.abc import Awaitable, Callable
@@ -130,3 +131,39 @@ async def test_a_test_postback_still_refuses_a_bad_signature(
     assert ok.status == 200 and (await ok.json())["result"] == "test"
     assert forged.status == 401
     assert await Conversion.all().count() == 0
+
+
+async def test_the_log_writer_outlives_a_database_outage_and_never_holds_up_a_stop(
+    stack: Stack, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.errors import Unavailable
+    from bot.services import postback_log
+
+    journal = stack.services.journal
+    offer = await factory.offer()
+    calls = 0
+    real = PostbackLog.bulk_create
+
+    async def database_away(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            raise Unavailable("database")
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(postback_log, "FLUSH_SECONDS", 0.01)
+    monkeypatch.setattr(PostbackLog, "bulk_create", database_away)
+    journal.note(offer.id, {"txid": "a"}, "1.1.1.1", "stored", 200, None)
+    journal.start()
+    for _ in range(200):
+        if await PostbackLog.all().count():
+            break
+        await asyncio.sleep(0.01)
+    stored = await PostbackLog.all().count()
+    calls_then = calls
+    calls = -1_000  # from now on every try fails: the database went away again
+    journal.note(offer.id, {"txid": "b"}, "1.1.1.1", "stored", 200, None)
+    await asyncio.wait_for(journal.close(), 2)  # the database is away again: close anyway
+
+    assert calls_then >= 3 and stored == 1  # it kept trying and got through
+    assert len(journal.queue) == 1  # what could not be stored waits (not lost in the writer)
