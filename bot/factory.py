@@ -34,6 +34,7 @@ from bot.services.click_loader import ClickLoader
 from bot.services.click_store import ClickStore
 from bot.services.clicks import ClickService, target_cache
 from bot.services.conversions import ConversionService
+from bot.services.exports import ExportService
 from bot.services.links import LinkService, LinkUrls
 from bot.services.notices import ConversionNotices
 from bot.services.offers import OfferService
@@ -99,6 +100,7 @@ class Services:
     metrics: Metrics
     broadcasts: BroadcastService
     reporter: BroadcastReporter
+    exports: ExportService
 
 
 def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
@@ -171,6 +173,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             metrics=metrics,
             broadcasts=broadcasts,
             reporter=BroadcastReporter(bot, i18n, broadcasts),
+            exports=ExportService(),
         )
     )
 
@@ -202,6 +205,7 @@ def create_dispatcher(settings: Settings, redis: Redis, services: Services) -> R
         broadcasts=services.broadcasts,
         reporter=services.reporter,
         sender=services.sender,
+        exports=services.exports,
     )
     # Polling has no second delivery: an update that meets an outage is retried here. A
     # webhook answers 503 instead and Telegram sends the update again.

@@ -29,6 +29,7 @@ def panel_kb(open_payouts: int, held: int) -> InlineKeyboardMarkup:
     kb.button(text=_("📬 Postbacks"), callback_data=_cb(AdminAction.POSTBACKS))
     kb.button(text=_("📈 Stats"), callback_data=_cb(AdminAction.STATS))
     kb.button(text=_("📣 Broadcast"), callback_data=_cb(AdminAction.BROADCAST))
+    kb.button(text=_("📤 Export"), callback_data=_cb(AdminAction.EXPORT))
     kb.button(text=_("📜 Audit"), callback_data=_cb(AdminAction.AUDIT))
     kb.button(text=_("🛡 Admins"), callback_data=_cb(AdminAction.ADMINS))
     kb.button(text=_("⌨️ Commands"), callback_data=_cb(AdminAction.COMMANDS))
@@ -297,4 +298,14 @@ def url_buttons(rows: list[list[str]]) -> InlineKeyboardMarkup | None:
     for text, url in rows:
         kb.button(text=text, url=url)
     kb.adjust(1)
+    return kb.as_markup()
+
+
+def export_kb(kinds: list[str]) -> InlineKeyboardMarkup:
+    """One button per export (its index in bot.services.exports.ExportKind), and Back."""
+    kb = InlineKeyboardBuilder()
+    for i, label in enumerate(kinds):
+        kb.button(text=label, callback_data=_cb(AdminAction.EXPORT_KIND, i))
+    _back(kb)
+    kb.adjust(2, 2, 2, 1)
     return kb.as_markup()

@@ -163,6 +163,8 @@ class AdminAction(StrEnum):
     BC_PAUSE = "bp"
     BC_RESUME = "bre"
     BC_CANCEL = "bx"
+    EXPORT = "e"
+    EXPORT_KIND = "ek"
 
 
 class AdminCallback(CallbackData, prefix="adm"):

@@ -27,6 +27,7 @@ from aiogram.methods import (
     GetUpdates,
     PinChatMessage,
     SendChatAction,
+    SendDocument,
     SendMessage,
     SendPhoto,
     SetMyCommands,
@@ -34,7 +35,7 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, ChatInviteLink, Message, PhotoSize, User
+from aiogram.types import Chat, ChatInviteLink, Document, Message, PhotoSize, User
 
 BOT_ID = 424242
 BOT_USERNAME = "affrace_test_bot"
@@ -81,13 +82,16 @@ class MockedSession(BaseSession):
             **fields,
         )
 
-    def _default(self, method: TelegramMethod[Any]) -> Any:
+    def _default(self, method: TelegramMethod[Any]) -> Any:  # noqa: PLR0911 - one per method
         if isinstance(method, GetMe):
             return User(id=BOT_ID, is_bot=True, first_name="Affrace", username=BOT_USERNAME)
         if isinstance(method, SendMessage):
             return self._message(method.chat_id, text=method.text)
         if isinstance(method, EditMessageText):
             return self._message(method.chat_id or 1, text=method.text)
+        if isinstance(method, SendDocument):
+            document = Document(file_id="d", file_unique_id="d")
+            return self._message(method.chat_id, document=document, caption=method.caption)
         if isinstance(method, SendPhoto):
             photo = [PhotoSize(file_id="p", file_unique_id="p", width=300, height=300)]
             return self._message(method.chat_id, photo=photo, caption=method.caption)

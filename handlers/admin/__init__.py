@@ -11,6 +11,7 @@ from bot.telegram.filters import IsAdmin
 from handlers.admin import (
     broadcast,
     confirm,
+    export,
     money,
     offers,
     panel,
@@ -34,6 +35,7 @@ def router() -> Router:
         sections.router(),
         programme.router(),
         broadcast.router(),
+        export.router(),
         offers.router(),
         money.router(),
         races.router(),

@@ -3,6 +3,9 @@ action is in the audit log; to anyone else it does not exist."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from aiogram.methods import DeleteMyCommands, SetMyCommands
 
 from bot.services.conversions import Claim
@@ -368,3 +371,30 @@ async def test_stats_screen_gives_the_programme_totals_tops_and_a_chart(
     assert "• Today" in today.buttons and "• 30 days" in month.buttons
     photos = [r for r in chart.requests if isinstance(r, SendPhoto)]
     assert len(photos) == 1 and "commission and conversions" in (photos[0].caption or "")
+
+
+def export_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("affrace-export-*")}
+
+
+async def test_export_sends_a_csv_document_and_leaves_no_file_behind(
+    stack: Stack, factory: Factory
+) -> None:
+    from aiogram.methods import SendDocument
+
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    await factory.affiliate(tg_id=21, name="Alice")
+    before = export_folders()
+    panel = await admin.send("/admin")
+
+    screen = await admin.press(panel.button("Export"))
+    sent = await admin.press(screen.button("Affiliates"))
+
+    docs = [r for r in sent.requests if isinstance(r, SendDocument)]
+    assert "50 MB" in screen.text and len(screen.buttons) == 7
+    assert len(docs) == 1 and docs[0].chat_id == ADMIN_ID
+    assert docs[0].document.filename.startswith("affiliates-")  # type: ignore[union-attr]
+    assert docs[0].caption is not None and ": 2 rows" in docs[0].caption  # Alice and Ada
+    assert export_folders() == before
+    assert await AuditEntry.filter(action="export", target="affiliates").count() == 1
