@@ -9,6 +9,7 @@ import gc
 import signal
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -23,6 +24,7 @@ from loguru import logger
 from pydantic import ValidationError
 
 from bot import db
+from bot.backup import BackupError, backup, stamped
 from bot.config import DatabaseSettings, Settings, explain
 from bot.factory import (
     Services,
@@ -241,12 +243,34 @@ async def poll_until(stop: asyncio.Event, dp: Dispatcher, bot: Bot, allowed: lis
     await polling  # what polling raised, if it failed by itself
 
 
+def _backup(path: Path) -> int:
+    try:
+        settings = DatabaseSettings()
+        target = stamped(path) if path.is_dir() else path
+        size = backup(settings.DATABASE_URL, target)
+    except ValidationError as exc:
+        for line in explain(exc):
+            print(f"affrace: {line}", file=sys.stderr)
+        return 2
+    except BackupError as exc:
+        print(f"affrace: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written: {target} ({size} bytes)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Affrace bot")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="migrate, then run the bot, web server and scheduler")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    saving = commands.add_parser(
+        "backup", help="a consistent copy of the SQLite database, while the bot runs"
+    )
+    saving.add_argument("path", type=Path, help="the new file, or a folder for a dated file")
     args = parser.parse_args(argv)
+    if args.command == "backup":
+        return _backup(args.path)
 
     try:
         settings: DatabaseSettings = Settings() if args.command == "run" else DatabaseSettings()
