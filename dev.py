@@ -74,41 +74,86 @@ def fetch_telegram_js() -> int:
     return 0
 
 
+# `dev.py dev`: the bot, restarted when its code or catalogues change (watchfiles). It is
+# stopped with SIGINT first, which it answers with its clean stop (the spool drained).
+DEV_RUNNER = """
+import sys
+from watchfiles import DefaultFilter, run_process
+
+class Code(DefaultFilter):
+    def __call__(self, change, path):
+        return super().__call__(change, path) and path.endswith((".py", ".po"))
+
+def said(changes):
+    names = sorted({p.rsplit("/", 1)[-1] for _, p in changes})
+    print("dev: restarting, changed:", ", ".join(names)[:200], flush=True)
+
+run_process(
+    "bot", "handlers", "keyboards", "models", "scheduler", "locales",
+    target=" ".join([sys.executable, "-m", "bot", "run", *sys.argv[1:]]),
+    target_type="command", watch_filter=Code(), sigint_timeout=20, callback=said,
+)
+"""
+
+
+def run(rest: list[str]) -> int:
+    ensure_venv(dev=False)
+    command = [str(PYTHON), "-m", "bot", "run", *rest]
+    if os.name == "posix":  # become the bot: a supervisor's SIGTERM then reaches it
+        os.execv(command[0], command)
+    return subprocess.call(command)
+
+
+def test(rest: list[str]) -> int:
+    ensure_venv(dev=True)
+    return subprocess.call([str(PYTHON), "-m", "pytest", *rest])
+
+
+def lint(_rest: list[str]) -> int:
+    ensure_venv(dev=True)
+    code = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."])
+    return code or subprocess.call([str(PYTHON), "-m", "mypy"])
+
+
+def dev(rest: list[str]) -> int:
+    ensure_venv(dev=True)
+    return subprocess.call([str(PYTHON), "-c", DEV_RUNNER, *rest])
+
+
+def locales(_rest: list[str]) -> int:
+    ensure_venv(dev=False)
+    script = (
+        "from bot.i18n import update_catalogues;"
+        "changed = [];"
+        "missing = update_catalogues(changed=changed);"
+        "[print('updated', p) for p in changed];"
+        "changed or print('catalogues unchanged');"
+        "[print(lang, 'lacks', len(ids), 'translations') for lang, ids in missing.items()]"
+    )
+    return subprocess.call([str(PYTHON), "-c", script])
+
+
+COMMANDS = {
+    "run": run,
+    "test": test,
+    "lint": lint,
+    "dev": dev,
+    "locales": locales,
+    "telegram-js": lambda _rest: fetch_telegram_js(),
+}
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - this script may be started by any python3
         sys.exit("affrace needs Python 3.11 or newer")
     command = argv[0] if argv else "help"
-    rest = argv[1:]
     os.chdir(ROOT)
-    if command == "run":
-        ensure_venv(dev=False)
-        command = [str(PYTHON), "-m", "bot", "run", *rest]
-        if os.name == "posix":  # become the bot: a supervisor's SIGTERM then reaches it
-            os.execv(command[0], command)
-        return subprocess.call(command)
-    if command == "test":
-        ensure_venv(dev=True)
-        return subprocess.call([str(PYTHON), "-m", "pytest", *rest])
-    if command == "lint":
-        ensure_venv(dev=True)
-        code = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."])
-        return code or subprocess.call([str(PYTHON), "-m", "mypy"])
-    if command == "telegram-js":
-        return fetch_telegram_js()
-    if command == "locales":
-        ensure_venv(dev=False)
-        script = (
-            "from bot.i18n import update_catalogues;"
-            "changed = [];"
-            "missing = update_catalogues(changed=changed);"
-            "[print('updated', p) for p in changed];"
-            "changed or print('catalogues unchanged');"
-            "[print(lang, 'lacks', len(ids), 'translations') for lang, ids in missing.items()]"
-        )
-        return subprocess.call([str(PYTHON), "-c", script])
+    if command in COMMANDS:
+        return COMMANDS[command](argv[1:])
     print(__doc__)
     print("Also: python3 dev.py lint (ruff + mypy), python3 dev.py locales (update .po files),")
-    print("      python3 dev.py telegram-js (Telegram's Mini App script for the browser tests)")
+    print("      python3 dev.py telegram-js (Telegram's Mini App script for the browser tests),")
+    print("      python3 dev.py dev (the bot, restarted when the code changes)")
     return 0 if command in {"help", "-h", "--help"} else 2
 
 
