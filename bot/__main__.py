@@ -36,6 +36,7 @@ from bot.factory import (
     resolve_bot_identity,
 )
 from bot.logging import setup_logging
+from bot.observability import setup_sentry
 from bot.redis import create_redis
 from bot.services.spool import SpoolBusy
 from bot.telegram.commands import publish_commands, publish_menu_button
@@ -54,6 +55,8 @@ async def run(settings: Settings) -> None:
     # From the first moment, SIGTERM and SIGINT stop the process gracefully: one that came
     # while it was starting (after /ready answered, before polling) used to kill it outright.
     stop = _stop_on_signals()
+    if setup_sentry(settings):
+        logger.info("errors are reported to Sentry ({})", settings.SENTRY_ENVIRONMENT)
     await db.migrate(settings.DATABASE_URL)
     await db.init(settings.DATABASE_URL, timeouts=settings.db_timeouts)
     redis = create_redis(

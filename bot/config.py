@@ -99,6 +99,8 @@ class Settings(DatabaseSettings):
     CHANNEL_PREFIX: str = Field("affrace", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     POSTBACK_LOG_PER_OFFER: int = Field(1000, ge=10, le=1_000_000)
     METRICS_TOKEN: SecretStr | None = None  # GET /metrics wants "Authorization: Bearer …"
+    SENTRY_DSN: SecretStr | None = None  # errors reported to Sentry when set
+    SENTRY_ENVIRONMENT: str = Field("production", max_length=64)
 
     @field_validator("BOT_TOKEN")
     @classmethod
