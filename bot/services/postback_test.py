@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -34,22 +35,7 @@ class PostbackTester:
         offer = await Offer.get_or_none(id=offer_id)
         if offer is None:
             raise NotFound(N_("There is no offer #{id}."), id=offer_id)
-        link = await Link.get_or_none(affiliate_id=admin.id, offer_id=offer.id)
-        link = link or await create_link(admin, offer.id)
-        params = {
-            "amount": "0",
-            "code": link.code,
-            "currency": offer.currency,
-            "event": "test",
-            "status": "approved",
-            "test": "1",
-            "txid": f"test-{secrets.token_hex(6)}",
-        }
-        if offer.secret:
-            params["ts"] = str(int(time.time()))
-            params["sig"] = sign(params, offer.secret)
-        else:
-            params["token"] = offer.token or ""
+        params = await test_params(offer, admin)
         url = f"{self.base_url()}/postback/{offer.id}"
         shown = "&".join(
             f"{k}={v[:8] + '…' if k in ('sig', 'token') else v}" for k, v in params.items()
@@ -64,6 +50,33 @@ class PostbackTester:
                 return Shot(f"{url}?{shown}", resp.status, pretty(body))
         except (aiohttp.ClientError, TimeoutError) as exc:
             return Shot(f"{url}?{shown}", None, repr(exc)[:300])
+
+
+async def test_params(offer: Offer, admin: Affiliate) -> dict[str, str]:
+    """A test postback's parameters (test=1), signed now with the offer's secret (or its
+    token), naming the admin's own link of the offer (made if need be)."""
+    link = await Link.get_or_none(affiliate_id=admin.id, offer_id=offer.id)
+    link = link or await create_link(admin, offer.id)
+    params = {
+        "amount": "0",
+        "code": link.code,
+        "currency": offer.currency,
+        "event": "test",
+        "status": "approved",
+        "test": "1",
+        "txid": f"test-{secrets.token_hex(6)}",
+    }
+    if offer.secret:
+        params["ts"] = str(int(time.time()))
+        params["sig"] = sign(params, offer.secret)
+    else:
+        params["token"] = offer.token or ""
+    return params
+
+
+async def example_url(offer: Offer, admin: Affiliate, public_url: str) -> str:
+    """A complete, correctly signed test postback to copy (valid for five minutes)."""
+    return f"{public_url}/postback/{offer.id}?{urlencode(await test_params(offer, admin))}"
 
 
 def pretty(body: str) -> str:

@@ -17,6 +17,7 @@ from bot.services.admin_desk import AdminDesk
 from bot.services.amounts import format_money
 from bot.services.audit import Actor, offer_state
 from bot.services.offers import OfferService
+from bot.services.postback_test import example_url
 from handlers.admin.confirm import ask
 from handlers.admin.parsing import leading_id, parse_offer_command, parse_offer_edit
 from models import Affiliate, Offer
@@ -102,7 +103,7 @@ async def cmd_offer_toggle(
     await message.answer(offer_line(offer, i18n.current_locale))
 
 
-def postback_text(offer: Offer, public_url: str) -> str:
+def postback_text(offer: Offer, public_url: str, example: str) -> str:
     base = f"{public_url}/postback/{offer.id}"
     return _(
         "<b>Postback for offer #{id}</b>\n\n"
@@ -112,12 +113,15 @@ def postback_text(offer: Offer, public_url: str) -> str:
         "Secret: <code>{secret}</code>\n\n"
         "Fixed URL with a token:\n"
         "<code>{base}?token={token}&amp;click_id={{click_id}}&amp;event=sale&amp;txid=…</code>"
+        "\n\nA signed test postback to copy (valid 5 minutes; test=1 stores nothing):\n"
+        "<code>{example}</code>"
     ).format(
         id=offer.id,
         base=base,
         currency=offer.currency,
         secret=escape(offer.secret),
         token=escape(offer.token or ""),
+        example=escape(example),
     )
 
 
@@ -147,7 +151,8 @@ async def cmd_offer_postback(
         )
     else:
         offer = await offers.get(offer_id)
-    await message.answer(postback_text(offer, settings.PUBLIC_URL))
+    example = await example_url(offer, user, settings.PUBLIC_URL)
+    await message.answer(postback_text(offer, settings.PUBLIC_URL, example))
 
 
 def router() -> Router:

@@ -22,6 +22,7 @@ from bot.services.amounts import format_money
 from bot.services.audit import Actor
 from bot.services.conversions import ConversionService
 from bot.services.offers import OfferService
+from bot.services.postback_test import example_url
 from bot.services.races import RaceService
 from bot.services.stats import Period, StatsService
 from bot.telegram.render import metric_name, person, review_reason, status_line
@@ -106,10 +107,16 @@ async def toggle_offer(
 
 
 async def offer_postback(
-    query: CallbackQuery, callback_data: AdminCallback, offers: OfferService, settings: Settings
+    query: CallbackQuery,
+    callback_data: AdminCallback,
+    offers: OfferService,
+    settings: Settings,
+    user: Affiliate,
 ) -> None:
     offer = await offers.get(callback_data.id)
-    await bot_message(query).answer(offer_commands.postback_text(offer, settings.PUBLIC_URL))
+    example = await example_url(offer, user, settings.PUBLIC_URL)
+    text = offer_commands.postback_text(offer, settings.PUBLIC_URL, example)
+    await bot_message(query).answer(text)
     await query.answer()
 
 

@@ -167,3 +167,19 @@ async def test_the_log_writer_outlives_a_database_outage_and_never_holds_up_a_st
 
     assert calls_then >= 3 and stored == 1  # it kept trying and got through
     assert len(journal.queue) == 1  # what could not be stored waits (not lost in the writer)
+
+
+async def test_the_offers_postback_screen_gives_a_signed_example_that_works(
+    http: Client, stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    offer = await factory.offer(title="Shop")
+
+    shown = await admin.send(f"/offer_postback {offer.id}")
+
+    example = html.unescape(shown.text.split("<code>")[-1].split("</code>")[0])
+    assert example.startswith(f"https://aff.example/postback/{offer.id}?") and "sig=" in example
+    resp = await http.get(example.removeprefix("https://aff.example"))
+    assert resp.status == 200 and (await resp.json())["result"] == "test"
+    assert await Conversion.all().count() == 0
