@@ -93,9 +93,11 @@ def card_kb(affiliate_id: int, banned: bool, can_ban: bool) -> InlineKeyboardMar
         kb.button(text=_("✅ Unban"), callback_data=_cb(AdminAction.UNBAN, affiliate_id))
     elif can_ban:
         kb.button(text=_("⛔ Ban"), callback_data=_cb(AdminAction.BAN, affiliate_id))
+    kb.button(text=_("🔗 Set the referrer"), callback_data=_cb(AdminAction.REFERRER, affiliate_id))
+    kb.button(text=_("💲 Own rate"), callback_data=_cb(AdminAction.RATE, affiliate_id))
     kb.button(text=_("🔍 Find someone else"), callback_data=_cb(AdminAction.AFFILIATES))
     _back(kb)
-    kb.adjust(1)
+    kb.adjust(1, 2, 1, 1)
     return kb.as_markup()
 
 

@@ -164,6 +164,8 @@ class AdminAction(StrEnum):
     BC_RESUME = "bre"
     BC_CANCEL = "bx"
     EXPORT = "e"
+    REFERRER = "rf"
+    RATE = "rt"
     EXPORT_KIND = "ek"
 
 

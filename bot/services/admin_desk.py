@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from bot.errors import N_, Conflict, InvalidInput, NotFound
 from bot.services.audit import Actor, AuditLog
@@ -135,6 +136,56 @@ class AdminDesk:
             referral.referrer if referral is not None else None,
             person.tg_id in self.admin_ids,
         )
+
+    async def assign_referrer(
+        self, actor: Affiliate, affiliate_id: int, raw: str
+    ) -> tuple[Affiliate, Affiliate]:
+        """Make someone (a Telegram id or one of their link codes, then the reason) the
+        referrer of an affiliate, replacing whoever was; for second-level shares from now
+        on. Races are not rescored: the referral did not happen now."""
+        who, _sep, reason = " ".join(raw.split()).partition(" ")
+        reason = clean_reason(reason)
+        if not who or not reason:
+            raise InvalidInput(
+                N_(
+                    "Send the referrer's Telegram id or link code, then the reason: e.g. "
+                    "123456789 came through their channel before the bot existed"
+                )
+            )
+        person = (await self.card(affiliate_id)).affiliate
+        referrer = await self._referrer(who)
+        if referrer.id == person.id:
+            raise Conflict(N_("Nobody can be their own referrer."))
+        if await Referral.exists(referrer_id=person.id, referred_id=referrer.id):
+            raise Conflict(
+                N_("{name} was referred by them: a loop is not allowed."),
+                name=referrer.display_name,
+            )
+        link = await Link.get(affiliate_id=referrer.id, offer_id=None)
+        before = await Referral.get_or_none(referred_id=person.id)
+        async with in_transaction():
+            if before is not None:
+                await Referral.filter(id=before.id).delete()
+            await Referral.create(referrer_id=referrer.id, referred_id=person.id, link=link)
+        await self.audit.record(
+            Actor.of(actor),
+            "referral.assign",
+            f"affiliate #{person.id}",
+            {"referrer_id": before.referrer_id if before else None},
+            {"referrer_id": referrer.id, "reason": reason},
+        )
+        return person, referrer
+
+    async def _referrer(self, who: str) -> Affiliate:
+        number = ascii_int(who)
+        if number is not None:
+            found = await Affiliate.get_or_none(tg_id=number)
+        else:
+            link = await Link.get_or_none(code=who.lower()).select_related("affiliate")
+            found = link.affiliate if link is not None else None
+        if found is None:
+            raise NotFound(N_("Nobody has the Telegram id or link code {who}."), who=who[:32])
+        return found
 
     async def ban(self, actor: Affiliate, affiliate_id: int, reason: str) -> Affiliate:
         """From now on their links count nothing (a click still redirects), their postbacks

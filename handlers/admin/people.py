@@ -12,9 +12,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.admin_desk import AdminDesk
+from bot.services.audit import Actor
+from bot.services.offers import OfferService
 from bot.telegram.admin_text import card_text, who
 from bot.telegram.notifier import Notifier
 from bot.telegram.render import viewer_zone
+from handlers.admin.parsing import parse_rate_change, parse_rate_target
 from handlers.admin.states import PanelInput
 from handlers.common import show
 from keyboards.admin import cancel_kb, card_kb, found_kb
@@ -119,6 +122,75 @@ async def unban(
     await show(query, _("✅ Unbanned; they are told.") + "\n\n" + text, markup)
 
 
+async def ask_referrer(
+    query: CallbackQuery, callback_data: AdminCallback, desk: AdminDesk, state: FSMContext
+) -> None:
+    person = (await desk.card(callback_data.id)).affiliate
+    await state.set_state(PanelInput.referrer)
+    await state.update_data(id=person.id)
+    text = _(
+        "🔗 Who referred {who}? Send the referrer's Telegram id or one of their link codes, "
+        "then the reason, e.g.\n<code>123456789 came through their channel</code>\nIt "
+        "replaces any referrer they had (second-level shares follow it from now on)."
+    ).format(who=who(person))
+    await show(query, text, cancel_kb(AdminAction.HOME))
+
+
+async def take_referrer(
+    message: Message, state: FSMContext, user: Affiliate, desk: AdminDesk, i18n: I18n
+) -> None:
+    affiliate_id = int((await state.get_data())["id"])
+    person, referrer = await desk.assign_referrer(user, affiliate_id, message.text or "")
+    await state.clear()
+    text, markup = await card_message(desk, person.id, user, i18n)
+    done = _("🔗 {referrer} is now the referrer.").format(referrer=who(referrer))
+    await message.answer(done + "\n\n" + text, reply_markup=markup)
+
+
+async def ask_rate(
+    query: CallbackQuery, callback_data: AdminCallback, desk: AdminDesk, state: FSMContext
+) -> None:
+    person = (await desk.card(callback_data.id)).affiliate
+    await state.set_state(PanelInput.rate)
+    await state.update_data(id=person.id)
+    text = _(
+        "💲 {who}'s own rate on one offer: send\n<code>OFFER_ID payout 2.50</code>, "
+        "<code>OFFER_ID revshare 12.5</code> or <code>OFFER_ID clear</code>"
+    ).format(who=who(person))
+    await show(query, text, cancel_kb(AdminAction.HOME))
+
+
+async def take_rate(
+    message: Message,
+    state: FSMContext,
+    user: Affiliate,
+    desk: AdminDesk,
+    offers: OfferService,
+    i18n: I18n,
+) -> None:
+    person = (await desk.card(int((await state.get_data())["id"]))).affiliate
+    _tg, offer_id, what, value = parse_rate_target(f"{person.tg_id} {message.text or ''}")
+    offer = await offers.get(offer_id)
+    rate = await offers.set_rate(
+        person.tg_id, offer_id, parse_rate_change(what, value, offer.currency)
+    )
+    await state.clear()
+    await desk.audit.record(
+        Actor.of(user),
+        "rate.set" if rate is not None else "rate.clear",
+        f"tg {person.tg_id} · offer #{offer_id}",
+        None,
+        {"what": what, "value": value} if rate is not None else None,
+    )
+    text, markup = await card_message(desk, person.id, user, i18n)
+    done = (
+        _("✅ Rate saved.")
+        if rate is not None
+        else _("✅ The affiliate gets the offer's own rates again.")
+    )
+    await message.answer(done + "\n\n" + text, reply_markup=markup)
+
+
 def router() -> Router:
     """The panel's Affiliates (the parent router lets admins in)."""
     r = Router(name=__name__)
@@ -128,4 +200,8 @@ def router() -> Router:
     r.callback_query.register(ask_ban_reason, AdminCallback.filter(F.action == AdminAction.BAN))
     r.message.register(ban, PanelInput.ban_reason, F.text, ~F.text.startswith("/"))
     r.callback_query.register(unban, AdminCallback.filter(F.action == AdminAction.UNBAN))
+    r.callback_query.register(ask_referrer, AdminCallback.filter(F.action == AdminAction.REFERRER))
+    r.message.register(take_referrer, PanelInput.referrer, F.text, ~F.text.startswith("/"))
+    r.callback_query.register(ask_rate, AdminCallback.filter(F.action == AdminAction.RATE))
+    r.message.register(take_rate, PanelInput.rate, F.text, ~F.text.startswith("/"))
     return r

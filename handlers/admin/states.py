@@ -12,5 +12,7 @@ class PanelInput(StatesGroup):
     reject_reason = State()
     paid_reference = State()
     promote = State()  # a Telegram id
+    referrer = State()  # a referrer's id or code, then why
+    rate = State()  # OFFER_ID payout AMOUNT | revshare PERCENT | clear
     bc_message = State()  # what to broadcast: a text or a photo with a caption
     bc_buttons = State()  # its URL buttons, "Text - https://…" a line

@@ -398,3 +398,46 @@ async def test_export_sends_a_csv_document_and_leaves_no_file_behind(
     assert docs[0].caption is not None and ": 2 rows" in docs[0].caption  # Alice and Ada
     assert export_folders() == before
     assert await AuditEntry.filter(action="export", target="affiliates").count() == 1
+
+
+async def test_an_affiliates_referrer_is_set_with_a_reason_and_their_own_rate_by_buttons(
+    stack: Stack, factory: Factory
+) -> None:
+    from models import AffiliateRate, Referral
+
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    alice = await factory.affiliate(tg_id=21, name="Alice")
+    bob = await factory.affiliate(tg_id=22, name="Bob")
+    offer = await factory.offer(title="Shop")
+    panel = await admin.send("/admin")
+    await admin.press(panel.button("Affiliates"))
+    card = await admin.send("22")
+
+    asked = await admin.press(card.button("Set the referrer"))
+    no_reason = await admin.send("21")
+    herself = await admin.send(f"{(await factory.link(bob)).code} his own code")
+    assigned = await admin.send("21 came through her channel before the bot")
+    await admin.press(assigned.button("Find someone else"))
+    alices = await admin.send("21")
+    await admin.press(alices.button("Set the referrer"))
+    looped = await admin.send("22 the other way round")
+    rate_asked = await admin.press(assigned.button("Own rate"))
+    bad_rate = await admin.send(f"{offer.id} payout lots")
+    rated = await admin.send(f"{offer.id} payout 4.00")
+
+    assert "Who referred Bob (id 22)?" in asked.text
+    assert no_reason.text.startswith("Send the referrer's Telegram id or link code, then")
+    assert herself.text == "Nobody can be their own referrer."
+    assert assigned.text.startswith("🔗 Alice (id 21) is now the referrer.")
+    assert "Referred by: Alice (id 21)" in assigned.text
+    assert looped.text == "Bob was referred by them: a loop is not allowed."
+    referral = await Referral.get(referred_id=bob.id)
+    assert referral.referrer_id == alice.id
+    assert await Referral.filter(referred_id=bob.id).count() == 1  # replaced, not added
+    assert "Own rate" in " ".join(assigned.buttons) and "OFFER_ID payout" in rate_asked.text
+    assert bad_rate.text  # a clear refusal, the question stays open
+    assert rated.text.startswith("✅ Rate saved.")
+    assert (await AffiliateRate.get(affiliate_id=bob.id, offer_id=offer.id)).payout_minor == 400
+    actions = await AuditEntry.all().order_by("id").values_list("action", flat=True)
+    assert actions == ["referral.assign", "rate.set"]
