@@ -176,6 +176,7 @@ def offers_kb(offers: list[tuple[int, str]]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for offer_id, label in offers:
         kb.button(text=label, callback_data=_cb(AdminAction.OFFER, offer_id))
+    kb.button(text=_("➕ New offer"), callback_data=_cb(AdminAction.OFFER_NEW))
     _back(kb)
     kb.adjust(1)
     return kb.as_markup()

@@ -165,6 +165,7 @@ class AdminAction(StrEnum):
     BC_CANCEL = "bx"
     EXPORT = "e"
     REFERRER = "rf"
+    OFFER_NEW = "on"
     RATE = "rt"
     EXPORT_KIND = "ek"
 

@@ -28,6 +28,7 @@ EVERYONE = (
 ADMINS = (
     ("admin", N_("Admin panel")),
     ("offers", N_("Offers")),
+    ("offer_new", N_("New offer (a guided dialog)")),
     ("races", N_("Races: list and manage")),
     ("race_new", N_("New race")),
     ("reviews", N_("Conversions held for review")),

@@ -18,6 +18,7 @@ from bot.services.amounts import format_money
 from bot.services.audit import Actor, offer_state
 from bot.services.offers import OfferService
 from bot.services.postback_test import example_url
+from handlers.admin import offer_form
 from handlers.admin.confirm import ask
 from handlers.admin.parsing import leading_id, parse_offer_command, parse_offer_edit
 from models import Affiliate, Offer
@@ -163,4 +164,6 @@ def router() -> Router:
     r.message.register(cmd_offer_edit, Command("offer_edit"))
     r.message.register(cmd_offer_toggle, Command("offer_on", "offer_off"))
     r.message.register(cmd_offer_postback, Command("offer_postback", "offer_secret"))
+    r.message.register(offer_form.begin, Command("offer_new"))
+    r.include_router(offer_form.OFFER_FORM.router())
     return r

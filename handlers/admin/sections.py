@@ -27,6 +27,7 @@ from bot.services.races import RaceService
 from bot.services.stats import Period, StatsService
 from bot.telegram.render import metric_name, person, review_reason, status_line
 from handlers.admin import money as money_commands
+from handlers.admin import offer_form
 from handlers.admin import offers as offer_commands
 from handlers.admin import races as race_commands
 from handlers.common import show
@@ -65,7 +66,9 @@ async def open_offers(
         lines.append(f"{offer_commands.offer_line(o, i18n.current_locale)}\n    {numbers}")
         buttons.append((o.id, f"{'🟢' if o.is_active else '⚪️'} #{o.id} {o.title}"))
     text = _("🎯 <b>Offers</b>") + "\n\n" + ("\n".join(lines) or _("No offers yet."))
-    text += "\n\n" + _("New offers: /offer_add (⌨️ Commands explains it).")
+    text += "\n\n" + _(
+        "➕ New offer opens a guided dialog (or /offer_new; /offer_add in one line)."
+    )
     await show(query, text, offers_kb(buttons))
 
 
@@ -104,6 +107,11 @@ async def toggle_offer(
         {"active": offer.is_active},
     )
     await open_offer(query, callback_data, offers, i18n)
+
+
+async def new_offer(query: CallbackQuery, state: FSMContext) -> None:
+    await offer_form.OFFER_FORM.begin(bot_message(query), state, {}, {})
+    await query.answer()
 
 
 async def offer_postback(
@@ -231,6 +239,7 @@ def router() -> Router:
     r.callback_query.register(open_offer, on(AdminAction.OFFER))
     r.callback_query.register(toggle_offer, on(AdminAction.OFFER_TOGGLE))
     r.callback_query.register(offer_postback, on(AdminAction.OFFER_POSTBACK))
+    r.callback_query.register(new_offer, on(AdminAction.OFFER_NEW))
     r.callback_query.register(rotate_secret, on(AdminAction.OFFER_ROTATE))
     r.callback_query.register(open_reviews, on(AdminAction.REVIEWS))
     r.callback_query.register(review, on(AdminAction.REVIEW_OK))

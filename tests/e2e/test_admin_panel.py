@@ -441,3 +441,45 @@ async def test_an_affiliates_referrer_is_set_with_a_reason_and_their_own_rate_by
     assert (await AffiliateRate.get(affiliate_id=bob.id, offer_id=offer.id)).payout_minor == 400
     actions = await AuditEntry.all().order_by("id").values_list("action", flat=True)
     assert actions == ["referral.assign", "rate.set"]
+
+
+async def test_a_new_offer_is_made_step_by_step_with_back_a_preview_and_confirm(
+    stack: Stack,
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    panel = await admin.send("/admin")
+    offers = await admin.press(panel.button("Offers"))
+
+    kind = await admin.press(offers.button("New offer"))
+    title = await admin.press(kind.button("A website"))
+    currency = await admin.send("Casino sign-ups")
+    payout = await admin.press(currency.button("EUR"))
+    bad_amount = await admin.send("two euros")
+    target = await admin.send("2,50")
+    skipped = await admin.press(target.button("Skip"))  # a website needs its URL
+    back = await admin.press(target.button("Back"))
+    await admin.send("3.00")
+    preview = await admin.send("https://casino.example/?cid={click_id}&s={sub}")
+    created = await admin.press(preview.button("Create the offer"))
+    again = await admin.press(preview.button("Create the offer"))
+
+    assert "What does the affiliate's link lead to?" in kind.text and "Step 1 of 5" in kind.text
+    assert "Step 2 of 5" in title.text and "Step 4 of 5" in payout.text
+    assert bad_amount.text  # refused, the step stays
+    assert "Step 5 of 5" in target.text and "{click_id}" in target.text
+    assert "needs the advertiser's URL" in (skipped.alert or "")
+    assert "Step 4 of 5" in back.text
+    assert "Casino sign-ups" in preview.text and "€3.00" in preview.text
+    assert "https://casino.example/?cid={click_id}&amp;s={sub}" in preview.text
+    assert created.text.startswith("✅ Offer #1 «Casino sign-ups» is live")
+    assert again.alert == "This button is out of date."
+    offer = await Offer.get()
+    assert (offer.title, offer.kind.value, offer.payout_minor, offer.currency) == (
+        "Casino sign-ups",
+        "url",
+        300,
+        "EUR",
+    )
+    assert offer.target_url == "https://casino.example/?cid={click_id}&s={sub}"
+    assert await AuditEntry.filter(action="offer.create").count() == 1
