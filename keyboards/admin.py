@@ -189,9 +189,15 @@ def offer_kb(offer_id: int, active: bool) -> InlineKeyboardMarkup:
     kb.button(text=_("🔗 Postback URL"), callback_data=_cb(AdminAction.OFFER_POSTBACK, offer_id))
     kb.button(text=_("🔑 New secret"), callback_data=_cb(AdminAction.OFFER_ROTATE, offer_id))
     kb.button(text=_("📬 Its postbacks"), callback_data=_cb(AdminAction.POSTBACK_LOG, offer_id))
+    for i, field in enumerate(OFFER_FIELDS):
+        kb.button(text="✏️ " + field, callback_data=_cb(AdminAction.OFFER_EDIT, offer_id, i + 1))
     _back(kb, AdminAction.OFFERS)
-    kb.adjust(2, 2, 1)
+    kb.adjust(2, 2, 3, 3, 3, 1)
     return kb.as_markup()
+
+
+# What an offer's screen edits (as /offer_edit's FIELD): page 1..n of OFFER_EDIT.
+OFFER_FIELDS = ("title", "url", "payout", "hold", "revshare", "second", "ips", "event", "status")
 
 
 def reviews_kb(ids: list[int]) -> InlineKeyboardMarkup:

@@ -166,6 +166,7 @@ class AdminAction(StrEnum):
     EXPORT = "e"
     REFERRER = "rf"
     OFFER_NEW = "on"
+    OFFER_EDIT = "oe"  # page: the field's index in keyboards.admin.OFFER_FIELDS
     RATE = "rt"
     EXPORT_KIND = "ek"
 

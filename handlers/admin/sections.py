@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.live import RaceFeed
 from bot.services.admin_desk import AdminDesk
 from bot.services.amounts import format_money
-from bot.services.audit import Actor
+from bot.services.audit import Actor, offer_state
 from bot.services.conversions import ConversionService
 from bot.services.offers import OfferService
 from bot.services.postback_test import example_url
@@ -30,8 +30,17 @@ from handlers.admin import money as money_commands
 from handlers.admin import offer_form
 from handlers.admin import offers as offer_commands
 from handlers.admin import races as race_commands
+from handlers.admin.parsing import parse_offer_edit
+from handlers.admin.states import PanelInput
 from handlers.common import show
-from keyboards.admin import offer_kb, offers_kb, races_kb, reviews_kb
+from keyboards.admin import (
+    OFFER_FIELDS,
+    cancel_kb,
+    offer_kb,
+    offers_kb,
+    races_kb,
+    reviews_kb,
+)
 from keyboards.callbacks import AdminAction, AdminCallback
 from models import Affiliate, RaceStatus
 
@@ -107,6 +116,42 @@ async def toggle_offer(
         {"active": offer.is_active},
     )
     await open_offer(query, callback_data, offers, i18n)
+
+
+async def ask_offer_field(
+    query: CallbackQuery, callback_data: AdminCallback, offers: OfferService, state: FSMContext
+) -> None:
+    offer = await offers.get(callback_data.id)
+    field = OFFER_FIELDS[min(max(callback_data.page, 1), len(OFFER_FIELDS)) - 1]
+    await state.set_state(PanelInput.offer_field)
+    await state.update_data(id=offer.id, field=field)
+    text = _(
+        "✏️ Offer #{id} «{title}»: send the new <b>{field}</b>, as /offer_edit takes it "
+        "(e.g. payout 2.50, hold 14, revshare 10, event deposit=5.00, status paid=approved, "
+        "ips 203.0.113.0/24 or -)."
+    ).format(id=offer.id, title=escape(offer.title), field=field)
+    await show(query, text, cancel_kb(AdminAction.OFFERS))
+
+
+async def take_offer_field(
+    message: Message,
+    state: FSMContext,
+    offers: OfferService,
+    desk: AdminDesk,
+    user: Affiliate,
+    i18n: I18n,
+) -> None:
+    data = await state.get_data()
+    before = await offers.get(int(data["id"]))
+    offer = await offers.update(
+        before.id, parse_offer_edit(data["field"], message.text or "", before)
+    )
+    await state.clear()
+    await desk.audit.record(
+        Actor.of(user), "offer.edit", f"offer #{offer.id}", offer_state(before), offer_state(offer)
+    )
+    text = _("✅ Offer updated:") + "\n" + offer_commands.offer_line(offer, i18n.current_locale)
+    await message.answer(text, reply_markup=offer_kb(offer.id, offer.is_active))
 
 
 async def new_offer(query: CallbackQuery, state: FSMContext) -> None:
@@ -240,6 +285,8 @@ def router() -> Router:
     r.callback_query.register(toggle_offer, on(AdminAction.OFFER_TOGGLE))
     r.callback_query.register(offer_postback, on(AdminAction.OFFER_POSTBACK))
     r.callback_query.register(new_offer, on(AdminAction.OFFER_NEW))
+    r.callback_query.register(ask_offer_field, on(AdminAction.OFFER_EDIT))
+    r.message.register(take_offer_field, PanelInput.offer_field, F.text, ~F.text.startswith("/"))
     r.callback_query.register(rotate_secret, on(AdminAction.OFFER_ROTATE))
     r.callback_query.register(open_reviews, on(AdminAction.REVIEWS))
     r.callback_query.register(review, on(AdminAction.REVIEW_OK))

@@ -14,5 +14,6 @@ class PanelInput(StatesGroup):
     promote = State()  # a Telegram id
     referrer = State()  # a referrer's id or code, then why
     rate = State()  # OFFER_ID payout AMOUNT | revshare PERCENT | clear
+    offer_field = State()  # the new value of one field of an offer
     bc_message = State()  # what to broadcast: a text or a photo with a caption
     bc_buttons = State()  # its URL buttons, "Text - https://…" a line

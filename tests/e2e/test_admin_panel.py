@@ -483,3 +483,25 @@ async def test_a_new_offer_is_made_step_by_step_with_back_a_preview_and_confirm(
     )
     assert offer.target_url == "https://casino.example/?cid={click_id}&s={sub}"
     assert await AuditEntry.filter(action="offer.create").count() == 1
+
+
+async def test_an_offers_field_is_edited_from_its_screen_and_audited(
+    stack: Stack, factory: Factory
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    offer = await factory.offer(title="Shop")
+    panel = await admin.send("/admin")
+    card = await admin.press((await admin.press(panel.button("Offers"))).button("#1 Shop"))
+
+    asked = await admin.press(card.button("✏️ payout"))
+    wrong = await admin.send("a lot")
+    edited = await admin.send("4.00")
+
+    assert "send the new <b>payout</b>" in asked.text
+    assert wrong.text  # refused, the question stays open
+    assert edited.text.startswith("✅ Offer updated:") and "$4.00" in edited.text
+    assert (await Offer.get(id=offer.id)).payout_minor == 400
+    entry = await AuditEntry.get(action="offer.edit")
+    assert '"payout_minor": 250' in (entry.before or "")
+    assert '"payout_minor": 400' in (entry.after or "")
