@@ -277,6 +277,18 @@ async def finish(data: Data, deps: Deps) -> str:
     races: RaceService = deps["races"]
     user: Affiliate = deps["user"]
     race = await races.create(draft_of(data), created_by=user.tg_id)
+    await deps["desk"].audit.record(
+        Actor.of(user),
+        "race.create",
+        f"race #{race.id}",
+        None,
+        {
+            "title": race.title,
+            "metric": race.metric.value,
+            "starts_at": race.starts_at,
+            "ends_at": race.ends_at,
+        },
+    )
     if race.status is RaceStatus.RUNNING:
         return _("✅ Race #{id} «{title}» has started.").format(
             id=race.id, title=escape(race.title)
@@ -393,17 +405,20 @@ async def cmd_race_end(
 
 
 async def cmd_race_edit(
-    message: Message, command: CommandObject, races: RaceService, user: Affiliate
+    message: Message, command: CommandObject, races: RaceService, user: Affiliate, desk: AdminDesk
 ) -> None:
     race_id, rest = race_id_of(command)
     name, _sep, raw = rest.partition(" ")
     race = await races.get(race_id)
+    audit = (Actor.of(user), "race.edit", f"race #{race_id}")
     if name.lower() == "prizes":
         await races.set_prizes(race_id, parse_prizes(raw, race.currency))
+        await desk.audit.record(*audit, None, {"prizes": raw})
         await message.answer(_("✅ Prizes saved."))
         return
     change = parse_race_edit(name, raw, race, user.timezone, datetime.now(UTC))
     await races.edit(race_id, change)
+    await desk.audit.record(*audit, None, {name.lower(): raw})
     await message.answer(_("✅ Race #{id} updated.").format(id=race_id))
 
 

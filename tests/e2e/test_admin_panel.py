@@ -505,3 +505,58 @@ async def test_an_offers_field_is_edited_from_its_screen_and_audited(
     entry = await AuditEntry.get(action="offer.edit")
     assert '"payout_minor": 250' in (entry.before or "")
     assert '"payout_minor": 400' in (entry.after or "")
+
+
+ADMIN_COMMANDS = (
+    "admin",
+    "offers",
+    "offer_new",
+    "offer_add url 1 USD https://x.test Y",
+    "offer_edit 1 title Z",
+    "offer_on 1",
+    "offer_off 1",
+    "offer_postback 1",
+    "offer_secret 1",
+    "rate 1 1 payout 5",
+    "reviews",
+    "review_ok 1",
+    "review_no 1",
+    "payouts",
+    "payout_ok 1",
+    "payout_no 1 x",
+    "adjust 1 5 USD x",
+    "race_new",
+    "races",
+    "race_edit 1 title Z",
+    "race_cancel 1",
+    "race_end 1",
+)
+
+
+async def test_every_admin_command_and_dialog_button_is_nothing_to_anyone_else(
+    stack: Stack, factory: Factory
+) -> None:
+    from keyboards.callbacks import ConfirmCallback, FormAction, FormCallback
+
+    mallory = stack.tg.user(66, first_name="Mallory")
+    await mallory.send("/start")
+    offer = await factory.offer(title="Shop")
+
+    typed = [await mallory.send(f"/{command}") for command in ADMIN_COMMANDS]
+    pressed = [
+        await mallory.press(ConfirmCallback(token="abcd1234", yes=True).pack()),
+        *[
+            await mallory.press(FormCallback(form=form, action=action, value="x").pack())
+            for form in ("race", "offer")
+            for action in FormAction
+        ],
+    ]
+
+    for command, reply in zip(ADMIN_COMMANDS, typed, strict=True):
+        assert reply.text.startswith("I don't know that command."), command
+        assert "admin" not in reply.text.lower(), command  # not even that it exists
+    for reply in pressed:
+        assert reply.alert is not None and "out of date" in reply.alert
+        assert not reply.messages
+    assert (await Offer.get(id=offer.id)).title == "Shop" and await Offer.all().count() == 1
+    assert await AuditEntry.all().count() == 0
