@@ -132,7 +132,8 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     broadcasts = BroadcastService(outbox)
     balance = BalanceService(minimum=settings.PAYOUT_MINIMUM)
     stats = StatsService()
-    desk = AdminDesk(settings.ADMIN_IDS, balance, stats, AuditLog())
+    offers = OfferService(cache, on_change=[conversions.forget_rates, postbacks.forget_offers])
+    desk = AdminDesk(settings.ADMIN_IDS, balance, stats, AuditLog(), offers)
     desk.forget_links = cache.clear  # a ban reaches the redirect at once
     return _wire(
         Services(
@@ -143,9 +144,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             affiliates=affiliates,
             links=LinkService(),
             referrals=referrals,
-            offers=OfferService(
-                cache, on_change=[conversions.forget_rates, postbacks.forget_offers]
-            ),
+            offers=offers,
             clicks=ClickService(spool, urls, salt.digest(), cache),
             click_loader=click_loader,
             races=races,

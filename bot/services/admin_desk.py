@@ -4,7 +4,7 @@ the audit log with the state before and after."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -13,8 +13,9 @@ from bot.errors import N_, Conflict, InvalidInput, NotFound
 from bot.services.audit import Actor, AuditLog
 from bot.services.balance import Adjustment, Balance, BalanceService, Payout
 from bot.services.inputs import ascii_int
+from bot.services.offers import OfferService, RateChange
 from bot.services.stats import Period, Row, StatsService
-from models import Affiliate, Link, Referral
+from models import Affiliate, AffiliateRate, Link, Referral
 
 FOUND_MAX = 10
 REASON_MAX = 256
@@ -46,11 +47,13 @@ class AdminDesk:
         balance: BalanceService,
         stats: StatsService,
         audit: AuditLog,
+        offers: OfferService,
     ) -> None:
         self.admin_ids = admin_ids
         self.balance = balance
         self.stats = stats
         self.audit = audit
+        self.offers = offers
         self.forget_links = lambda: None  # the click redirect's cache of links (wired)
 
     # -- who is an admin -------------------------------------------------------------------
@@ -265,6 +268,20 @@ class AdminDesk:
             {"amount_minor": done.amount_minor, "currency": done.currency, "note": note},
         )
         return done
+
+    async def set_rate(
+        self, actor: Affiliate, tg_id: int, offer_id: int, change: RateChange | None
+    ) -> AffiliateRate | None:
+        """An affiliate's own payout or RevShare on one offer (None: the offer's again)."""
+        rate = await self.offers.set_rate(tg_id, offer_id, change)
+        await self.audit.record(
+            Actor.of(actor),
+            "rate.set" if change is not None else "rate.clear",
+            f"tg {tg_id} · offer #{offer_id}",
+            None,
+            asdict(change) if change is not None else None,
+        )
+        return rate
 
     async def _person(self, tg_id: int) -> Affiliate:
         person = await Affiliate.get_or_none(tg_id=tg_id)

@@ -48,16 +48,8 @@ async def cmd_rate(
 ) -> None:
     affiliate, offer_id, what, value = parse_rate_target(command.args or "")
     offer = await offers.get(offer_id)
-    rate = await offers.set_rate(
-        affiliate, offer_id, parse_rate_change(what, value, offer.currency)
-    )
-    await desk.audit.record(
-        Actor.of(user),
-        "rate.set" if rate is not None else "rate.clear",
-        f"tg {affiliate} · offer #{offer_id}",
-        None,
-        {"what": what, "value": value} if rate is not None else None,
-    )
+    change = parse_rate_change(what, value, offer.currency)
+    rate = await desk.set_rate(user, affiliate, offer_id, change)  # audited
     if rate is None:
         await message.answer(_("✅ The affiliate gets the offer's own rates again."))
     else:

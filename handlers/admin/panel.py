@@ -23,12 +23,11 @@ from bot.telegram.admin_text import audit_text, payout_line, who
 from bot.telegram.commands import publish_admin_commands
 from bot.telegram.notifier import Notifier
 from bot.telegram.render import viewer_zone
-from handlers.admin.states import PanelInput
+from handlers.admin.states import PanelInput, ask_for
 from handlers.common import show
 from keyboards.admin import (
     admins_kb,
     back_kb,
-    cancel_kb,
     pages_kb,
     panel_kb,
     payouts_kb,
@@ -154,19 +153,6 @@ async def approve_payout(
     await show(query, done + "\n\n" + text, payouts_kb(ids, to_pay))
 
 
-async def ask(
-    query: CallbackQuery,
-    state: FSMContext,
-    wanted: State,
-    id_: int,
-    text: str,
-    cancel_to: AdminAction,
-) -> None:
-    await state.set_state(wanted)
-    await state.update_data(id=id_)
-    await show(query, text, cancel_kb(cancel_to))
-
-
 async def ask_reject_reason(
     query: CallbackQuery, callback_data: AdminCallback, state: FSMContext
 ) -> None:
@@ -174,7 +160,9 @@ async def ask_reject_reason(
         "❌ Why is payout #{id} rejected? Send the reason: the affiliate sees it, and the money "
         "goes back to their balance."
     ).format(id=callback_data.id)
-    await ask(query, state, PanelInput.reject_reason, callback_data.id, text, AdminAction.PAYOUTS)
+    await ask_for(
+        query, state, PanelInput.reject_reason, callback_data.id, text, AdminAction.PAYOUTS
+    )
 
 
 async def reject_payout(
@@ -216,7 +204,9 @@ async def ask_reference(
         "💸 Send the reference of the transfer for payout #{id} (a transaction id, a receipt "
         "number): the affiliate sees it."
     ).format(id=callback_data.id)
-    await ask(query, state, PanelInput.paid_reference, callback_data.id, text, AdminAction.TO_PAY)
+    await ask_for(
+        query, state, PanelInput.paid_reference, callback_data.id, text, AdminAction.TO_PAY
+    )
 
 
 async def mark_paid(
@@ -265,7 +255,7 @@ async def ask_promote(query: CallbackQuery, state: FSMContext) -> None:
         "➕ Send the Telegram id of the new admin. They must have started the bot; they get "
         "the admin panel and the admin commands."
     )
-    await ask(query, state, PanelInput.promote, 0, text, AdminAction.ADMINS)
+    await ask_for(query, state, PanelInput.promote, 0, text, AdminAction.ADMINS)
 
 
 async def promote(

@@ -12,13 +12,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.admin_desk import AdminDesk
-from bot.services.audit import Actor
 from bot.services.offers import OfferService
 from bot.telegram.admin_text import card_text, who
 from bot.telegram.notifier import Notifier
 from bot.telegram.render import viewer_zone
 from handlers.admin.parsing import parse_rate_change, parse_rate_target
-from handlers.admin.states import PanelInput
+from handlers.admin.states import PanelInput, ask_for
 from handlers.common import show
 from keyboards.admin import cancel_kb, card_kb, found_kb
 from keyboards.callbacks import AdminAction, AdminCallback
@@ -82,14 +81,12 @@ async def ask_ban_reason(
     query: CallbackQuery, callback_data: AdminCallback, desk: AdminDesk, state: FSMContext
 ) -> None:
     person = (await desk.card(callback_data.id)).affiliate
-    await state.set_state(PanelInput.ban_reason)
-    await state.update_data(id=person.id)
     text = _(
         "⛔ Ban {who}? Their links stop counting (a click still reaches the advertiser), their "
         "postbacks are refused and the bot serves them nothing.\n\nSend the reason: they are "
         "told it."
     ).format(who=who(person))
-    await show(query, text, cancel_kb(AdminAction.HOME))
+    await ask_for(query, state, PanelInput.ban_reason, person.id, text)
 
 
 async def ban(
@@ -126,14 +123,12 @@ async def ask_referrer(
     query: CallbackQuery, callback_data: AdminCallback, desk: AdminDesk, state: FSMContext
 ) -> None:
     person = (await desk.card(callback_data.id)).affiliate
-    await state.set_state(PanelInput.referrer)
-    await state.update_data(id=person.id)
     text = _(
         "🔗 Who referred {who}? Send the referrer's Telegram id or one of their link codes, "
         "then the reason, e.g.\n<code>123456789 came through their channel</code>\nIt "
         "replaces any referrer they had (second-level shares follow it from now on)."
     ).format(who=who(person))
-    await show(query, text, cancel_kb(AdminAction.HOME))
+    await ask_for(query, state, PanelInput.referrer, person.id, text)
 
 
 async def take_referrer(
@@ -151,13 +146,11 @@ async def ask_rate(
     query: CallbackQuery, callback_data: AdminCallback, desk: AdminDesk, state: FSMContext
 ) -> None:
     person = (await desk.card(callback_data.id)).affiliate
-    await state.set_state(PanelInput.rate)
-    await state.update_data(id=person.id)
     text = _(
         "💲 {who}'s own rate on one offer: send\n<code>OFFER_ID payout 2.50</code>, "
         "<code>OFFER_ID revshare 12.5</code> or <code>OFFER_ID clear</code>"
     ).format(who=who(person))
-    await show(query, text, cancel_kb(AdminAction.HOME))
+    await ask_for(query, state, PanelInput.rate, person.id, text)
 
 
 async def take_rate(
@@ -171,17 +164,9 @@ async def take_rate(
     person = (await desk.card(int((await state.get_data())["id"]))).affiliate
     _tg, offer_id, what, value = parse_rate_target(f"{person.tg_id} {message.text or ''}")
     offer = await offers.get(offer_id)
-    rate = await offers.set_rate(
-        person.tg_id, offer_id, parse_rate_change(what, value, offer.currency)
-    )
+    change = parse_rate_change(what, value, offer.currency)
+    rate = await desk.set_rate(user, person.tg_id, offer_id, change)  # audited
     await state.clear()
-    await desk.audit.record(
-        Actor.of(user),
-        "rate.set" if rate is not None else "rate.clear",
-        f"tg {person.tg_id} · offer #{offer_id}",
-        None,
-        {"what": what, "value": value} if rate is not None else None,
-    )
     text, markup = await card_message(desk, person.id, user, i18n)
     done = (
         _("✅ Rate saved.")
