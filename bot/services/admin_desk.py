@@ -10,12 +10,12 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot.errors import N_, Conflict, InvalidInput, NotFound
-from bot.services.audit import Actor, AuditLog
+from bot.services.audit import Actor, AuditLog, offer_state
 from bot.services.balance import Adjustment, Balance, BalanceService, Payout
 from bot.services.inputs import ascii_int
-from bot.services.offers import OfferService, RateChange
+from bot.services.offers import OfferPatch, OfferService, RateChange
 from bot.services.stats import Period, Row, StatsService
-from models import Affiliate, AffiliateRate, Link, Referral
+from models import Affiliate, AffiliateRate, Link, Offer, Referral
 
 FOUND_MAX = 10
 REASON_MAX = 256
@@ -282,6 +282,30 @@ class AdminDesk:
             asdict(change) if change is not None else None,
         )
         return rate
+
+    async def edit_offer(self, actor: Affiliate, offer_id: int, patch: OfferPatch) -> Offer:
+        before = await self.offers.get(offer_id)
+        offer = await self.offers.update(offer_id, patch)
+        await self.audit.record(
+            Actor.of(actor),
+            "offer.edit",
+            f"offer #{offer.id}",
+            offer_state(before),
+            offer_state(offer),
+        )
+        return offer
+
+    async def set_offer_active(self, actor: Affiliate, offer_id: int, active: bool) -> Offer:
+        was = (await self.offers.get(offer_id)).is_active
+        offer = await self.offers.set_active(offer_id, active)
+        await self.audit.record(
+            Actor.of(actor),
+            "offer.active",
+            f"offer #{offer.id}",
+            {"active": was},
+            {"active": offer.is_active},
+        )
+        return offer
 
     async def _person(self, tg_id: int) -> Affiliate:
         person = await Affiliate.get_or_none(tg_id=tg_id)

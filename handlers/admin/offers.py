@@ -74,12 +74,8 @@ async def cmd_offer_edit(
         raise InvalidInput(
             N_("Usage: /offer_edit ID FIELD VALUE, e.g. /offer_edit 3 title New name")
         )
-    before = await offers.get(offer_id)
-    patch = parse_offer_edit(field, value, before)
-    offer = await offers.update(offer_id, patch)
-    await desk.audit.record(
-        Actor.of(user), "offer.edit", f"offer #{offer.id}", offer_state(before), offer_state(offer)
-    )
+    patch = parse_offer_edit(field, value, await offers.get(offer_id))
+    offer = await desk.edit_offer(user, offer_id, patch)  # audited
     await message.answer(_("✅ Offer updated:") + "\n" + offer_line(offer, i18n.current_locale))
 
 
@@ -92,15 +88,7 @@ async def cmd_offer_toggle(
     user: Affiliate,
 ) -> None:
     offer_id, _rest = parse_id(command)
-    was = (await offers.get(offer_id)).is_active
-    offer = await offers.set_active(offer_id, command.command == "offer_on")
-    await desk.audit.record(
-        Actor.of(user),
-        "offer.active",
-        f"offer #{offer.id}",
-        {"active": was},
-        {"active": offer.is_active},
-    )
+    offer = await desk.set_offer_active(user, offer_id, command.command == "offer_on")
     await message.answer(offer_line(offer, i18n.current_locale))
 
 

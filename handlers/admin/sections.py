@@ -19,7 +19,6 @@ from bot.config import Settings
 from bot.live import RaceFeed
 from bot.services.admin_desk import AdminDesk
 from bot.services.amounts import format_money
-from bot.services.audit import Actor, offer_state
 from bot.services.conversions import ConversionService
 from bot.services.offers import OfferService
 from bot.services.postback_test import example_url
@@ -107,14 +106,7 @@ async def toggle_offer(
     i18n: I18n,
 ) -> None:
     before = await offers.get(callback_data.id)
-    offer = await offers.set_active(before.id, not before.is_active)
-    await desk.audit.record(
-        Actor.of(user),
-        "offer.active",
-        f"offer #{offer.id}",
-        {"active": before.is_active},
-        {"active": offer.is_active},
-    )
+    await desk.set_offer_active(user, before.id, not before.is_active)  # audited
     await open_offer(query, callback_data, offers, i18n)
 
 
@@ -143,13 +135,9 @@ async def take_offer_field(
 ) -> None:
     data = await state.get_data()
     before = await offers.get(int(data["id"]))
-    offer = await offers.update(
-        before.id, parse_offer_edit(data["field"], message.text or "", before)
-    )
+    patch = parse_offer_edit(data["field"], message.text or "", before)
+    offer = await desk.edit_offer(user, before.id, patch)  # audited
     await state.clear()
-    await desk.audit.record(
-        Actor.of(user), "offer.edit", f"offer #{offer.id}", offer_state(before), offer_state(offer)
-    )
     text = _("✅ Offer updated:") + "\n" + offer_commands.offer_line(offer, i18n.current_locale)
     await message.answer(text, reply_markup=offer_kb(offer.id, offer.is_active))
 
