@@ -11,6 +11,7 @@ from loguru import logger
 from redis.asyncio import Redis
 
 from bot.errors import outage
+from bot.telegram.updates import SeenUpdates
 from bot.web import health, metrics, postback, redirect, webhook
 from bot.web.api import live, static, views
 from bot.web.api.auth import api_guard
@@ -93,6 +94,7 @@ def setup_routes(app: web.Application, with_webhook: bool) -> None:
     app.router.add_get("/health", health.health)
     app.router.add_get("/ready", health.ready)
     if with_webhook:
+        app[webhook.SEEN_UPDATES] = SeenUpdates(app[REDIS], app[SETTINGS].CHANNEL_PREFIX)
         app.router.add_post("/webhook", webhook.webhook)
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from bot.config import SECRET_RE
 from bot.errors import outage
+from bot.telegram.updates import Seen, SeenUpdates
 from bot.web.keys import BOT, DISPATCHER, SETTINGS
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -60,9 +61,14 @@ async def webhook(request: web.Request) -> web.Response:
     update = await read_update(request)
     if isinstance(update, web.Response):
         return update
+    seen = request.app[SEEN_UPDATES]
+    repeat = await not_again(seen, update.update_id)
+    if repeat is not None:
+        return repeat
     try:
         await request.app[DISPATCHER].feed_update(request.app[BOT], update)
     except Exception as exc:
+        await seen.release(update.update_id)  # Telegram's retry handles it
         down = outage(exc)
         if down is None:
             logger.exception("update {} failed; Telegram will send it again", update.update_id)
@@ -71,4 +77,18 @@ async def webhook(request: web.Request) -> web.Response:
             "update {} waits for the {}: Telegram will send it again", update.update_id, down
         )
         return error(503, f"the {down} is unavailable, please retry")
+    await seen.done(update.update_id)
     return web.json_response({"ok": True})
+
+
+async def not_again(seen: SeenUpdates, update_id: int) -> web.Response | None:
+    """The answer to an update Telegram sent again, or None when it is ours to handle."""
+    claim = await seen.claim(update_id)
+    if claim is Seen.DONE:  # handled already, once
+        return web.json_response({"ok": True, "duplicate": True})
+    if claim is Seen.BUSY:  # another request (or instance) is handling it right now
+        return error(503, "this update is being handled, please retry")
+    return None
+
+
+SEEN_UPDATES = web.AppKey("seen_updates", SeenUpdates)

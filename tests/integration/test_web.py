@@ -301,3 +301,54 @@ async def test_webhook_route_is_absent_in_polling_mode(http: Client) -> None:
 
     assert resp.status in (404, 405)
     assert "error" in await resp.json()
+
+
+async def test_webhook_handles_an_update_sent_twice_once(
+    webhook_http: tuple[Client, Stack],
+) -> None:
+    http, stack = webhook_http
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    update = {**start_update(8), "update_id": 4242}
+
+    first = await http.post("/webhook", json=update, headers=secret)
+    again = await http.post("/webhook", json=update, headers=secret)
+
+    assert first.status == 200 and again.status == 200
+    assert (await again.json())["duplicate"] is True
+    sent = [r for r in stack.session.requests if type(r).__name__ == "SendMessage"]
+    assert len(sent) == 1  # one welcome, not two
+
+
+async def test_webhook_retries_a_failed_update_and_defers_one_being_handled(
+    webhook_http: tuple[Client, Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.telegram.updates import SeenUpdates
+
+    http, stack = webhook_http
+    real = stack.dp.feed_update
+    crashes = iter([RuntimeError("the process fell over mid-update")])
+
+    async def crash_once(*args: Any, **kwargs: Any) -> Any:
+        for exc in crashes:
+            raise exc
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(stack.dp, "feed_update", crash_once)
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    failing = {**start_update(9), "update_id": 5151}
+    elsewhere = {**start_update(10), "update_id": 6161}
+
+    failed = await http.post("/webhook", json=failing, headers=secret)
+    retried = await http.post("/webhook", json=failing, headers=secret)
+    await SeenUpdates(stack.redis, stack.settings.CHANNEL_PREFIX).claim(6161)  # another instance
+    busy = await http.post("/webhook", json=elsewhere, headers=secret)
+
+    assert failed.status == 500 and retried.status == 200
+    assert "duplicate" not in await retried.json()  # handled this time
+    welcomes = [
+        r
+        for r in stack.session.requests
+        if type(r).__name__ == "SendMessage" and r.chat_id == 9  # type: ignore[attr-defined]
+    ]
+    assert len(welcomes) == 1
+    assert busy.status == 503 and "being handled" in (await busy.json())["error"]
