@@ -103,6 +103,8 @@ async def first_screens(base: str, runs: int, init_data: str) -> list[float]:
     """Milliseconds from navigation to the dashboard drawn, one new browser context a run."""
     from playwright.async_api import Route, async_playwright
 
+    from tests.browser.driver import LAUNCH_ARGS
+
     config = json.dumps({"initData": init_data, "scheme": "light", "theme": {}})
 
     async def only_ours(route: Route) -> None:
@@ -115,11 +117,7 @@ async def first_screens(base: str, runs: int, init_data: str) -> list[float]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(
             executable_path=CHROMIUM,
-            args=[
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
+            args=LAUNCH_ARGS,
         )
         for _ in range(runs):
             context = await browser.new_context(viewport={"width": 390, "height": 844})

@@ -24,7 +24,7 @@ BUTTON_TEXT_MAX = 64
 URL_MAX = 512
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
-BUTTON_RE = re.compile(r"^(?P<text>.+?)\s+[-–—]\s+(?P<url>https?://\S+)$")
+BUTTON_RE = re.compile(r"(?P<text>.+?)\s+[-–—]\s+(?P<url>https?://\S+)")  # whole line
 
 
 class Audience(StrEnum):
@@ -63,7 +63,7 @@ def parse_buttons(raw: str) -> list[list[str]]:
     for line in (x.strip() for x in raw.splitlines()):
         if not line:
             continue
-        match = BUTTON_RE.match(line)
+        match = BUTTON_RE.fullmatch(line)
         if match is None or len(match["url"]) > URL_MAX:
             raise InvalidInput(
                 N_("A button is “Text - https://address”, one a line; this is not: {line}"),

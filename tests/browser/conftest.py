@@ -10,7 +10,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.factory import create_app
-from tests.browser.driver import CHROMIUM, MiniApp, async_playwright, chromium_or_skip
+from tests.browser.driver import (
+    CHROMIUM,
+    LAUNCH_ARGS,
+    MiniApp,
+    async_playwright,
+    chromium_or_skip,
+)
 from tests.stack import Stack
 
 
@@ -27,11 +33,7 @@ async def miniapp(
     async with async_playwright() as p:
         browser = await p.chromium.launch(
             executable_path=CHROMIUM,
-            args=[
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
+            args=LAUNCH_ARGS,
         )
         app = MiniApp(browser, base)
         try:

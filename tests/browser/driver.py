@@ -56,6 +56,8 @@ window.TelegramWebviewProxy = {
 };
 """
 PHONE = {"width": 390, "height": 844}
+# Debian's Chromium with nothing of its own reaching out (the closed network refuses it).
+LAUNCH_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 # Telegram's own default themes (what the Android client sends).
 LIGHT = {
