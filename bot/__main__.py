@@ -19,7 +19,6 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 from pydantic import ValidationError
 
@@ -41,7 +40,7 @@ from bot.redis import create_redis
 from bot.services.spool import SpoolBusy
 from bot.telegram.commands import publish_commands, publish_menu_button
 from bot.telegram.dispatcher import RetryingDispatcher
-from scheduler import jobs
+from scheduler import Scheduler, jobs
 
 PARKED_REPLAY_SECONDS = 30
 GETME_ATTEMPTS = 3
@@ -66,21 +65,27 @@ async def run(settings: Settings) -> None:
     services = create_services(settings, bot, redis)
     dp = create_dispatcher(settings, redis, services)
     scheduler = create_scheduler_for(settings, services)
-    runner = web.AppRunner(create_app(settings, bot, dp, redis, services), access_log=None)
+    runner = web.AppRunner(
+        create_app(settings, bot, dp, redis, services),
+        access_log=None,
+        shutdown_timeout=settings.SHUTDOWN_DRAIN_SECONDS,  # for requests in flight at a stop
+    )
     loading = False
+    logger.info("roles: {}", ", ".join(sorted(settings.ROLE)))
     try:
         # Clicks an earlier run left in the spool are stored before anything reads clicks.
-        try:
-            await services.click_loader.start()
-        except SpoolBusy as exc:
-            raise StartupError(str(exc)) from None
-        loading = True
+        if settings.runs("web"):
+            try:
+                await services.click_loader.start()
+            except SpoolBusy as exc:
+                raise StartupError(str(exc)) from None
+            loading = True
         # A stop signal while starting (the server already up, Telegram slow to answer)
         # cancels the rest of the start at once; the clean stop below still runs.
         if await unless_stopped(stop, _start(settings, bot, dp, services, scheduler, runner)):
             await _serve(settings, stop, bot, dp)
     finally:
-        await _stop(settings, services, scheduler, runner, loading)
+        await _stop(settings, services, dp, scheduler, runner, loading)
         await bot.session.close()
         await redis.aclose()
         await db.close()
@@ -92,28 +97,35 @@ async def _start(
     bot: Bot,
     dp: Dispatcher,
     services: Services,
-    scheduler: AsyncIOScheduler,
+    scheduler: Scheduler,
     runner: web.AppRunner,
 ) -> None:
-    """Everything between a replayed spool and serving: who we are, menus, the HTTP server,
-    the scheduler, a catch-up tick, and the webhook set or removed."""
+    """Everything between a replayed spool and serving, as far as this process's roles go:
+    who we are, menus, the HTTP server, the scheduler with a catch-up tick, and the webhook
+    set or removed."""
     await _who_am_i(bot, settings, services)
-    await _menus(bot, settings, services)
+    if settings.runs("bot"):
+        await _menus(bot, settings, services)
     # Long-lived start-up objects out of the collector's way: full collections of them
     # paused the process for 150-230 ms under load (bench/README.md).
     gc.collect()
     gc.freeze()
-    services.feed.start()  # live boards: ticks from any instance reach our clients
-    services.journal.start()  # the postback log, stored in the background
+    if settings.runs("web"):
+        services.feed.start()  # live boards: ticks from any instance reach our clients
+        services.journal.start()  # the postback log, stored in the background
     await runner.setup()
     await web.TCPSite(runner, settings.WEB_HOST, settings.WEB_PORT).start()
     logger.info("HTTP server on {}:{}", settings.WEB_HOST, settings.WEB_PORT)
-    services.sender.start(services.lease)  # what is queued goes out at once
-    scheduler.start()
-    # A race whose end passed while no process ran is finalised now, not a tick later.
-    await jobs.tick_races(
-        services.races, services.race_news, services.lease, services.feed, services.metrics
-    )
+    if settings.runs("scheduler"):
+        # What is queued here goes out at once; elsewhere, at the leader's next drain.
+        services.sender.start(services.lease)
+        scheduler.start()
+        # A race whose end passed while no process ran is finalised now, not a tick later.
+        await jobs.tick_races(
+            services.races, services.race_news, services.lease, services.feed, services.metrics
+        )
+    if not settings.runs("bot"):
+        return
     if settings.use_webhook:
         assert settings.WEBHOOK_URL and settings.WEBHOOK_SECRET
         await bot.set_webhook(
@@ -130,7 +142,7 @@ async def _serve(
     settings: Settings, stop: asyncio.Event, bot: Bot, dp: RetryingDispatcher
 ) -> None:
     """Until a stop signal: webhook updates come through the HTTP server; or poll."""
-    if settings.use_webhook:
+    if settings.use_webhook or not settings.runs("bot"):
         await stop.wait()
         return
     logger.info("polling Telegram for updates")
@@ -160,18 +172,32 @@ async def unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -
 async def _stop(
     settings: Settings,
     services: Services,
-    scheduler: AsyncIOScheduler,
+    dp: RetryingDispatcher,
+    scheduler: Scheduler,
     runner: web.AppRunner,
     loading: bool,
 ) -> None:
-    """Stop taking work, then finish what was taken: the spool is drained into the database
-    (for SHUTDOWN_DRAIN_SECONDS at most) and the queued messages go out."""
-    if scheduler.running:
-        scheduler.shutdown(wait=False)
+    """Stop taking work, then finish what was taken, all within SHUTDOWN_DRAIN_SECONDS: no
+    new job, request or update is started; the running jobs, requests and updates end; the
+    spool is drained into the database; what is left of it is stored at the next start."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.SHUTDOWN_DRAIN_SECONDS
+
+    def left() -> float:
+        return max(deadline - loop.time(), 0.0)
+
+    late_jobs, late_updates, _ = await asyncio.gather(
+        scheduler.finish(left()),  # an outbox drain ends its message, a tick its race
+        dp.finish_in_flight(left()),  # polled updates being handled
+        runner.cleanup(),  # stops listening, then waits for requests (webhook updates too)
+    )
+    if late_jobs or late_updates:
+        logger.warning(
+            "stopped {} job(s) and {} update(s) that did not end in time", late_jobs, late_updates
+        )
     await services.lease.release()
-    await runner.cleanup()  # no new clicks from here
     if loading:
-        await services.click_loader.close(settings.SHUTDOWN_DRAIN_SECONDS)
+        await services.click_loader.close(left())
     await services.conversions.close()
     await services.notifier.close()
     await services.sender.close()
@@ -262,10 +288,23 @@ def _backup(path: Path) -> int:
     return 0
 
 
+def _run_settings(role: str | None) -> Settings:
+    if role is None:
+        return Settings()
+    return Settings(ROLE=role)  # parsed like the variable
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Affrace bot")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="migrate, then run the bot, web server and scheduler")
+    running = commands.add_parser(
+        "run", help="migrate, then run the bot, web server and scheduler (or --role's part)"
+    )
+    running.add_argument(
+        "--role",
+        help="all (the default), or bot, web, scheduler, or several separated by commas; "
+        "overrides ROLE",
+    )
     commands.add_parser("migrate", help="apply database migrations and exit")
     saving = commands.add_parser(
         "backup", help="a consistent copy of the SQLite database, while the bot runs"
@@ -276,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         return _backup(args.path)
 
     try:
-        settings: DatabaseSettings = Settings() if args.command == "run" else DatabaseSettings()
+        settings: DatabaseSettings = (
+            _run_settings(args.role) if args.command == "run" else DatabaseSettings()
+        )
     except ValidationError as exc:
         for line in explain(exc):
             print(f"affrace: {line}", file=sys.stderr)

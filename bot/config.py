@@ -32,7 +32,14 @@ HINTS: dict[str, str] = {
     "WEBHOOK_SECRET": "1-256 characters of A-Z a-z 0-9 _ - (required with WEBHOOK_URL)",
     "CHANNEL_PREFIX": "1-32 letters, digits, _ . or - naming this deployment's pub/sub channels",
     "BOT_API_URL": "the Bot API server's base URL, e.g. http://localhost:8081",
+    "ROLE": "all, or one or more of bot, web, scheduler separated by commas, e.g. ROLE=web",
 }
+
+# What one process does (README, "Running more than one process"): `bot` takes Telegram's
+# updates (the webhook, or polling: then only once), `web` serves the public HTTP (redirects,
+# postbacks, the Mini App and its WebSockets), `scheduler` is a candidate for the scheduler
+# lease (race ticks, the outbox, notices). "all" is the three in one process.
+ROLES = frozenset({"bot", "web", "scheduler"})
 
 
 class DatabaseSettings(BaseSettings):
@@ -95,6 +102,8 @@ class Settings(DatabaseSettings):
     CLICK_LOADER_INTERVAL_MS: int = Field(200, ge=0, le=60_000)
     CLICK_SPOOL_BACKLOG_WARN: int = Field(100_000, ge=1)
     SHUTDOWN_DRAIN_SECONDS: float = Field(10.0, ge=0, le=600)
+    ROLE: Annotated[frozenset[str], NoDecode] = ROLES
+    LEASE_SECONDS: float = Field(30.0, ge=3, le=600)
     MINIAPP_AUTH_MAX_AGE: int = Field(86_400, ge=60, le=30 * 86_400)
     CHANNEL_PREFIX: str = Field("affrace", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     POSTBACK_LOG_PER_OFFER: int = Field(1000, ge=10, le=1_000_000)
@@ -122,6 +131,18 @@ class Settings(DatabaseSettings):
                 raise ValueError("must be numbers separated by commas")
             return frozenset(ids)
         return value
+
+    @field_validator("ROLE", mode="before")
+    @classmethod
+    def _roles(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        words = {w.strip().lower() for w in value.split(",") if w.strip()}
+        if words == {"all"}:
+            return ROLES
+        if not words or not words <= ROLES:
+            raise ValueError("must be all, or one or more of bot, web, scheduler")
+        return frozenset(words)
 
     @field_validator(
         "REDIS_URL",
@@ -179,11 +200,19 @@ class Settings(DatabaseSettings):
             self.WEBHOOK_SECRET.get_secret_value()
         ):
             raise ValueError("WEBHOOK_SECRET may only hold 1-256 of A-Z a-z 0-9 _ -")
+        if self.ROLE != ROLES and self.REDIS_URL is None:
+            raise ValueError(
+                "ROLE other than all needs REDIS_URL: processes share their state through Redis"
+            )
         return self
 
     @property
     def spool_dir(self) -> Path:
         return Path(self.CLICK_SPOOL_DIR or Path(self.DATA_DIR) / "spool")
+
+    def runs(self, role: str) -> bool:
+        """Whether this process plays `role` (bot, web or scheduler)."""
+        return role in self.ROLE
 
     @property
     def use_webhook(self) -> bool:

@@ -16,7 +16,6 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from bot.config import Settings
@@ -59,7 +58,7 @@ from bot.telegram.sender import OutboxSender
 from bot.web.api.deps import ApiDeps
 from bot.web.app import create_web_app
 from handlers import get_routers
-from scheduler import create_scheduler
+from scheduler import Scheduler, create_scheduler
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -140,7 +139,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             outbox=outbox,
             sender=sender,
             race_news=RaceNews(bot, i18n, redis, races, outbox, settings.RACE_NEWS_COOLDOWN),
-            lease=Lease(redis),
+            lease=Lease(redis, ttl=settings.LEASE_SECONDS),
             affiliates=affiliates,
             links=LinkService(),
             referrals=referrals,
@@ -231,7 +230,7 @@ async def resolve_bot_identity(bot: Bot, settings: Settings, services: Services)
     )
 
 
-def create_scheduler_for(settings: Settings, services: Services) -> AsyncIOScheduler:
+def create_scheduler_for(settings: Settings, services: Services) -> Scheduler:
     return create_scheduler(
         lease=services.lease,
         notifier=services.notifier,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,6 +30,41 @@ OUTBOX_EVERY = 5
 BROADCAST_EVERY = 3  # seconds between two edits of a broadcast's progress message
 
 
+class Scheduler(AsyncIOScheduler):
+    """APScheduler that knows which of its jobs are running, so that a stop lets them end:
+    its own shutdown cancels them, which could cut a drain of the outbox between Telegram's
+    answer and the row that records it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.running_jobs: set[asyncio.Task[Any]] = set()
+
+    def tracked(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(func)
+        async def run(**kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None:
+                self.running_jobs.add(task)
+            try:
+                return await func(**kwargs)
+            finally:
+                self.running_jobs.discard(task)
+
+        return run
+
+    async def finish(self, seconds: float) -> int:
+        """Start no job from now on, wait up to `seconds` for those running, then shut down
+        (cancelling what is left). Returns how many were still running at the end."""
+        if not self.running:
+            return 0
+        self.pause()
+        late: set[asyncio.Task[Any]] = set()
+        if self.running_jobs:
+            _done, late = await asyncio.wait(set(self.running_jobs), timeout=max(seconds, 0))
+        self.shutdown(wait=False)
+        return len(late)
+
+
 def create_scheduler(  # noqa: PLR0913 - the wiring of every job's services, by name
     *,
     lease: Lease,
@@ -39,15 +77,21 @@ def create_scheduler(  # noqa: PLR0913 - the wiring of every job's services, by 
     tick_seconds: int,
     metrics: Metrics | None = None,
     reporter: BroadcastReporter | None = None,
-) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone="UTC")
+) -> Scheduler:
+    scheduler = Scheduler(timezone="UTC")
 
     def add(func: Any, every: float, **kwargs: Any) -> None:
         scheduler.add_job(
-            func, "interval", seconds=every, kwargs=kwargs, id=func.__name__, **JOB_DEFAULTS
+            scheduler.tracked(func),
+            "interval",
+            seconds=every,
+            kwargs=kwargs,
+            id=func.__name__,
+            **JOB_DEFAULTS,
         )
 
-    add(jobs.keep_lease, 10, lease=lease)
+    # Renewed three times per lease: one missed renewal never hands the jobs over.
+    add(jobs.keep_lease, lease.ttl_ms / 3000, lease=lease)
     add(jobs.sweep_notices, 30, notifier=notifier, lease=lease)
     add(jobs.approve_held_conversions, 60, conversions=conversions, lease=lease)
     add(

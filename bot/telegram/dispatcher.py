@@ -92,7 +92,33 @@ class RetryingDispatcher(Dispatcher):
     parked: ParkedUpdates | None = None
     sleep: Sleep = staticmethod(asyncio.sleep)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight: set[asyncio.Task[Any]] = set()  # updates being handled now
+
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        if task is None:
+            return await self._feed(bot, update, **kwargs)
+        self.in_flight.add(task)
+        try:
+            return await self._feed(bot, update, **kwargs)
+        finally:
+            self.in_flight.discard(task)
+
+    async def finish_in_flight(self, seconds: float) -> int:
+        """At a stop: wait up to `seconds` for the updates being handled (polling hands each
+        to a task of its own and does not wait for them), then cancel what is left, which
+        Telegram sends again. Returns how many had to be cancelled."""
+        waiting = {t for t in self.in_flight if t is not asyncio.current_task()}
+        if not waiting:
+            return 0
+        _done, late = await asyncio.wait(waiting, timeout=max(seconds, 0))
+        for task in late:
+            task.cancel()
+        return len(late)
+
+    async def _feed(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
         if self.retry_for <= 0:
             return await super().feed_update(bot, update, **kwargs)
         loop = asyncio.get_running_loop()

@@ -84,15 +84,18 @@ async def json_errors(
         return error_response(request, 500, "internal error, please retry later")
 
 
-def setup_routes(app: web.Application, with_webhook: bool) -> None:
-    for path in ("/r/{code}", "/r/{code}/{sub}"):
-        # add_get would route HEAD to the counting view too: link checkers would count.
-        app.router.add_get(path, redirect.redirect, allow_head=False)
-        app.router.add_route("HEAD", path, redirect.redirect_head)
-    app.router.add_get("/postback/{offer_id}", postback.postback)
-    app.router.add_post("/postback/{offer_id}", postback.postback)
+def setup_routes(app: web.Application, *, public: bool, with_webhook: bool) -> None:
+    """`public`: what visitors, advertisers and the Mini App reach (the web role); the
+    webhook is the bot role's. /health, /ready and /metrics are every process's."""
     app.router.add_get("/health", health.health)
     app.router.add_get("/ready", health.ready)
+    if public:
+        for path in ("/r/{code}", "/r/{code}/{sub}"):
+            # add_get would route HEAD to the counting view too: link checkers would count.
+            app.router.add_get(path, redirect.redirect, allow_head=False)
+            app.router.add_route("HEAD", path, redirect.redirect_head)
+        app.router.add_get("/postback/{offer_id}", postback.postback)
+        app.router.add_post("/postback/{offer_id}", postback.postback)
     if with_webhook:
         app[webhook.SEEN_UPDATES] = SeenUpdates(app[REDIS], app[SETTINGS].CHANNEL_PREFIX)
         app.router.add_post("/webhook", webhook.webhook)
@@ -107,7 +110,9 @@ def create_web_app(
     dispatcher: Dispatcher,
     api: ApiDeps,
 ) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors, api_guard])
+    public = settings.runs("web")
+    guards = [json_errors, api_guard] if public else [json_errors]
+    app = web.Application(client_max_size=MAX_BODY, middlewares=guards)
     app[SETTINGS] = settings
     app[CLICKS] = api.clicks
     app[CLICK_LOADER] = click_loader
@@ -117,9 +122,10 @@ def create_web_app(
     app[BOT] = bot
     app[DISPATCHER] = dispatcher
     app[API] = api
-    setup_routes(app, with_webhook=settings.use_webhook)
-    views.setup(app)
-    live.setup(app, api)
-    static.setup(app)
+    setup_routes(app, public=public, with_webhook=settings.use_webhook and settings.runs("bot"))
+    if public:
+        views.setup(app)
+        live.setup(app, api)
+        static.setup(app)
     metrics.setup(app, api)
     return app

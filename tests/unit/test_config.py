@@ -111,3 +111,43 @@ def test_library_chatter_is_debug_and_the_rest_keeps_its_level() -> None:
         logger.remove(sink)
 
     assert [level for level, _ in seen] == ["DEBUG", "DEBUG", "DEBUG", "INFO"]
+
+
+def test_role_is_all_by_default_and_reads_a_comma_list() -> None:
+    assert sorted(settings(BOT_TOKEN=TOKEN).ROLE) == ["bot", "scheduler", "web"]
+    assert sorted(settings(BOT_TOKEN=TOKEN, ROLE="ALL").ROLE) == ["bot", "scheduler", "web"]
+    two = settings(BOT_TOKEN=TOKEN, ROLE=" web , scheduler", REDIS_URL="redis://r:6379/0")
+    assert sorted(two.ROLE) == ["scheduler", "web"]
+    assert two.runs("web") and not two.runs("bot")
+
+
+def test_a_role_that_does_not_exist_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings(BOT_TOKEN=TOKEN, ROLE="web,worker", REDIS_URL="redis://r:6379/0")
+
+    (line,) = explain(caught.value)
+    assert line.startswith("ROLE ")
+    assert "bot, web, scheduler" in line
+
+
+def test_splitting_the_roles_needs_a_shared_redis() -> None:
+    with pytest.raises(ValidationError, match="needs REDIS_URL"):
+        settings(BOT_TOKEN=TOKEN, ROLE="web")
+
+
+def test_run_role_flag_is_checked_like_the_setting(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env["BOT_TOKEN"] = TOKEN
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--role", "cook"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("affrace: ROLE ")
+    assert not (tmp_path / "data").exists()
