@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from models import Outbox
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 8  # with the sender's doubling backoff: about four minutes of failures
 BLOCKED = "blocked by the user"  # why a row was closed: the person blocked the bot
 
 

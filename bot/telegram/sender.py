@@ -3,7 +3,15 @@ news, reminders, results, payout decisions) is a row of the outbox, delivered by
 sender: ~30 messages a second overall, one a second per chat.
 
 It honours RetryAfter (everything waits), marks users who blocked the bot and never fails a
-job because of them; the outbox records what was sent, so nothing goes out twice. With
+job because of them; the outbox records what was sent, so nothing goes out twice. A refusal
+(400) is recorded with its reason and not tried again. Telegram failing (5xx, a proxy's error
+page, a timeout, no connection) makes everything wait, longer each time in a row, and the row
+is tried again later, up to MAX_ATTEMPTS, then recorded as given up.
+
+A timeout is the one case where a message can go out twice: Telegram may have taken it and
+only its answer was lost, and the Bot API has no idempotency key to ask. Such a row is sent
+again (at least once rather than maybe never) and the second send is logged as a possible
+duplicate. With
 PAID_BROADCAST, messages go out with allow_paid_broadcast and the overall pace rises to what
 Telegram allows for paid broadcasts. A scheduled job drains the outbox every few seconds
 under the scheduler lease; `wake()` delivers what was just queued at once.
@@ -19,9 +27,11 @@ from collections.abc import Awaitable, Callable
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
-    TelegramNetworkError,
     TelegramRetryAfter,
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -37,6 +47,9 @@ FREE_RATE = 30
 PAID_RATE = 1000
 PER_CHAT = 1.0
 CHATS_KEPT = 100_000
+BACKOFF_FIRST = 2.0  # seconds everything waits after Telegram failed once
+BACKOFF_MOST = 120.0  # ... doubling each failure in a row, up to this
+TIMEOUT = "Request timeout error"  # aiogram's words for a request that got no answer in time
 
 
 class Pacer:
@@ -102,6 +115,8 @@ class OutboxSender:
         self._lease: Lease | None = None  # set by start(): wake() delivers while we hold it
         self._woken: asyncio.Task[None] | None = None
         self.metrics: Metrics | None = None  # sends by result, when wired
+        self.backoff = 0.0  # the current wait after Telegram failed; 0 once a send goes through
+        self.resume_at = 0.0  # (pacer clock) nothing is sent before this, after a failure
 
     def _pacer(self, row: Outbox) -> Pacer:
         return self.paid_pacer if self.paid_pacer is not None and row.bulk else self.pacer
@@ -143,6 +158,10 @@ class OutboxSender:
                 break
             progressed = False
             for row in rows:
+                if self.pacer.clock() < self.resume_at:  # Telegram failed a moment ago
+                    await self.pacer.sleep(min(self.resume_at, deadline) - self.pacer.clock())
+                    progressed = True
+                    break  # rows read afresh: one may have been cancelled or paused meanwhile
                 if self.pacer.clock() >= deadline:
                     break
                 pacer = self._pacer(row)
@@ -170,19 +189,42 @@ class OutboxSender:
                 await self.outbox.done(row, BLOCKED)
                 self.count("blocked")
                 return 0
-            except TelegramBadRequest as exc:
+            except (TelegramBadRequest, TelegramEntityTooLarge) as exc:  # this message: never
                 await self.outbox.done(row, exc.message)
                 self.count("failed")
                 return 0
-            except TelegramNetworkError as exc:
-                await self.outbox.retry_later(row, exc.message)
-                self.count("retry")
+            except (TelegramAPIError, ClientDecodeError) as exc:  # Telegram failing: later
+                await self._failed(row, exc)
                 return 0
             finally:
                 pacer.record(row.chat_id)
+            if row.error is not None and row.error.startswith(TIMEOUT):
+                logger.warning(
+                    "outbox {} to {} sent again after a timeout: Telegram may have taken the "
+                    "first one too (a possible duplicate)",
+                    row.key,
+                    row.chat_id,
+                )
+            self.backoff = 0.0
             await self.outbox.done(row)
             self.count("sent")
             return 1
+
+    async def _failed(self, row: Outbox, exc: TelegramAPIError | ClientDecodeError) -> None:
+        """A 5xx, a timeout, no connection, an answer that is not Telegram's: the row is tried
+        again later (or given up after MAX_ATTEMPTS) and everything waits a growing while."""
+        reason = exc.message if isinstance(exc, TelegramAPIError) else f"not JSON: {exc}"
+        await self.outbox.retry_later(row, reason)
+        self.count("retry")
+        self.backoff = min(max(self.backoff * 2, BACKOFF_FIRST), BACKOFF_MOST)
+        logger.warning(
+            "outbox {} to {} not sent ({}): everything waits {} s",
+            row.key,
+            row.chat_id,
+            reason,
+            self.backoff,
+        )
+        self.resume_at = self.pacer.clock() + self.backoff
 
     async def _deliver(self, row: Outbox, paid: bool | None) -> None:
         markup = None
