@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 import asyncpg
+from aiogram.exceptions import AiogramError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise.exceptions import DBConnectionError
@@ -66,6 +67,8 @@ def outage(exc: BaseException) -> str | None:
         if id(error) in seen:
             continue
         seen.add(id(error))
+        if isinstance(error, AiogramError):  # Telegram's side (its timeout is no database's)
+            continue
         if isinstance(error, Unavailable):
             return error.dependency
         if isinstance(error, (RedisConnectionError, RedisTimeoutError)):

@@ -5,27 +5,39 @@ the logs), for every path that talks to Telegram. The Bot API is a real local HT
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError
+from aiohttp.test_utils import TestClient
 from loguru import logger
+from redis.asyncio import Redis
 
+from bot.errors import outage
+from bot.factory import create_app
 from bot.services.affiliates import AffiliateService
 from bot.services.outbox import BLOCKED as BLOCKED_REASON
 from bot.services.outbox import MAX_ATTEMPTS, Letter, OutboxService
 from bot.telegram.sender import BACKOFF_FIRST, OutboxSender, Pacer
+from keyboards.callbacks import MenuAction, MenuCallback
 from models import Affiliate, Outbox
 from tests.fake_telegram import (
     BAD_GATEWAY,
     BLOCKED,
     LOST_ANSWER,
     NO_ANSWER,
+    NOT_MODIFIED,
+    QUERY_TOO_OLD,
     SERVER_ERROR,
+    Answer,
     FakeTelegram,
     bad_request,
     flood,
 )
+from tests.stack import Stack, build_stack
+from tests.telegram import TgClient
 
 
 class FakeTime:
@@ -195,3 +207,141 @@ async def test_a_timeout_after_telegram_took_the_message_sends_it_twice_and_says
     assert row.sent_at is not None and row.error is None and row.attempts == 2
     assert await Outbox.all().count() == 1
     assert any("possible duplicate" in w and "h to 92" in w for w in warnings)
+
+
+# --- handler replies, edits and callback answers -----------------------------------------
+
+
+@pytest.fixture
+def errors() -> Iterator[list[str]]:
+    """What the process logged at ERROR and above (what pages an operator)."""
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="ERROR", format="{level} {message}")
+    yield lines
+    logger.remove(sink)
+
+
+def over_http(stack: Stack, bot: Bot) -> TgClient:
+    """Users whose updates the real dispatcher handles, its replies going to the stand-in."""
+    return TgClient(stack.dp, bot, stack.session)
+
+
+STATS = MenuCallback(action=MenuAction.STATS).pack()
+
+
+async def test_a_button_pressed_twice_is_not_an_error_nor_a_second_message(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, errors: list[str]
+) -> None:
+    alice = over_http(stack, bot).user(300)
+    await alice.send("/start")
+    await alice.press(STATS)
+    telegram.answer("editMessageText", NOT_MODIFIED)  # the same screen again
+
+    await alice.press(STATS)
+
+    assert len(telegram.calls_of("editMessageText", 300)) == 2
+    assert len(telegram.calls_of("sendMessage", 300)) == 1  # the welcome only
+    answers = telegram.calls_of("answerCallbackQuery")
+    assert len(answers) == 2 and all("show_alert" not in a for a in answers)
+    assert errors == []
+
+
+async def test_a_button_answered_too_late_still_shows_its_screen_quietly(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, errors: list[str]
+) -> None:
+    alice = over_http(stack, bot).user(301)
+    await alice.send("/start")
+    telegram.answer("answerCallbackQuery", QUERY_TOO_OLD, QUERY_TOO_OLD)
+
+    await alice.press(STATS)
+    await alice.send("/menu")  # the dispatcher keeps serving
+
+    assert len(telegram.seen("editMessageText", 301)) == 1  # the screen changed
+    texts = [p["text"] for p in telegram.seen("sendMessage", 301)]
+    assert len(texts) == 2 and not any("went wrong" in t for t in texts)
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [flood(3), BLOCKED, SERVER_ERROR, BAD_GATEWAY, NO_ANSWER],
+    ids=["429", "403", "500", "502-html", "timeout"],
+)
+async def test_a_reply_telegram_fails_is_logged_and_the_dispatcher_goes_on(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, errors: list[str], failure: Answer
+) -> None:
+    alice = over_http(stack, bot).user(302)
+    telegram.answer("sendMessage", failure)
+
+    await alice.send("/start")  # raises nothing
+    await alice.send("/menu")
+
+    texts = [p["text"] for p in telegram.seen("sendMessage", 302)]
+    assert len(texts) == 1 and "What would you like to do?" in texts[0]  # no apology
+    assert errors == []
+
+
+def test_a_telegram_timeout_is_not_taken_for_a_database_outage() -> None:
+    try:
+        try:
+            raise TimeoutError
+        except TimeoutError as cause:
+            raise TelegramNetworkError(method=None, message="Request timeout error") from cause  # type: ignore[arg-type]
+    except TelegramNetworkError as exc:
+        timed_out = exc
+
+    assert outage(timed_out) is None  # was "database": the update was run again, a duplicate
+    assert outage(TimeoutError()) == "database"
+
+
+# --- the webhook route ---------------------------------------------------------------------
+
+
+@pytest.fixture
+async def webhook(
+    database: str,
+    redis: Redis,
+    bot: Bot,
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> AsyncIterator[TestClient[Any, Any]]:
+    stack = await build_stack(
+        database, redis, WEBHOOK_URL="https://bot.example/webhook", WEBHOOK_SECRET="s3cret"
+    )
+    app = create_app(stack.settings, bot, stack.dp, redis, stack.services)
+    yield await aiohttp_client(app)
+    await stack.services.notifier.close()
+    await stack.services.click_loader.close()
+    await stack.services.conversions.close()
+
+
+def start_update(update_id: int, user_id: int) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 1700000000,
+            "text": "/start",
+            "chat": {"id": user_id, "type": "private"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "Web"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "failure", [LOST_ANSWER, SERVER_ERROR, flood(5)], ids=["timeout", "500", "429"]
+)
+async def test_webhook_a_reply_telegram_fails_answers_200_so_nothing_is_sent_twice(
+    webhook: TestClient[Any, Any], telegram: FakeTelegram, failure: Answer
+) -> None:
+    """A non-2xx answer makes Telegram deliver the update again, and a second run would send
+    a second welcome (after a lost answer the first one did arrive)."""
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    telegram.answer("sendMessage", failure)
+
+    first = await webhook.post("/webhook", json=start_update(7001, 310), headers=secret)
+    again = await webhook.post("/webhook", json=start_update(7001, 310), headers=secret)
+    other = await webhook.post("/webhook", json=start_update(7002, 311), headers=secret)
+
+    assert (first.status, again.status, other.status) == (200, 200, 200)
+    assert len(telegram.calls_of("sendMessage", 310)) == 1  # never run twice
+    assert len(telegram.seen("sendMessage", 311)) == 1  # the next update is served
