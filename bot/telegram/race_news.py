@@ -6,7 +6,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from loguru import logger
@@ -82,9 +88,18 @@ class RaceNews:
         return queued
 
     async def update_board(self, race: Race, result: TickResult) -> None:
-        """One leaderboard message in the announce channel, edited rather than posted anew."""
+        """One leaderboard message in the announce channel, edited rather than posted anew.
+
+        Telegram failing it holds up nothing else (other races, results): the next tick edits
+        again, after a 429 only once its retry_after has passed. A timeout on the very first
+        post, when Telegram did post it, leaves no message id: the next tick posts a second
+        board (the Bot API cannot be asked whether it was taken).
+        """
         if race.announce_chat_id is None:
             return
+        wait = f"race:{race.id}:board:wait"
+        if await self.redis.exists(wait):
+            return  # Telegram said to wait before editing this channel again
         names = await self.races.names([s.affiliate_id for s in result.top])
         with self.i18n.context(), self.i18n.use_locale(DEFAULT_LANGUAGE):
             text = "\n".join(
@@ -117,6 +132,13 @@ class RaceNews:
                 logger.warning("race {} board: {}", race.id, exc.message)
         except TelegramForbiddenError as exc:
             logger.warning("race {} board: the bot cannot post there ({})", race.id, exc.message)
+        except TelegramRetryAfter as exc:
+            await self.redis.set(wait, b"1", ex=max(int(exc.retry_after), 1))
+            logger.warning(
+                "race {} board: flood limit, next edit in {} s", race.id, exc.retry_after
+            )
+        except (TelegramAPIError, ClientDecodeError) as exc:  # 5xx, a timeout: the next tick
+            logger.warning("race {} board not updated: {!r}", race.id, exc)
 
     async def remind(self, race: Race, label: str) -> int:
         queued = 0

@@ -20,9 +20,12 @@ from bot.factory import create_app
 from bot.services.affiliates import AffiliateService
 from bot.services.outbox import BLOCKED as BLOCKED_REASON
 from bot.services.outbox import MAX_ATTEMPTS, Letter, OutboxService
+from bot.telegram.race_news import RaceNews
 from bot.telegram.sender import BACKOFF_FIRST, OutboxSender, Pacer
 from keyboards.callbacks import MenuAction, MenuCallback
-from models import Affiliate, Outbox
+from models import Affiliate, Outbox, Race
+from scheduler.jobs import tick_races
+from tests.factories import race_draft
 from tests.fake_telegram import (
     BAD_GATEWAY,
     BLOCKED,
@@ -345,3 +348,38 @@ async def test_webhook_a_reply_telegram_fails_answers_200_so_nothing_is_sent_twi
     assert (first.status, again.status, other.status) == (200, 200, 200)
     assert len(telegram.calls_of("sendMessage", 310)) == 1  # never run twice
     assert len(telegram.seen("sendMessage", 311)) == 1  # the next update is served
+
+
+# --- race news: people through the outbox, the channel's leaderboard edited in place -------
+
+
+async def tick_with(stack: Stack, bot: Bot) -> None:
+    """One run of the race tick job, its channel posts and edits going to the stand-in."""
+    news = RaceNews(bot, stack.services.i18n, stack.redis, stack.services.races, OutboxService())
+    await tick_races(stack.services.races, news, stack.services.lease, stack.services.feed)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [flood(30), SERVER_ERROR, BAD_GATEWAY, NO_ANSWER, NOT_MODIFIED],
+    ids=["429", "500", "502-html", "timeout", "not-modified"],
+)
+async def test_a_channel_board_telegram_fails_holds_up_no_other_race(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, errors: list[str], failure: Answer
+) -> None:
+    races = stack.services.races
+    first = await races.create(race_draft(title="First", announce_chat_id=-1001))
+    second = await races.create(race_draft(title="Second", announce_chat_id=-1002))
+    await tick_with(stack, bot)  # both boards posted and pinned
+    telegram.answer("editMessageText", failure)  # the first board's edit fails
+
+    await tick_with(stack, bot)  # raises nothing
+    await tick_with(stack, bot)
+
+    edits = {chat: len(telegram.calls_of("editMessageText", chat)) for chat in (-1001, -1002)}
+    assert edits[-1002] == 2  # the second race's board went on being updated
+    assert edits[-1001] == (1 if failure.retry_after else 2)  # a 429: it waits its turn
+    assert len(telegram.calls_of("sendMessage", -1001)) == 1  # never posted anew
+    assert (await Race.get(id=first.id)).announce_message_id is not None
+    assert (await Race.get(id=second.id)).announce_message_id is not None
+    assert errors == []
