@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -110,5 +110,5 @@ class BroadcastReporter:
         except TelegramBadRequest as exc:
             if "not modified" not in exc.message:
                 logger.warning("broadcast {} progress not shown: {}", broadcast.id, exc.message)
-        except TelegramAPIError as exc:
-            logger.warning("broadcast {} progress not shown: {}", broadcast.id, exc)
+        except (TelegramAPIError, ClientDecodeError) as exc:  # 429, 5xx, timeouts: next sweep
+            logger.warning("broadcast {} progress not shown: {!r}", broadcast.id, exc)

@@ -6,6 +6,7 @@ the logs), for every path that talks to Telegram. The Bot API is a real local HT
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,20 +19,23 @@ from redis.asyncio import Redis
 from bot.errors import outage
 from bot.factory import create_app
 from bot.services.affiliates import AffiliateService
+from bot.services.broadcasts import Audience, Draft
 from bot.services.outbox import BLOCKED as BLOCKED_REASON
 from bot.services.outbox import MAX_ATTEMPTS, Letter, OutboxService
+from bot.telegram.broadcasts import BroadcastReporter
 from bot.telegram.race_news import RaceNews
 from bot.telegram.sender import BACKOFF_FIRST, OutboxSender, Pacer
 from keyboards.callbacks import MenuAction, MenuCallback
 from models import Affiliate, Outbox, Race
 from scheduler.jobs import tick_races
-from tests.factories import race_draft
+from tests.factories import Factory, race_draft
 from tests.fake_telegram import (
     BAD_GATEWAY,
     BLOCKED,
     LOST_ANSWER,
     NO_ANSWER,
     NOT_MODIFIED,
+    OK,
     QUERY_TOO_OLD,
     SERVER_ERROR,
     Answer,
@@ -39,7 +43,7 @@ from tests.fake_telegram import (
     bad_request,
     flood,
 )
-from tests.stack import Stack, build_stack
+from tests.stack import ADMIN_ID, Stack, build_stack
 from tests.telegram import TgClient
 
 
@@ -382,4 +386,56 @@ async def test_a_channel_board_telegram_fails_holds_up_no_other_race(
     assert len(telegram.calls_of("sendMessage", -1001)) == 1  # never posted anew
     assert (await Race.get(id=first.id)).announce_message_id is not None
     assert (await Race.get(id=second.id)).announce_message_id is not None
+    assert errors == []
+
+
+# --- broadcasts: each copy a row of the outbox; the author's live progress message ---------
+
+
+async def test_a_broadcast_through_every_failure_reaches_each_person_once_and_counts_right(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, sender: OutboxSender, factory: Factory
+) -> None:
+    for tg in range(401, 407):
+        await factory.affiliate(tg_id=tg, started_at=datetime.now(UTC))
+    broadcast = await stack.services.broadcasts.start(
+        ADMIN_ID, Draft("Big news", None, [], Audience.ALL)
+    )
+    telegram.answer(
+        "sendMessage",
+        flood(2),  # then the same copy again: sent
+        OK,
+        BLOCKED,
+        bad_request("chat not found"),
+        SERVER_ERROR,  # tried again after the backoff: sent
+        OK,
+        NO_ANSWER,  # tried again: sent
+    )
+
+    await sender.drain(60)
+
+    progress = await stack.services.broadcasts.progress(broadcast)
+    assert (progress.sent, progress.blocked, progress.failed, progress.left) == (4, 1, 1, 0)
+    seen = [int(p["chat_id"]) for p in telegram.seen("sendMessage")]
+    assert len(seen) == len(set(seen)) == 4  # nobody twice
+    assert len(telegram.calls_of("sendMessage")) == 9  # 6 copies, a 429, a 500, a timeout
+    failed = await Outbox.get(broadcast_id=broadcast.id, error__contains="chat not found")
+    assert failed.attempts == 1
+
+
+async def test_the_progress_message_survives_telegram_failing_its_edits(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, factory: Factory, errors: list[str]
+) -> None:
+    await factory.affiliate(tg_id=420, started_at=datetime.now(UTC))
+    broadcasts = stack.services.broadcasts
+    broadcast = await broadcasts.start(ADMIN_ID, Draft("Hi", None, [], Audience.ALL))
+    await broadcasts.set_progress_message(broadcast, ADMIN_ID, 777)
+    reporter = BroadcastReporter(bot, stack.services.i18n, broadcasts)
+    telegram.answer("editMessageText", NOT_MODIFIED, flood(3), SERVER_ERROR, BAD_GATEWAY)
+
+    for _ in range(5):
+        await reporter.report()  # raises nothing
+
+    assert len(telegram.calls_of("editMessageText", ADMIN_ID)) == 5
+    assert len(telegram.seen("editMessageText", ADMIN_ID)) == 1  # the last one went through
+    assert telegram.calls_of("sendMessage") == []  # edited, never posted anew
     assert errors == []
