@@ -19,13 +19,15 @@ from redis.asyncio import Redis
 from bot.errors import outage
 from bot.factory import create_app
 from bot.services.affiliates import AffiliateService
+from bot.services.balance import Adjustment
 from bot.services.broadcasts import Audience, Draft
 from bot.services.outbox import BLOCKED as BLOCKED_REASON
 from bot.services.outbox import MAX_ATTEMPTS, Letter, OutboxService
+from bot.services.stats import Period
 from bot.telegram.broadcasts import BroadcastReporter
 from bot.telegram.race_news import RaceNews
 from bot.telegram.sender import BACKOFF_FIRST, OutboxSender, Pacer
-from keyboards.callbacks import MenuAction, MenuCallback
+from keyboards.callbacks import MenuAction, MenuCallback, StatsCallback
 from models import Affiliate, Outbox, Race
 from scheduler.jobs import tick_races
 from tests.factories import Factory, race_draft
@@ -439,3 +441,58 @@ async def test_the_progress_message_survives_telegram_failing_its_edits(
     assert len(telegram.seen("editMessageText", ADMIN_ID)) == 1  # the last one went through
     assert telegram.calls_of("sendMessage") == []  # edited, never posted anew
     assert errors == []
+
+
+# --- the stats chart (a photo upload) and notices to one person -----------------------------
+
+
+@pytest.mark.parametrize(
+    "failure", [flood(3), SERVER_ERROR, NO_ANSWER, BLOCKED], ids=["429", "500", "timeout", "403"]
+)
+async def test_a_chart_photo_telegram_fails_is_no_error_and_the_next_press_sends_it(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, errors: list[str], failure: Answer
+) -> None:
+    alice = over_http(stack, bot).user(330)
+    await alice.send("/start")
+    chart = StatsCallback(period=Period.WEEK, chart=True).pack()
+    telegram.answer("sendPhoto", failure)
+
+    await alice.press(chart)
+    await alice.press(chart)  # pressed again: a chart this time
+
+    assert len(telegram.calls_of("sendPhoto", 330)) == 2
+    assert len(telegram.seen("sendPhoto", 330)) == 1
+    assert len(telegram.calls_of("answerCallbackQuery")) == 2  # the spinner stopped each time
+    assert errors == []
+
+
+async def test_a_payout_notice_through_a_5xx_and_a_timeout_arrives_once(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, time: FakeTime, factory: Factory
+) -> None:
+    alice = await factory.affiliate(tg_id=340)
+    outbox = OutboxService()
+    pacer = Pacer(30, clock=time.clock, sleep=time.sleep)
+    sender = OutboxSender(bot, outbox, AffiliateService(), pacer=pacer)
+    telegram.answer("sendMessage", SERVER_ERROR, NO_ANSWER)
+    notifier = stack.services.notifier
+    notifier.outbox, notifier.sender = outbox, sender
+    adjustment = Adjustment(
+        entry_id=1,
+        affiliate_id=alice.id,
+        affiliate_tg_id=340,
+        affiliate_name="Alice",
+        affiliate_username=None,
+        amount_minor=500,
+        currency="USD",
+        note="bonus",
+        balance_minor=500,
+    )
+
+    queued = await notifier.adjusted(adjustment)
+    await notifier.adjusted(adjustment)  # told again (a rerun): the same key, not queued
+    await sender.drain(60)
+
+    assert queued is True
+    texts = [p["text"] for p in telegram.seen("sendMessage", 340)]
+    assert len(texts) == 1 and "+$5.00" in texts[0]
+    assert len(telegram.calls_of("sendMessage", 340)) == 3
