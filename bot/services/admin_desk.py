@@ -12,7 +12,8 @@ from tortoise.transactions import in_transaction
 from bot.errors import N_, Conflict, InvalidInput, NotFound
 from bot.services.audit import Actor, AuditLog, offer_state
 from bot.services.balance import Adjustment, Balance, BalanceService, Payout
-from bot.services.inputs import ascii_int
+from bot.services.codes import read_code
+from bot.services.inputs import ascii_int, has_control
 from bot.services.offers import OfferPatch, OfferService, RateChange
 from bot.services.stats import Period, Row, StatsService
 from models import Affiliate, AffiliateRate, Link, Offer, Referral
@@ -105,16 +106,18 @@ class AdminDesk:
     async def find(self, query: str) -> list[Affiliate]:
         """By Telegram id, @username, link code or a part of the name; ten at most."""
         text = " ".join(query.split())[:64]
-        if not text:
+        if not text or has_control(text):  # PostgreSQL takes no NUL in a query either
             return []
         number = ascii_int(text)
         if number is not None:
             return await Affiliate.filter(Q(tg_id=number) | Q(id=number)).limit(FOUND_MAX)
         if text.startswith("@"):
             return await Affiliate.filter(username__iexact=text[1:]).limit(FOUND_MAX)
-        link = await Link.get_or_none(code=text.lower()).select_related("affiliate")
-        if link is not None:
-            return [link.affiliate]
+        code = read_code(text)  # anything longer than a code would not fit the column
+        if code is not None:
+            link = await Link.get_or_none(code=code).select_related("affiliate")
+            if link is not None:
+                return [link.affiliate]
         return (
             await Affiliate.filter(
                 Q(first_name__icontains=text)
@@ -184,7 +187,10 @@ class AdminDesk:
         if number is not None:
             found = await Affiliate.get_or_none(tg_id=number)
         else:
-            link = await Link.get_or_none(code=who.lower()).select_related("affiliate")
+            code = read_code(who)  # anything else (too long, not ASCII) is nobody's code
+            link = None
+            if code is not None:
+                link = await Link.get_or_none(code=code).select_related("affiliate")
             found = link.affiliate if link is not None else None
         if found is None:
             raise NotFound(N_("Nobody has the Telegram id or link code {who}."), who=who[:32])

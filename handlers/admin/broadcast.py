@@ -149,6 +149,7 @@ async def send_as_recipients_see_it(bot: Bot, chat_id: int, data: dict[str, Any]
 
 async def send(
     query: CallbackQuery,
+    bot: Bot,
     state: FSMContext,
     broadcasts: BroadcastService,
     reporter: BroadcastReporter,
@@ -176,11 +177,13 @@ async def send(
         {"audience": draft.audience.value, "arg": draft.audience_arg, "total": broadcast.total},
     )
     await query.answer()
-    assert isinstance(query.message, Message)
-    shown = await query.message.answer(
+    # To the admin's chat, as the preview was: the button's message may be out of reach (older
+    # than 48 hours, Telegram then sends it as inaccessible).
+    shown = await bot.send_message(
+        user.tg_id,
         _("📣 Broadcast #{id}: queued for {count} people…").format(
             id=broadcast.id, count=broadcast.total
-        )
+        ),
     )
     await broadcasts.set_progress_message(broadcast, shown.chat.id, shown.message_id)
     sender.wake()

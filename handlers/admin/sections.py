@@ -16,6 +16,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.errors import N_, InvalidInput
 from bot.live import RaceFeed
 from bot.services.admin_desk import AdminDesk
 from bot.services.amounts import format_money
@@ -53,7 +54,10 @@ def as_command(name: str, target: int) -> CommandObject:
 
 
 def bot_message(query: CallbackQuery) -> Message:
-    assert isinstance(query.message, Message)  # panel buttons sit on the bot's messages
+    """The panel message a button sits on. Telegram sends a message older than 48 hours as
+    inaccessible (and none for an inline message): such a button is out of date."""
+    if not isinstance(query.message, Message):
+        raise InvalidInput(N_("This button is out of date. Open /admin for a fresh one."))
     return query.message
 
 

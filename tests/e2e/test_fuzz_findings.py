@@ -1,0 +1,121 @@
+"""What the random-update test found, one story each: an admin's look-up or referrer typed
+longer than a link code, and panel buttons pressed on a message Telegram no longer lets the
+bot reach (older than 48 hours: the button's message comes as inaccessible)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from aiogram.types import CallbackQuery, Chat, InaccessibleMessage, Update
+from loguru import logger
+
+from keyboards.callbacks import AdminAction, AdminCallback
+from models import Broadcast, Race, RaceStatus, Referral
+from tests.factories import Factory, race_draft
+from tests.stack import ADMIN_ID, Stack
+from tests.telegram import Reply, TgUser
+
+SORRY = "Sorry, something went wrong"
+_ids = itertools.count(900_000)
+
+
+@pytest.fixture
+def problems() -> Iterator[list[str]]:
+    """What the app logged at ERROR or above during the test."""
+    records: list[str] = []
+    sink = logger.add(lambda m: records.append(str(m)), level="ERROR", format="{message}")
+    yield records
+    logger.remove(sink)
+
+
+async def press_on_old_message(user: TgUser, data: str) -> Reply:
+    """A button on a message Telegram sends as inaccessible (too old for the bot to touch)."""
+    query = CallbackQuery(
+        id=str(next(_ids)),
+        from_user=user.tg,
+        chat_instance="ci",
+        message=InaccessibleMessage(chat=Chat(id=user.id, type="private"), message_id=1),
+        data=data,
+    )
+    return await user.client.feed(Update(update_id=next(_ids), callback_query=query))
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1000 5.00 usd fix",  # longer than any link code: the column holds 16
+        "٢w4\u200bk_4=б👍iq\ufeff172l8nf",
+        "a\x00b",  # PostgreSQL refuses a NUL in text, a query's too
+    ],
+)
+async def test_admin_look_up_of_text_that_is_no_code_finds_nobody(
+    stack: Stack, problems: list[str], typed: str
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    panel = await admin.send("/admin")
+    await admin.press(panel.button("Affiliates"))
+
+    reply = await admin.send(typed)
+
+    assert reply.text.startswith("Nobody matches")
+    assert problems == []
+
+
+async def test_admin_referrer_typed_longer_than_a_code_is_nobody_politely(
+    stack: Stack, factory: Factory, problems: list[str]
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    alice = await factory.affiliate(tg_id=21, name="Alice")
+    card = AdminCallback(action=AdminAction.REFERRER, id=alice.id).pack()
+    await admin.press(card)
+
+    reply = await admin.send("abcdefghjkmnpqrstuvwxyz came through their channel")
+
+    assert "Nobody has the Telegram id or link code abcdefghjkmnpqrstuvwxyz" in reply.text
+    assert SORRY not in reply.text
+    assert problems == []
+    assert await Referral.filter(referred_id=alice.id).count() == 0
+
+
+@pytest.mark.parametrize(
+    "action", [AdminAction.RACE_END, AdminAction.RACE_CANCEL, AdminAction.OFFER_NEW]
+)
+async def test_admin_panel_button_on_a_message_out_of_reach_is_out_of_date(
+    stack: Stack, problems: list[str], action: AdminAction
+) -> None:
+    race = await stack.services.races.create(race_draft())
+    await stack.services.races.start_due()
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+
+    reply = await press_on_old_message(admin, AdminCallback(action=action, id=race.id).pack())
+
+    assert reply.alert == "This button is out of date. Open /admin for a fresh one."
+    assert problems == []
+    assert (await Race.get(id=race.id)).status is RaceStatus.RUNNING
+    assert await stack.dp.fsm.get_context(stack.bot, ADMIN_ID, ADMIN_ID).get_state() is None
+
+
+async def test_broadcast_sent_from_a_preview_out_of_reach_still_shows_its_progress(
+    stack: Stack, problems: list[str]
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    panel = await admin.send("/admin")
+    await admin.press(panel.button("Broadcast"))
+    await admin.send("Hello all")
+    buttons = await admin.send("Open - https://shop.example/")
+    preview = await admin.press(buttons.button("Everyone"))
+
+    sent = await press_on_old_message(admin, preview.button("Send it"))
+
+    assert problems == []
+    assert SORRY not in str([m.text for m in sent.messages])
+    broadcast = await Broadcast.get()
+    assert broadcast.total == 1
+    assert any(f"Broadcast #{broadcast.id}" in m.text for m in sent.messages)
+    assert broadcast.progress_chat_id == ADMIN_ID and broadcast.progress_message_id
