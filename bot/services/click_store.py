@@ -41,6 +41,7 @@ class PendingClick:
 
 
 RECORD_VERSION = 1
+MICROS_MAX = 253_402_300_799_000_000  # 9999-12-31 23:59:59 UTC, about the last datetime holds
 
 
 def record(  # noqa: PLR0913, PLR0917 (the record's nine fields; no object built per click)
@@ -87,7 +88,7 @@ def decode(payload: bytes) -> PendingClick:
     try:
         fields = json.loads(payload)
         version, click_id, link_id, sub, visitor, is_bot, agent, micros, affiliate, offer = fields
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: deep nesting
         raise ValueError(f"not a click record: {exc}") from None
     ok = (
         version == RECORD_VERSION
@@ -98,6 +99,7 @@ def decode(payload: bytes) -> PendingClick:
         and isinstance(is_bot, bool)
         and isinstance(agent, str)
         and isinstance(micros, int)
+        and 0 <= micros <= MICROS_MAX  # what datetime can hold; past it, no click of ours
         and isinstance(affiliate, int)
         and (offer is None or isinstance(offer, int))
     )
