@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from common import ROOT, log, percentile, pinned, verdict
 
@@ -187,6 +188,11 @@ def run(args: argparse.Namespace) -> int:
             child.kill()
             child.wait()
     report(args, app_ms, bare_ms)
+    if args.json:
+        a, b = summary(app_ms), summary(bare_ms)
+        Path(args.json).write_text(
+            json.dumps({"app": a, "bare": b, "target_ms": args.target_ms, "runs": args.runs})
+        )
     return 0
 
 
@@ -195,6 +201,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--target-ms", type=float, default=1000)
+    parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
