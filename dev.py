@@ -133,6 +133,11 @@ def locales(_rest: list[str]) -> int:
     return subprocess.call([str(PYTHON), "-c", script])
 
 
+def bench(rest: list[str]) -> int:
+    ensure_venv(dev=True)
+    return subprocess.call([str(PYTHON), str(ROOT / "bench" / "run_all.py"), *rest])
+
+
 COMMANDS = {
     "run": run,
     "test": test,
@@ -140,6 +145,7 @@ COMMANDS = {
     "dev": dev,
     "locales": locales,
     "telegram-js": lambda _rest: fetch_telegram_js(),
+    "bench": bench,
 }
 
 
@@ -154,6 +160,7 @@ def main(argv: list[str]) -> int:
     print("Also: python3 dev.py lint (ruff + mypy), python3 dev.py locales (update .po files),")
     print("      python3 dev.py telegram-js (Telegram's Mini App script for the browser tests),")
     print("      python3 dev.py dev (the bot, restarted when the code changes)")
+    print("      python3 dev.py bench [--quick] (every benchmark, one table: bench/README.md)")
     return 0 if command in {"help", "-h", "--help"} else 2
 
 
