@@ -779,7 +779,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> Report:
         if runner is not None:
             await runner.cleanup()
         if services is not None:
-            await services.clicks.close()
+            await services.click_loader.close()  # (the click service has nothing to close)
             await services.notifier.close()
         if redis is not None:
             await redis.aclose()

@@ -353,9 +353,11 @@ async def run_size(
 
     races = RaceService(redis)
     draft = draft_for(n)
-    # A race may not be created with a start in the past (more than a few minutes): create it
-    # starting now, then move its start back as if it had been running that long.
-    race = await races.create(dataclasses.replace(draft, starts_at=datetime.now(UTC)))
+    # A race may not be created with a start in the past, and one created starting now is
+    # started at once (before its entries are in): create it starting in an hour, then move
+    # its start back as if it had been running that long; start_due() starts it below.
+    later = datetime.now(UTC) + timedelta(hours=1)
+    race = await races.create(dataclasses.replace(draft, starts_at=later))
     await Race.filter(id=race.id).update(starts_at=draft.starts_at)
     race.starts_at = draft.starts_at
     result.load_s = await load(conn, race, n, rng)
