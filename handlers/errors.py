@@ -3,6 +3,8 @@ a warning; anything else is logged as an error and the user gets an apology."""
 
 from __future__ import annotations
 
+from html import escape
+
 from aiogram import Router
 from aiogram.exceptions import (
     ClientDecodeError,
@@ -29,8 +31,13 @@ async def reply(event: ErrorEvent, text: str) -> None:
 async def domain_error(event: ErrorEvent) -> None:
     exc = event.exception
     assert isinstance(exc, DomainError)
+    params = exc.params
+    if event.update.callback_query is None:
+        # A message is HTML and a refusal often quotes what was typed ("a<b is not a time
+        # zone I know"): as text, or Telegram refuses the whole reply. An alert is plain text.
+        params = {k: escape(v) if isinstance(v, str) else v for k, v in params.items()}
     try:
-        await reply(event, _(exc.message).format(**exc.params))
+        await reply(event, _(exc.message).format(**params))
     except (TelegramAPIError, ClientDecodeError) as failed:  # the refusal stays untold
         logger.warning("update {}: refusal not shown: {!r}", event.update.update_id, failed)
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections import deque
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot
+from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
     AnswerInlineQuery,
@@ -42,12 +45,45 @@ BOT_USERNAME = "affrace_test_bot"
 LONG_POLL = 0.05  # seconds an empty getUpdates is held open
 
 
+TAGS = "b|strong|i|em|u|ins|s|strike|del|span|tg-spoiler|a|code|pre|blockquote|tg-emoji"
+TAG = re.compile(rf"<(/?)({TAGS})(?:\s[^<>]*)?>")
+
+
+def html_problem(bot: Bot, method: TelegramMethod[Any]) -> str | None:
+    """Why Telegram would refuse this message's HTML, or None."""
+    text = getattr(method, "text", None) or getattr(method, "caption", None)
+    mode = getattr(method, "parse_mode", None)
+    if isinstance(mode, Default):
+        mode = bot.default[mode.name]
+    if not isinstance(text, str) or mode != "HTML":
+        return None
+    if getattr(method, "entities", None) or getattr(method, "caption_entities", None):
+        return None
+    open_tags: list[str] = []
+    at = text.find("<")
+    while at != -1:
+        tag = TAG.match(text, at)
+        if tag is None:
+            return f"unsupported start tag at byte offset {at}"
+        if tag.group(1):
+            if not open_tags or open_tags.pop() != tag.group(2):
+                return f"unmatched end tag at byte offset {at}"
+        else:
+            open_tags.append(tag.group(2))
+        at = text.find("<", tag.end())
+    return f"can't find end tag corresponding to start tag {open_tags[-1]}" if open_tags else None
+
+
 class MockedSession(BaseSession):
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[TelegramMethod[Any]] = []
         self.queued: deque[Any] = deque()
         self._ids = itertools.count(1000)
+        # Refuse text whose HTML Telegram would refuse (an unescaped "<", a tag it does not
+        # know, tags that do not close in order), as Telegram does: with a 400.
+        self.strict_html = False
+        self.html_refused: list[str] = []
 
     def texts_to(self, chat_id: int) -> list[str]:
         """The texts of the messages sent to `chat_id`, in order."""
@@ -63,6 +99,11 @@ class MockedSession(BaseSession):
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
         self.requests.append(method)
+        if self.strict_html:
+            problem = html_problem(bot, method)
+            if problem is not None:  # what Telegram answers to HTML it cannot parse
+                self.html_refused.append(f"{problem}: {getattr(method, 'text', None)!r}")
+                raise TelegramBadRequest(method, f"Bad Request: can't parse entities: {problem}")
         if isinstance(method, GetUpdates) and not self.queued:
             await asyncio.sleep(LONG_POLL)  # Telegram holds a long poll open; nothing came
             return []  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from tortoise.expressions import Q
 
 from bot.errors import N_, Conflict, InvalidInput, NotFound
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from bot.services.inputs import has_control
 from bot.services.outbox import BLOCKED, Letter, OutboxService
 from models import Affiliate, Broadcast, BroadcastStatus, Category, Outbox, Race, RaceEntry
 
@@ -64,7 +65,8 @@ def parse_buttons(raw: str) -> list[list[str]]:
         if not line:
             continue
         match = BUTTON_RE.fullmatch(line)
-        if match is None or len(match["url"]) > URL_MAX:
+        # A control character (NUL above all, which PostgreSQL refuses) is no button's text.
+        if match is None or len(match["url"]) > URL_MAX or has_control(line.replace("\t", " ")):
             raise InvalidInput(
                 N_("A button is “Text - https://address”, one a line; this is not: {line}"),
                 line=line[:80],
@@ -84,6 +86,10 @@ def check_message(text: str, photo: str | None) -> None:
         raise InvalidInput(N_("Too long for Telegram: at most {size} characters."), size=limit)
     if not text and not photo:
         raise InvalidInput(N_("Send a text, or a photo with or without a caption."))
+    if has_control(text.replace("\t", " "), allow_newlines=True):  # PostgreSQL takes no NUL
+        raise InvalidInput(
+            N_("The message holds control characters Telegram would not show: remove them.")
+        )
 
 
 class BroadcastService:

@@ -119,3 +119,64 @@ async def test_broadcast_sent_from_a_preview_out_of_reach_still_shows_its_progre
     assert broadcast.total == 1
     assert any(f"Broadcast #{broadcast.id}" in m.text for m in sent.messages)
     assert broadcast.progress_chat_id == ADMIN_ID and broadcast.progress_message_id
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/timezone a<b", "a&lt;b is not a time zone I know."),
+        ("/offer_add url 1 <b USD Shop", "&lt;b is not a currency code I know"),
+    ],
+)
+async def test_a_refusal_quoting_what_was_typed_is_valid_html(
+    stack: Stack, problems: list[str], command: str, expected: str
+) -> None:
+    stack.session.strict_html = True  # Telegram refuses a reply whose HTML it cannot parse
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+
+    reply = await admin.send(command)
+
+    assert expected in reply.text
+    assert stack.session.html_refused == []
+    assert problems == []
+
+
+async def test_a_broadcast_button_line_quoting_html_is_refused_readably(
+    stack: Stack, problems: list[str]
+) -> None:
+    stack.session.strict_html = True
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    panel = await admin.send("/admin")
+    await admin.press(panel.button("Broadcast"))
+    await admin.send("Hello all")
+
+    reply = await admin.send("<b>Go</b> to https://a.example")
+
+    assert "this is not: &lt;b&gt;Go&lt;/b&gt; to https://a.example" in reply.text
+    assert stack.session.html_refused == []
+
+
+@pytest.mark.parametrize(
+    ("step", "typed", "expected"),
+    [
+        ("message", "Hello\x00 all", "control characters"),
+        ("buttons", "Go\x00 - https://a.example/", "this is not"),
+    ],
+)
+async def test_a_broadcast_holding_a_nul_is_refused_before_it_is_queued(
+    stack: Stack, problems: list[str], step: str, typed: str, expected: str
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    panel = await admin.send("/admin")
+    await admin.press(panel.button("Broadcast"))
+    if step == "buttons":
+        await admin.send("Hello all")
+
+    reply = await admin.send(typed)
+
+    assert expected in reply.text
+    assert problems == []
+    assert await Broadcast.all().count() == 0
