@@ -340,3 +340,26 @@ async def test_scores_freeze_at_the_end(
     )
 
     assert await RaceEntry.filter(race_id=race.id).values_list("score", flat=True) == [1]
+
+
+async def test_two_first_scores_at_once_both_count(
+    races: RaceService, clock: Clock, factory: Factory, backend: str
+) -> None:
+    """Two instances' loaders store the first clicks of one affiliate at the same moment:
+    each creates the race entry in its own transaction. Both scores count, none fails."""
+    from tortoise.transactions import in_transaction
+
+    a = await factory.affiliate()
+    race = await started(races, clock, metric=RaceMetric.CLICKS)
+    # On PostgreSQL the two transactions overlap; SQLite runs one writer at a time.
+    both_inside = asyncio.Barrier(2 if backend == "postgres" else 1)
+
+    async def first_click(points: int) -> None:
+        async with in_transaction():
+            await both_inside.wait()
+            await score(races, clock, a, final=points, metric=RaceMetric.CLICKS)
+
+    await asyncio.wait_for(asyncio.gather(first_click(1), first_click(2)), 10)
+
+    entry = await RaceEntry.get(race_id=race.id, affiliate_id=a.id)
+    assert entry.score == 3 and entry.dirty

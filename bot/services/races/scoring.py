@@ -86,15 +86,23 @@ class Scoring:
         )
         if changed or race.opt_in:
             return changed
-        await RaceEntry.create(
-            race_id=race.id,
-            affiliate_id=event.affiliate_id,
-            score=event.final,
-            provisional=event.provisional,
-            reached_at=self.clock(),
-            dirty=True,
+        # The affiliate's first score in this race. Another instance may be creating the same
+        # entry right now (two loaders, a click and a postback): the row is made if absent
+        # (ON CONFLICT DO NOTHING waits for that other transaction), then moved like any other.
+        await RaceEntry.bulk_create(
+            [
+                RaceEntry(
+                    race_id=race.id,
+                    affiliate_id=event.affiliate_id,
+                    reached_at=self.clock(),
+                    dirty=True,
+                )
+            ],
+            ignore_conflicts=True,
         )
-        return 1
+        return await RaceEntry.filter(race_id=race.id, affiliate_id=event.affiliate_id).update(
+            **updates
+        )
 
 
 def counts_for(race: Race, event: ScoreEvent) -> bool:
