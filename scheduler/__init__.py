@@ -90,8 +90,7 @@ def create_scheduler(  # noqa: PLR0913 - the wiring of every job's services, by 
             **JOB_DEFAULTS,
         )
 
-    # Renewed three times per lease: one missed renewal never hands the jobs over.
-    add(jobs.keep_lease, lease.ttl_ms / 3000, lease=lease)
+    add(jobs.keep_lease, lease.try_every, lease=lease)  # renew it, or take it when free
     add(jobs.sweep_notices, 30, notifier=notifier, lease=lease)
     add(jobs.approve_held_conversions, 60, conversions=conversions, lease=lease)
     add(
