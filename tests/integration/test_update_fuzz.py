@@ -5,22 +5,28 @@ users and users in the middle of a dialog. None may fail: the errors router logs
 unexpected exception and the metrics count it, so the test watches both; and the bot must
 still answer a plain /start at the end.
 
-FUZZ_UPDATES raises the count (default 2000), FUZZ_SEED picks another sequence."""
+FUZZ_UPDATES raises the count (default 2000), FUZZ_SEED picks another sequence; the
+hypothesis test below takes FUZZ_EXAMPLES (default 300)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
+import shutil
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any, get_args
 
+import fakeredis
 import pytest
 from aiogram import BaseMiddleware
 from aiogram.filters.callback_data import CallbackData
+from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import (
     CallbackQuery,
     Chat,
@@ -47,18 +53,22 @@ from aiogram.types import (
     Update,
     User,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loguru import logger
 from pydantic import ValidationError
 
+from bot import db
 from bot.errors import DomainError
 from keyboards import callbacks
 from models import Affiliate, OfferKind
 from tests.factories import Factory, race_draft
 from tests.mocked_bot import BOT_ID
-from tests.stack import ADMIN_ID, Stack
+from tests.stack import ADMIN_ID, Stack, build_stack
 
 COUNT = int(os.environ.get("FUZZ_UPDATES", "2000"))
 SEED = int(os.environ.get("FUZZ_SEED", "14"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 BANNED_ID = 3000
 CHANNEL = -1001234567890
 SORRY = "Sorry, something went wrong"
@@ -629,3 +639,51 @@ async def test_random_updates_never_fail_and_the_bot_still_answers(
                 key = f"{sample.labels['type']}/{sample.labels['outcome']}"
                 outcomes[key] = outcomes.get(key, 0) + sample.value
     print(f"{COUNT} random updates in {elapsed:.1f} s: {sorted(outcomes.items())}")
+
+
+# -- hypothesis: any button data and any text, one at a time ------------------------------------
+
+BUTTON_DATA = st.one_of(
+    st.text(max_size=64),
+    st.builds(nearly_right_data, st.randoms(use_true_random=False)),
+    st.builds(nearly_right_form, st.randoms(use_true_random=False)),
+).filter(lambda d: len(d.encode()) <= 64)  # Telegram's limit for callback_data
+
+
+def test_any_button_or_text_is_answered_and_never_fails(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Hypothesis drives single updates (and shrinks a failure to its smallest): every press
+    gets its callback answered (else the button spins), nothing fails."""
+    loop = asyncio.new_event_loop()
+    path = tmp_path / "test.sqlite3"
+    shutil.copy(sqlite_template, path)
+    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
+    loop.run_until_complete(db.init(f"sqlite://{path}"))
+    stack = loop.run_until_complete(build_stack(f"sqlite://{path}", redis))
+    stack.session.strict_html = True
+    failures = Failures()
+    stack.dp.update.outer_middleware(failures)
+    loop.run_until_complete(build_world(stack, Factory()))
+    people = {tg_id: stack.tg.user(tg_id) for tg_id in (ADMIN_ID, 1, BANNED_ID)}
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None)
+    @given(who=st.sampled_from(sorted(people)), data=BUTTON_DATA, text=st.text(max_size=200))
+    def one_update(who: int, data: str, text: str) -> None:
+        press = loop.run_until_complete(people[who].press(data))
+        loop.run_until_complete(people[who].send(text or "?"))
+
+        assert not failures.seen, failures.seen[0]
+        assert not stack.session.html_refused, stack.session.html_refused
+        assert any(isinstance(r, AnswerCallbackQuery) for r in press.requests), press.requests
+
+    try:
+        one_update()
+    finally:
+        loop.run_until_complete(stack.services.notifier.close())
+        loop.run_until_complete(stack.services.click_loader.close())
+        loop.run_until_complete(stack.services.conversions.close())
+        loop.run_until_complete(redis.aclose())
+        loop.run_until_complete(db.close())
+        loop.close()
+        shutil.rmtree(stack.settings.spool_dir, ignore_errors=True)
