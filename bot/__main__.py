@@ -43,6 +43,7 @@ from bot.telegram.dispatcher import RetryingDispatcher
 from scheduler import Scheduler, jobs
 
 PARKED_REPLAY_SECONDS = 30
+LAST_CLOSE_SECONDS = 2.0  # the closes after the drain get at least this
 GETME_ATTEMPTS = 3
 
 
@@ -195,14 +196,18 @@ async def _stop(
         logger.warning(
             "stopped {} job(s) and {} update(s) that did not end in time", late_jobs, late_updates
         )
-    await services.lease.release()
     if loading:
         await services.click_loader.close(left())
-    await services.conversions.close()
-    await services.notifier.close()
-    await services.sender.close()
-    await services.feed.close()
-    await services.journal.close()
+    try:  # each of these ends at once unless a dependency hangs: bounded all the same
+        async with asyncio.timeout(max(left(), LAST_CLOSE_SECONDS)):
+            await services.lease.release()
+            await services.conversions.close()
+            await services.notifier.close()
+            await services.sender.close()
+            await services.feed.close()
+            await services.journal.close()
+    except TimeoutError:
+        logger.warning("the stop ran out of time; what is left is picked up at the next start")
 
 
 async def _menus(bot: Bot, settings: Settings, services: Services) -> None:

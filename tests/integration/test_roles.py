@@ -8,13 +8,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiogram import Bot
+from aiogram.types import Message, Update
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from bot.factory import create_app
+from bot.telegram.dispatcher import RetryingDispatcher
 from scheduler import Scheduler
 from tests.factories import Factory
-from tests.stack import build_stack
+from tests.mocked_bot import MockedSession
+from tests.stack import TOKEN, build_stack
 
 Client = TestClient[Any, Any]
 SECRET = "s3cret"
@@ -126,3 +130,56 @@ async def test_a_job_that_outlasts_the_bound_is_cancelled_and_counted() -> None:
 
     assert late == 1
     assert asyncio.get_running_loop().time() - started < 1
+
+
+def a_message(update_id: int) -> Update:
+    return Update.model_validate(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 0,
+                "chat": {"id": 7, "type": "private"},
+                "from": {"id": 7, "is_bot": False, "first_name": "U"},
+                "text": "hello",
+            },
+        }
+    )
+
+
+def slow_dispatcher(seconds: float, handled: list[int]) -> RetryingDispatcher:
+    dp = RetryingDispatcher()
+
+    @dp.message()
+    async def slow(message: Message) -> None:
+        await asyncio.sleep(seconds)
+        handled.append(message.message_id)
+
+    return dp
+
+
+async def test_a_stop_lets_the_updates_being_handled_end() -> None:
+    handled: list[int] = []
+    dp = slow_dispatcher(0.3, handled)
+    bot = Bot(TOKEN, session=MockedSession())
+    running = [asyncio.create_task(dp.feed_update(bot, a_message(n))) for n in (1, 2)]
+    await asyncio.sleep(0.05)  # as polling hands each update to a task and moves on
+
+    late = await asyncio.wait_for(dp.finish_in_flight(5), 3)
+
+    assert late == 0 and sorted(handled) == [1, 2] and not dp.in_flight
+    await asyncio.gather(*running)
+
+
+async def test_an_update_that_outlasts_the_bound_is_cancelled_and_counted() -> None:
+    handled: list[int] = []
+    dp = slow_dispatcher(60, handled)
+    bot = Bot(TOKEN, session=MockedSession())
+    running = asyncio.create_task(dp.feed_update(bot, a_message(1)))
+    await asyncio.sleep(0.05)
+
+    late = await asyncio.wait_for(dp.finish_in_flight(0.2), 3)
+
+    assert late == 1 and handled == []
+    with pytest.raises(asyncio.CancelledError):
+        await running
