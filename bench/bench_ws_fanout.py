@@ -67,6 +67,7 @@ def client_main(args: argparse.Namespace) -> int:
 
     raise_fd_limit()
     got: list[list[float]] = [[] for _ in range(args.count)]
+    opening: list[tuple[float, float]] = []  # (upgrade answered, first card) seconds
     connected = 0
 
     async def hold(i: int, http: aiohttp.ClientSession, gate: asyncio.Semaphore) -> None:
@@ -75,8 +76,11 @@ def client_main(args: argparse.Namespace) -> int:
         auth = init_data(tg_id, token=FAKE_TOKEN, first_name=f"Racer {args.first + i}")
         url = f"{args.url}?{urlencode_auth(auth)}"
         async with gate:
+            started = time.monotonic()
             ws = await http.ws_connect(url, heartbeat=None, max_msg_size=0)
+            upgraded = time.monotonic()
             first = await ws.receive()
+            opening.append((upgraded - started, time.monotonic() - upgraded))
             if first.type is not aiohttp.WSMsgType.TEXT:
                 raise RuntimeError(f"{tg_id}: {first.type} {first.data!r}")
             connected += 1
@@ -110,7 +114,7 @@ def client_main(args: argparse.Namespace) -> int:
                 print(f"failures: {len(failures)}, e.g. {failures[0]!r}", file=sys.stderr)
 
     asyncio.run(go())
-    Path(args.result).write_text(json.dumps(got))
+    Path(args.result).write_text(json.dumps({"got": got, "opening": opening}))
     return 0
 
 
@@ -309,9 +313,18 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for proc in procs:
             await asyncio.wait_for(proc.wait(), args.timeout)
         got: list[list[float]] = []
+        opening: list[list[float]] = []
         for p in range(len(procs)):
-            got.extend(json.loads((workdir / f"client-{p}.json").read_text()))
+            part = json.loads((workdir / f"client-{p}.json").read_text())
+            got.extend(part["got"])
+            opening.extend(part["opening"])
         out.update(figures(got, ticks))
+        upgrades, cards = sorted(o[0] for o in opening), sorted(o[1] for o in opening)
+        out["upgrade_p50_s"], out["upgrade_p99_s"] = (
+            percentile(upgrades, 50),
+            percentile(upgrades, 99),
+        )
+        out["first_card_p50_s"] = percentile(cards, 50)
     finally:
         for proc in procs:
             if proc.returncode is None:
@@ -376,7 +389,9 @@ def free_port() -> int:
 def report(out: dict[str, Any]) -> list[str]:
     lines = [
         f"{out['clients']:,} clients over {out['procs']} processes (fd limit {out['fd_limit']:,});"
-        f" all connected in {out['connect_s']:.1f} s",
+        f" all connected in {out['connect_s']:.1f} s (upgrade answered p50 "
+        f"{out['upgrade_p50_s'] * 1e3:.0f} ms, p99 {out['upgrade_p99_s'] * 1e3:.0f} ms; "
+        f"first card after it p50 {out['first_card_p50_s'] * 1e3:.0f} ms)",
         "",
         "| tick | races.tick() | server sent to all | received | p50 | p99 | last client |",
         "|---:|---:|---:|---:|---:|---:|---:|",
