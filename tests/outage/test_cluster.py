@@ -360,3 +360,59 @@ async def _is(value: Any, expected: Any) -> bool:
 
 async def _grew(value: Any, before: float) -> bool:
     return bool(await value > before)
+
+
+async def test_split_roles_each_do_their_part(cluster: Cluster) -> None:
+    """One process per role: the web one serves visitors (and a live board fed by the
+    scheduler's ticks), the bot one Telegram's updates, the scheduler one ticks; none does
+    another's part."""
+    world = cluster
+    names = ("web", "bot", "scheduler")
+    for name in names:
+        process = world.instance(name)
+        process.env["ROLE"] = name
+        process.start()
+    for name in names:
+        await world.instances[name].wait_ready()
+    timeout = aiohttp.ClientTimeout(total=20)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        statuses = {}
+        for name in names:
+            async with http.get(
+                f"{world.base(name)}/r/{world.codes[1]}", allow_redirects=False
+            ) as resp:
+                redirect = resp.status
+            update_status = await post_update(http, world.base(name), update(10, 510, "/start"))
+            statuses[name] = (redirect, update_status)
+        assert statuses == {"web": (302, 404), "bot": (404, 200), "scheduler": (404, 404)}
+        assert world.api.texts_to(510)  # the bot process replied
+        await eventually(
+            lambda: _is(leaders(http, world, list(names)), ["scheduler"]),
+            LEASE_SECONDS + 2,
+            "only the scheduler process holds the lease",
+        )
+        await b_client_sees_a_tick_split(http, world)
+        assert await ticks(http, world, "web") == await ticks(http, world, "bot") == 0
+        assert await ticks(http, world, "scheduler") >= 1
+    for name in names:
+        assert world.instances[name].stop() == 0, world.instances[name].tail()
+        assert not world.instances[name].log_lines("ERROR"), world.instances[name].tail()
+
+
+async def b_client_sees_a_tick_split(http: aiohttp.ClientSession, world: Cluster) -> None:
+    """A client of the web process's live board sees the scheduler process's tick."""
+    race = world.races[0]
+    auth = init_data(700_001, token=TOKEN)
+    async with http.ws_connect(
+        f"{world.base('web')}/ws/races/{race}", params={"auth": auth}
+    ) as ws:
+        card = json.loads((await ws.receive(timeout=10)).data)["card"]
+        for visitor in range(3):
+            async with http.get(
+                f"{world.base('web')}/r/{world.codes[2]}",
+                headers={"User-Agent": f"Mozilla/5.0 split-{visitor}"},
+                allow_redirects=False,
+            ) as resp:
+                assert resp.status == 302
+        while json.loads((await ws.receive(timeout=3 * TICK_SECONDS)).data)["card"] == card:
+            pass
