@@ -38,6 +38,8 @@ def clean_reason(raw: str) -> str:
     reason = " ".join(raw.split())
     if len(reason) > REASON_MAX:
         raise InvalidInput(N_("A reason is at most {size} characters."), size=REASON_MAX)
+    if has_control(reason):  # a NUL above all: PostgreSQL refuses it in text
+        raise InvalidInput(N_("A reason is plain text on one line."))
     return reason
 
 

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Chat, InaccessibleMessage, Update
 from loguru import logger
 
 from keyboards.callbacks import AdminAction, AdminCallback
-from models import Broadcast, Race, RaceStatus, Referral
+from models import Affiliate, Broadcast, Race, RaceStatus, Referral
 from tests.factories import Factory, race_draft
 from tests.stack import ADMIN_ID, Stack
 from tests.telegram import Reply, TgUser
@@ -180,3 +180,18 @@ async def test_a_broadcast_holding_a_nul_is_refused_before_it_is_queued(
     assert expected in reply.text
     assert problems == []
     assert await Broadcast.all().count() == 0
+
+
+async def test_a_ban_reason_holding_a_nul_is_refused_politely(
+    stack: Stack, factory: Factory, problems: list[str]
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    alice = await factory.affiliate(tg_id=21, name="Alice")
+    await admin.press(AdminCallback(action=AdminAction.BAN, id=alice.id).pack())
+
+    reply = await admin.send("spam\x00bots")
+
+    assert reply.text == "A reason is plain text on one line."
+    assert problems == []
+    assert not (await Affiliate.get(id=alice.id)).is_banned
