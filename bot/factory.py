@@ -48,6 +48,7 @@ from bot.services.stats import StatsService
 from bot.services.tally import PostbackTally
 from bot.telegram.broadcasts import BroadcastReporter
 from bot.telegram.dispatcher import ParkedUpdates, RetryingDispatcher
+from bot.telegram.flood import WaitOutShortFloods
 from bot.telegram.middlewares.guard import BanMiddleware, ThrottlingMiddleware
 from bot.telegram.middlewares.i18n import UserI18nMiddleware
 from bot.telegram.middlewares.metrics import MetricsMiddleware
@@ -64,6 +65,7 @@ from scheduler import Scheduler, create_scheduler
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.BOT_API_URL))
+    session.middleware(WaitOutShortFloods())
     return Bot(
         token=settings.BOT_TOKEN.get_secret_value(),
         session=session,

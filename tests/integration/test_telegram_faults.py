@@ -5,6 +5,7 @@ the logs), for every path that talks to Telegram. The Bot API is a real local HT
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -496,3 +497,43 @@ async def test_a_payout_notice_through_a_5xx_and_a_timeout_arrives_once(
     texts = [p["text"] for p in telegram.seen("sendMessage", 340)]
     assert len(texts) == 1 and "+$5.00" in texts[0]
     assert len(telegram.calls_of("sendMessage", 340)) == 3
+
+
+# --- a short flood wait on a reply: waited out by the bot's session (bot.factory) ---------
+
+
+@pytest.fixture
+async def production_bot(stack: Stack, telegram: FakeTelegram) -> AsyncIterator[Bot]:
+    """The bot as `python -m bot run` builds it (its session's middlewares included)."""
+    from bot.factory import create_bot
+    from tests.stack import make_settings
+
+    made = create_bot(make_settings(stack.settings.DATABASE_URL, BOT_API_URL=telegram.url))
+    yield made
+    await made.session.close()
+
+
+async def test_a_reply_after_a_short_flood_wait_arrives_late_not_never(
+    stack: Stack, production_bot: Bot, telegram: FakeTelegram, errors: list[str]
+) -> None:
+    alice = over_http(stack, production_bot).user(350)
+    telegram.answer("sendMessage", flood(1))
+
+    await alice.send("/start")
+
+    assert len(telegram.calls_of("sendMessage", 350)) == 2  # asked again after the wait
+    assert len(telegram.seen("sendMessage", 350)) == 1
+    assert errors == []
+
+
+async def test_a_long_flood_wait_is_not_waited_out_by_a_reply(
+    stack: Stack, production_bot: Bot, telegram: FakeTelegram, errors: list[str]
+) -> None:
+    alice = over_http(stack, production_bot).user(351)
+    telegram.answer("sendMessage", flood(30))
+
+    await asyncio.wait_for(alice.send("/start"), 5)  # the handler is not held for 30 s
+
+    assert len(telegram.calls_of("sendMessage", 351)) == 1
+    assert telegram.seen("sendMessage", 351) == []
+    assert errors == []
