@@ -73,8 +73,7 @@ class Form:
     async def _show(self, target: Message | CallbackQuery, state: FSMContext, deps: Deps) -> None:
         text, markup = await self._screen(await state.get_data(), deps)
         if isinstance(target, CallbackQuery):
-            if isinstance(target.message, Message):
-                await target.message.answer(text, reply_markup=markup)
+            await say(target, text, markup)
             await target.answer()
         else:
             await target.answer(text, reply_markup=markup)
@@ -118,8 +117,7 @@ class Form:
 
     async def on_cancel(self, query: CallbackQuery, state: FSMContext) -> None:
         await state.clear()
-        if isinstance(query.message, Message):
-            await query.message.answer(self.cancelled())
+        await say(query, self.cancelled())
         await query.answer()
 
     async def on_confirm(self, query: CallbackQuery, state: FSMContext, **deps: Any) -> None:
@@ -128,8 +126,7 @@ class Form:
             raise InvalidInput(N_("This button is out of date."))
         text = await self.finish(data, deps)
         await state.clear()
-        if isinstance(query.message, Message):
-            await query.message.answer(text)
+        await say(query, text)
         await query.answer()
 
     @staticmethod
@@ -154,6 +151,15 @@ class Form:
         r.callback_query.register(self.on_cancel, cancel)
         r.callback_query.register(self.on_stale, FormCallback.filter(F.form == self.key))
         return r
+
+
+async def say(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """A new message under the button's; in the person's chat when Telegram sends that
+    message as inaccessible (older than 48 hours) or sends none (an inline message)."""
+    if isinstance(query.message, Message):
+        await query.message.answer(text, reply_markup=markup)
+    elif query.bot is not None:
+        await query.bot.send_message(query.from_user.id, text, reply_markup=markup)
 
 
 class FormOf(Filter):

@@ -195,3 +195,23 @@ async def test_a_ban_reason_holding_a_nul_is_refused_politely(
     assert reply.text == "A reason is plain text on one line."
     assert problems == []
     assert not (await Affiliate.get(id=alice.id)).is_banned
+
+
+async def test_a_dialog_confirmed_on_a_message_out_of_reach_still_says_what_was_done(
+    stack: Stack, problems: list[str]
+) -> None:
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    kind = await admin.send("/offer_new")
+    title = await press_on_old_message(admin, kind.button("This bot"))
+    currency = await admin.send("Bot sign-ups")
+    payout = await admin.press(currency.button("USD"))
+    target = await admin.send("1.00")
+    preview = await press_on_old_message(admin, target.button("Skip"))
+
+    created = await press_on_old_message(admin, preview.button("Create the offer"))
+
+    assert "Step 2 of 5" in title.text  # shown in the chat, though not under the button
+    assert "Step 4 of 5" in payout.text and "Bot sign-ups" in preview.text
+    assert created.text.startswith("✅ Offer #1 «Bot sign-ups» is live")
+    assert problems == []
