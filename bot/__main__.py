@@ -118,8 +118,10 @@ async def _start(
     await web.TCPSite(runner, settings.WEB_HOST, settings.WEB_PORT).start()
     logger.info("HTTP server on {}:{}", settings.WEB_HOST, settings.WEB_PORT)
     if settings.runs("scheduler"):
-        # What is queued here goes out at once; elsewhere, at the leader's next drain.
+        # What is queued goes out at once: here, or in another process that rings the bell.
         services.sender.start(services.lease)
+        if services.sender.bell is not None:
+            services.sender.bell.start(services.sender.wake_here)
         scheduler.start()
         # A race whose end passed while no process ran is finalised now, not a tick later.
         await jobs.tick_races(

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR, compile_catalogues
 from bot.lease import Lease
-from bot.live import RaceFeed
+from bot.live import Bell, RaceFeed
 from bot.metrics import Metrics
 from bot.services.admin_desk import AdminDesk
 from bot.services.affiliates import AffiliateService
@@ -130,6 +130,8 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     postbacks.settle_clicks = click_loader.settle
     metrics = Metrics()
     sender.metrics = metrics
+    if settings.REDIS_URL is not None:  # other processes may queue what this one sends
+        sender.bell = Bell(redis, f"{settings.CHANNEL_PREFIX}:outbox")
     broadcasts = BroadcastService(outbox)
     balance = BalanceService(minimum=settings.PAYOUT_MINIMUM)
     stats = StatsService()

@@ -81,3 +81,56 @@ class RaceFeed:
                 await listener(race_id)
             except Exception:
                 logger.exception("race feed listener failed for race {}", race_id)
+
+
+class Bell:
+    """A wake-up call across instances on Redis pub/sub: `ring()` from any process, and every
+    process that listens hears it (the outbox: the scheduler that leads delivers at once what
+    another process just queued). Best effort: a lost ring only waits for the next drain."""
+
+    def __init__(self, redis: Redis, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+        self._ringing: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    def ring(self) -> None:
+        task = asyncio.create_task(self._publish())
+        self._ringing.add(task)
+        task.add_done_callback(self._ringing.discard)
+
+    async def _publish(self) -> None:
+        try:
+            await self.redis.publish(self.channel, "1")
+        except (RedisError, OSError) as exc:
+            logger.info("{} not rung: {!r}", self.channel, exc)
+
+    def start(self, heard: Callable[[], None]) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen(heard), name=f"bell:{self.channel}")
+
+    async def close(self) -> None:
+        tasks = [*self._ringing, *([self._task] if self._task is not None else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = None
+
+    async def _listen(self, heard: Callable[[], None]) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    self.subscribed.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            heard()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.subscribed.clear()
+                logger.warning("{} lost its subscription ({!r}); retrying", self.channel, exc)
+                await asyncio.sleep(RETRY_SECONDS)

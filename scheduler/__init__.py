@@ -15,6 +15,7 @@ from bot.metrics import Metrics
 from bot.services.conversions import ConversionService
 from bot.services.races import RaceService
 from bot.telegram.broadcasts import BroadcastReporter
+from bot.telegram.flood import caller_handles_floods
 from bot.telegram.notifier import Notifier
 from bot.telegram.race_news import RaceNews
 from bot.telegram.sender import OutboxSender
@@ -46,7 +47,8 @@ class Scheduler(AsyncIOScheduler):
             if task is not None:
                 self.running_jobs.add(task)
             try:
-                return await func(**kwargs)
+                with caller_handles_floods():  # jobs pace themselves: they see every 429
+                    return await func(**kwargs)
             finally:
                 self.running_jobs.discard(task)
 

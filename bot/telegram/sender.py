@@ -38,9 +38,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from loguru import logger
 
 from bot.lease import Lease
+from bot.live import Bell
 from bot.metrics import Metrics
 from bot.services.affiliates import AffiliateService
 from bot.services.outbox import BLOCKED, OutboxService
+from bot.telegram.flood import caller_handles_floods
 from models import Outbox
 
 FREE_RATE = 30
@@ -114,6 +116,7 @@ class OutboxSender:
         self._draining = asyncio.Lock()  # one drain at a time: a row is never sent twice
         self._lease: Lease | None = None  # set by start(): wake() delivers while we hold it
         self._woken: asyncio.Task[None] | None = None
+        self.bell: Bell | None = None  # set when wired: wakes the leader in another process
         self.metrics: Metrics | None = None  # sends by result, when wired
         self.backoff = 0.0  # the current wait after Telegram failed; 0 once a send goes through
         self.resume_at = 0.0  # (pacer clock) nothing is sent before this, after a failure
@@ -126,7 +129,14 @@ class OutboxSender:
         self._lease = lease
 
     def wake(self) -> None:
-        """Something was queued: deliver it now rather than at the next scheduled drain."""
+        """Something was queued: deliver it now rather than at the next scheduled drain. The
+        process that leads the scheduler delivers; any other rings the bell it listens to."""
+        self.wake_here()
+        if self.bell is not None and not (self._lease is not None and self._lease.held):
+            self.bell.ring()
+
+    def wake_here(self) -> None:
+        """Deliver now if this process holds (or can take) the scheduler lease."""
         if self._lease is None or (self._woken is not None and not self._woken.done()):
             return
         self._woken = asyncio.create_task(self._drain_woken(self._lease))
@@ -139,6 +149,8 @@ class OutboxSender:
             logger.warning("outbox delivery on wake failed: {!r}", exc)
 
     async def close(self) -> None:
+        if self.bell is not None:
+            await self.bell.close()
         if self._woken is not None:
             self._woken.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -147,7 +159,8 @@ class OutboxSender:
     async def drain(self, seconds: float = 5.0) -> int:
         """Send what is waiting for about `seconds`; return how many were delivered."""
         async with self._draining:
-            return await self._drain(seconds)
+            with caller_handles_floods():  # a 429 pauses the whole outbox, not one send
+                return await self._drain(seconds)
 
     async def _drain(self, seconds: float) -> int:
         deadline = self.pacer.clock() + seconds

@@ -14,11 +14,16 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from bot.factory import create_app
+from bot.lease import Lease
+from bot.live import Bell
+from bot.services.affiliates import AffiliateService
+from bot.services.outbox import Letter, OutboxService
 from bot.telegram.dispatcher import RetryingDispatcher
+from bot.telegram.sender import OutboxSender
 from scheduler import Scheduler
 from tests.factories import Factory
 from tests.mocked_bot import MockedSession
-from tests.stack import TOKEN, build_stack
+from tests.stack import TOKEN, Stack, build_stack
 
 Client = TestClient[Any, Any]
 SECRET = "s3cret"
@@ -183,3 +188,32 @@ async def test_an_update_that_outlasts_the_bound_is_cancelled_and_counted() -> N
     assert late == 1 and handled == []
     with pytest.raises(asyncio.CancelledError):
         await running
+
+
+async def test_what_a_process_that_does_not_send_queues_goes_out_at_once_from_the_leader(
+    stack: Stack,
+) -> None:
+    """A web or bot process (or a candidate that does not lead) queues a notice; the process
+    leading the scheduler hears the bell and sends it now, not at its next drain."""
+    channel = f"{stack.settings.CHANNEL_PREFIX}:outbox"
+    lease = Lease(stack.redis, ttl=30)
+    assert await lease.hold()
+    leader = OutboxSender(stack.bot, OutboxService(), AffiliateService())
+    leader.start(lease)
+    leader.bell = Bell(stack.redis, channel)
+    leader.bell.start(leader.wake_here)
+    elsewhere = OutboxSender(stack.bot, OutboxService(), AffiliateService())
+    elsewhere.bell = Bell(stack.redis, channel)  # never started: it only rings
+    await asyncio.wait_for(leader.bell.subscribed.wait(), 5)
+    try:
+        await OutboxService().enqueue([Letter("note:1", 4242, "Payout approved", bulk=False)])
+        elsewhere.wake()
+
+        for _ in range(100):  # 2 s; the scheduled drain would take up to 5 s
+            if stack.session.texts_to(4242):
+                break
+            await asyncio.sleep(0.02)
+        assert stack.session.texts_to(4242) == ["Payout approved"]
+    finally:
+        await elsewhere.close()
+        await leader.close()
