@@ -52,14 +52,18 @@ async def on_answer(
     **data: Any,
 ) -> None:
     pending = (await state.get_data()).get(KEY)
-    if not pending or pending.get("token") != callback_data.token:
+    message = query.message
+    # A question Telegram sends as inaccessible (older than 48 hours) is out of date too: the
+    # command answers on the question's message, which the bot can no longer reach.
+    if (
+        not pending
+        or pending.get("token") != callback_data.token
+        or not isinstance(message, Message)
+    ):
         await query.answer(_("This button is out of date."), show_alert=True)
         return
     await state.update_data({KEY: None})
     await query.answer()
-    message = query.message
-    if not isinstance(message, Message):
-        return
     await message.edit_reply_markup(reply_markup=None)
     if not callback_data.yes:
         await message.answer(_("Nothing was done."))

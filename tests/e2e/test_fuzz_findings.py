@@ -215,3 +215,21 @@ async def test_a_dialog_confirmed_on_a_message_out_of_reach_still_says_what_was_
     assert "Step 4 of 5" in payout.text and "Bot sign-ups" in preview.text
     assert created.text.startswith("✅ Offer #1 «Bot sign-ups» is live")
     assert problems == []
+
+
+async def test_yes_on_a_question_out_of_reach_is_out_of_date_and_the_question_stays(
+    stack: Stack, problems: list[str]
+) -> None:
+    race = await stack.services.races.create(race_draft())
+    await stack.services.races.start_due()
+    admin = stack.tg.user(ADMIN_ID)
+    await admin.send("/start")
+    asked = await admin.send(f"/race_cancel {race.id}")
+
+    old = await press_on_old_message(admin, asked.button("Yes, cancel it"))
+    fresh = await admin.press(asked.button("Yes, cancel it"))
+
+    assert old.alert == "This button is out of date."
+    assert "cancelled" in fresh.text.lower()  # the question was still open, Yes still works
+    assert (await Race.get(id=race.id)).status is RaceStatus.CANCELLED
+    assert problems == []
