@@ -614,10 +614,16 @@ async def test_random_updates_never_fail_and_the_bot_still_answers(
     fed = 0
     for update in fuzzer.updates(COUNT):
         fed += 1
+        before = len(stack.session.requests)
         try:
             await stack.dp.feed_update(stack.bot, update)
         except Exception as exc:  # nothing may escape the dispatcher
             failures.seen.append(f"escaped: {exc!r}")
+        query = update.callback_query
+        if query is not None and not query.from_user.is_bot:  # else the button spins
+            sent = stack.session.requests[before:]
+            if not any(isinstance(r, AnswerCallbackQuery) for r in sent):
+                failures.seen.append(f"a button press was not answered: {sent}")
         if failures.seen or logged_errors or stack.session.html_refused:
             break
     elapsed = time.monotonic() - started
