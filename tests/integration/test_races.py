@@ -313,6 +313,31 @@ async def test_board_is_rebuilt_from_the_database_when_redis_lost_it(
     assert (await races.board.rank(race, a.id)) is not None
 
 
+async def test_a_tick_stores_only_best_ranks_that_improved(
+    races: RaceService, clock: Clock, factory: Factory
+) -> None:
+    a, b, c = [await factory.affiliate() for _ in range(3)]
+    race = await started(races, clock)
+    for aff, points in ((a, 1), (b, 2), (c, 3)):
+        await score(races, clock, aff, final=points)
+        clock.advance(minutes=1)
+    await races.tick(race)
+    first = await best_ranks(race)
+    await score(races, clock, a, final=5)  # a: 6, first
+    await races.tick(await races.get(race.id))
+    clock.advance(minutes=1)
+    await score(races, clock, b, final=1)  # b: 3, third behind c who reached 3 first
+    await races.tick(await races.get(race.id))
+
+    assert first == {a.id: 3, b.id: 2, c.id: 1}
+    assert await best_ranks(race) == {a.id: 1, b.id: 2, c.id: 1}
+
+
+async def best_ranks(race: Race) -> dict[int, int | None]:
+    rows = await RaceEntry.filter(race_id=race.id).values_list("affiliate_id", "best_rank")
+    return dict(rows)
+
+
 async def test_reminders_are_due_once(races: RaceService, clock: Clock) -> None:
     race = await started(races, clock)
     clock.now = race.ends_at - timedelta(hours=23)
