@@ -333,6 +333,18 @@ async def test_a_tick_stores_only_best_ranks_that_improved(
     assert await best_ranks(race) == {a.id: 1, b.id: 2, c.id: 1}
 
 
+async def test_ranks_of_many_come_in_order_with_none_for_those_off_the_board(
+    races: RaceService, clock: Clock, redis: Redis
+) -> None:
+    race = await started(races, clock)
+    await redis.zadd(key(race.id), {str(aff): float(aff) for aff in range(1, 601)})
+
+    ranks = await races.board.ranks(race, [600, 9999, *range(1, 600)])
+
+    assert ranks[:2] == [1, None]
+    assert ranks[2:] == list(range(600, 1, -1))
+
+
 async def best_ranks(race: Race) -> dict[int, int | None]:
     rows = await RaceEntry.filter(race_id=race.id).values_list("affiliate_id", "best_rank")
     return dict(rows)

@@ -20,6 +20,16 @@ TIE_BITS = 22  # seconds since the start fit in 22 bits: races last at most 48 d
 TIE_SPAN = 1 << TIE_BITS
 INLINE_REBUILD = 10_000  # entries; a bigger board is rebuilt in the background
 CHUNK = 5000  # members per ZADD
+RANKS_CHUNK = 250  # members per ranks script: each call holds Redis about 1 ms at a million
+
+# ZREVRANK of each member, -1 for those not on the board (a Lua array stops at its first nil).
+RANKS = """
+local out = {}
+for i, member in ipairs(ARGV) do
+    out[i] = redis.call('ZREVRANK', KEYS[1], member) or -1
+end
+return out
+"""
 
 
 def encode(score: int, reached_at: datetime, starts_at: datetime) -> float:
@@ -170,12 +180,14 @@ class Board:
         return Standing(affiliate_id, int(rank) + 1, decode(value))
 
     async def ranks(self, race: Race, affiliate_ids: list[int]) -> list[int | None]:
-        """1-based ranks of several affiliates in one round trip."""
+        """1-based ranks of several affiliates in one round trip: a script per RANKS_CHUNK
+        members, since a pipeline of one ZREVRANK each costs the client ~30 µs a member."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            for aff in affiliate_ids:
-                pipe.zrevrank(key(race.id), str(aff))
+            for start in range(0, len(affiliate_ids), RANKS_CHUNK):
+                members = [str(a) for a in affiliate_ids[start : start + RANKS_CHUNK]]
+                pipe.eval(RANKS, 1, key(race.id), *members)
             found = await pipe.execute()
-        return [None if r is None else int(r) + 1 for r in found]
+        return [None if r < 0 else int(r) + 1 for part in found for r in part]
 
     async def participants(self, race: Race) -> int:
         return int(await self.redis.zcard(key(race.id)))
