@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,6 +75,18 @@ class OutboxService:
         await Outbox.filter(id=row.id).update(
             sent_at=self.clock(), error=error[:256] if error else None, attempts=row.attempts + 1
         )
+
+    async def done_many(self, rows: Sequence[Outbox]) -> None:
+        """Record rows Telegram accepted, all at once: one UPDATE per count of earlier
+        attempts (nearly always one), rather than one per row."""
+        ids: defaultdict[int, list[int]] = defaultdict(list)
+        for row in rows:
+            ids[row.attempts].append(row.id)
+        now = self.clock()
+        for attempts, chunk in ids.items():
+            await Outbox.filter(id__in=chunk).update(
+                sent_at=now, error=None, attempts=attempts + 1
+            )
 
     async def retry_later(self, row: Outbox, error: str) -> None:
         """A passing failure: try again later, until MAX_ATTEMPTS, then give up on it."""
