@@ -6,19 +6,22 @@ tokens and secrets."""
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
-import sentry_sdk
-from sentry_sdk.integrations.aiohttp import AioHttpIntegration
-from sentry_sdk.integrations.logging import LoggingIntegration
-from sentry_sdk.integrations.loguru import LoggingLevels, LoguruIntegration
-
-from bot.config import Settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def setup_sentry(settings: Settings) -> bool:
     """Start reporting; False when no DSN is set."""
     if settings.SENTRY_DSN is None:
         return False
+    # Imported only with a DSN: the SDK and its integrations are memory of every process.
+    import sentry_sdk
+    from sentry_sdk.integrations.aiohttp import AioHttpIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
+    from sentry_sdk.integrations.loguru import LoggingLevels, LoguruIntegration
+
     sentry_sdk.init(
         dsn=settings.SENTRY_DSN.get_secret_value(),
         environment=settings.SENTRY_ENVIRONMENT,
