@@ -321,3 +321,60 @@ async def test_a_live_board_hears_at_once_when_an_admin_cancels_or_ends_the_race
     }
     assert final["type"] == "card" and final["card"]["race"]["status"] == "finished"
     assert final["card"]["result"] is None  # the viewer took no part
+
+
+async def test_a_tick_sends_every_viewer_of_a_board_their_own_card_built_together(
+    http: Client, stack: Stack, factory: Factory
+) -> None:
+    """Many viewers of one board, in two languages, on different places: after a tick each
+    gets the same card it would get asking alone (its own rank, gap and points)."""
+    from datetime import UTC, datetime
+
+    from bot.services.races import ScoreEvent
+    from models import RaceMetric
+
+    races = stack.services.races
+    race = await races.create(race_draft(title="Crowd cup", metric=RaceMetric.CLICKS))
+    await jobs.tick_races(
+        races, stack.services.race_news, stack.services.lease, stack.services.feed
+    )
+    people = [await factory.affiliate(tg_id=600 + n, name=f"P{n}") for n in range(12)]
+
+    async def score(points: dict[int, int]) -> None:
+        now = datetime.now(UTC)
+        await races.scoring.apply(
+            [
+                ScoreEvent(RaceMetric.CLICKS, people[n].id, None, now, final=p)
+                for n, p in points.items()
+            ]
+        )
+        await jobs.tick_races(
+            races, stack.services.race_news, stack.services.lease, stack.services.feed
+        )
+
+    await score({n: n + 1 for n in range(10)})  # two of them have no place yet
+    stack.services.feed.start()
+    await asyncio.wait_for(stack.services.feed.subscribed.wait(), 5)
+    sockets = []
+    try:
+        for n in range(12):
+            language = "ru" if n % 2 else "en"
+            auth = quote(init_data(600 + n, language=language))
+            ws = await http.ws_connect(f"/ws/races/{race.id}?auth={auth}")
+            await ws.receive_json(timeout=5)  # the card as it was
+            sockets.append(ws)
+        await score({0: 20, 11: 3})  # the last one overtakes everyone; one enters the board
+        cards = [(await ws.receive_json(timeout=5))["card"] for ws in sockets]
+    finally:
+        for ws in sockets:
+            await ws.close()
+        await stack.services.feed.close()
+    alone = []
+    for n in range(12):
+        headers = as_user(600 + n, language="ru" if n % 2 else "en")
+        alone.append(await (await http.get(f"/api/races/{race.id}", headers=headers)).json())
+
+    assert cards == alone
+    assert cards[0]["me"]["rank"] == 1 and cards[0]["gap"] is None
+    assert cards[9]["me"]["rank"] == 2  # 10 points, behind the 21
+    assert cards[11]["me"]["rank"] == 10 and cards[10]["me"] is None  # a tie: later is lower

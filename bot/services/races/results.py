@@ -133,10 +133,15 @@ class Results:
         entry = await RaceEntry.get_or_none(
             race_id=race.id, affiliate_id=affiliate_id, final_place__isnull=False
         )
-        if entry is None or entry.final_place is None:
+        return None if entry is None else Results.of(entry)
+
+    @staticmethod
+    def of(entry: RaceEntry) -> FinalResult | None:
+        """An entry's stored outcome (None: it had no place)."""
+        if entry.final_place is None:
             return None
         return FinalResult(
-            affiliate_id,
+            entry.affiliate_id,
             entry.final_place,
             entry.score,
             entry.prize_minor or 0,

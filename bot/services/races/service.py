@@ -27,6 +27,7 @@ from bot.services.races.ticks import TOP, Reminder, TickResult, Ticks
 from models import Affiliate, Race, RaceEntry, RacePrize, RaceStatus
 
 OPEN = (RaceStatus.SCHEDULED, RaceStatus.RUNNING)
+ENTRY_CHUNK = 500  # viewers' entries per query (SQLite's limit on parameters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,35 +215,62 @@ class RaceService:
     async def card(self, race_id: int, affiliate_id: int) -> RaceCard:
         """The race card: prizes, the viewer's rank, provisional points and the gap to the
         place above, the top, and whether they may join."""
+        return (await self.cards(race_id, [affiliate_id]))[affiliate_id]
+
+    async def cards(self, race_id: int, affiliate_ids: Sequence[int]) -> dict[int, RaceCard]:
+        """The card of each of many viewers (a live board after a tick): what they share is
+        read once; their entries in one query per chunk, their ranks and gaps in two Redis
+        round trips, whatever their number."""
         race = await self.get(race_id)
         prizes = await self.prizes(race.id)
-        entry = await self.entry(race.id, affiliate_id)
-        can_join = race.opt_in and entry is None and race.status in OPEN
+        viewers = list(dict.fromkeys(affiliate_ids))
+        entries: dict[int, RaceEntry] = {}
+        for i in range(0, len(viewers), ENTRY_CHUNK):
+            for entry in await RaceEntry.filter(
+                race_id=race.id, affiliate_id__in=viewers[i : i + ENTRY_CHUNK]
+            ):
+                entries[entry.affiliate_id] = entry
         if race.status not in (RaceStatus.RUNNING, RaceStatus.FINISHED):
-            return RaceCard(race, prizes, joined=entry is not None, can_join=can_join)
+            return {
+                a: RaceCard(
+                    race,
+                    prizes,
+                    joined=a in entries,
+                    can_join=race.opt_in and a not in entries and race.status in OPEN,
+                )
+                for a in viewers
+            }
         await self.board.ensure(race)
-        me = await self.board.rank(race, affiliate_id)
-        gap = None
-        result = None
-        if race.status is RaceStatus.FINISHED:  # a final place, not a gap to close
-            result = await self.results.mine(race, affiliate_id)
-        elif me is not None and me.rank > 1:
-            above = await self.board.top(race, me.rank - 2, 1)
-            if above:
-                gap = Gap(above[0].score - me.score + 1, me.rank - 1)
+        standings = await self.board.standings(race, viewers)
+        above: dict[int, int] = {}
+        if race.status is RaceStatus.RUNNING:  # a gap to close (a finished race has places)
+            above = await self.board.scores_at(
+                race, sorted({s.rank - 1 for s in standings.values() if s.rank > 1})
+            )
         top = await self.board.top(race, 0, TOP)
-        return RaceCard(
-            race,
-            prizes,
-            me=me,
-            provisional=entry.provisional if entry is not None else 0,
-            joined=entry is not None,
-            can_join=can_join,
-            gap=gap,
-            top=top,
-            names=await self.names([s.affiliate_id for s in top]),
-            result=result,
-        )
+        names = await self.names([s.affiliate_id for s in top])
+        cards = {}
+        for a in viewers:
+            mine, me = entries.get(a), standings.get(a)
+            gap = None
+            if me is not None and me.rank - 1 in above:
+                gap = Gap(above[me.rank - 1] - me.score + 1, me.rank - 1)
+            result = None
+            if race.status is RaceStatus.FINISHED and mine is not None:
+                result = Results.of(mine)
+            cards[a] = RaceCard(
+                race,
+                prizes,
+                me=me,
+                provisional=mine.provisional if mine is not None else 0,
+                joined=mine is not None,
+                can_join=race.opt_in and mine is None and race.status in OPEN,
+                gap=gap,
+                top=top,
+                names=names,
+                result=result,
+            )
+        return cards
 
     async def board_page(self, race_id: int, affiliate_id: int, page: int) -> BoardPage:
         race = await self.get(race_id)

@@ -14,10 +14,11 @@ from loguru import logger
 from bot.errors import DomainError
 from bot.web.api.auth import LOCALE, USER
 from bot.web.api.deps import API, ApiDeps
-from bot.web.api.views import path_id, race_card_json
+from bot.web.api.views import path_id, race_card_json, race_cards_json
 from models import Affiliate
 
 SEND_TIMEOUT = 5.0
+SENDS_AT_ONCE = 256  # a slow client holds one slot, never the others' updates
 
 
 @dataclass(eq=False)
@@ -49,35 +50,46 @@ class Boards:
                 del self.viewers[race_id]
 
     async def changed(self, race_id: int) -> None:
-        """A tick moved race `race_id`: send each of its viewers the race as they see it."""
+        """A tick moved race `race_id`: send each of its viewers the race as they see it. The
+        cards are built together (what viewers share is read once; a few queries and Redis
+        round trips whatever their number), then sent with at most SENDS_AT_ONCE in flight."""
         viewers = list(self.viewers.get(race_id, ()))
-        if viewers:
-            await asyncio.gather(*(self._send(race_id, v) for v in viewers))
-
-    async def _send(self, race_id: int, viewer: Viewer) -> None:
+        if not viewers:
+            return
         try:
-            card = await self.card(race_id, viewer)
-            await asyncio.wait_for(
-                viewer.ws.send_json({"type": "card", "card": card}), SEND_TIMEOUT
+            cards = await race_cards_json(
+                self.deps, race_id, [(v.user, v.locale) for v in viewers]
             )
         except DomainError as exc:  # the race went away (cancelled) while watched
-            self.remove(race_id, viewer)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(viewer.ws.send_json(self.gone(exc, viewer)), SEND_TIMEOUT)
-                await viewer.ws.close()
+            await asyncio.gather(*(self._gone(race_id, v, exc) for v in viewers))
+            return
+        sending = asyncio.Semaphore(SENDS_AT_ONCE)
+
+        async def send(viewer: Viewer, card: dict[str, object]) -> None:
+            async with sending:
+                await self._send(race_id, viewer, card)
+
+        await asyncio.gather(*(send(v, c) for v, c in zip(viewers, cards, strict=True)))
+
+    async def _send(self, race_id: int, viewer: Viewer, card: dict[str, object]) -> None:
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):  # no task per send, unlike wait_for
+                await viewer.ws.send_json({"type": "card", "card": card})
         except (ConnectionError, TimeoutError, RuntimeError) as exc:
             logger.debug("race {} viewer dropped: {!r}", race_id, exc)
             self.remove(race_id, viewer)
             with contextlib.suppress(Exception):
                 await viewer.ws.close()
 
+    async def _gone(self, race_id: int, viewer: Viewer, exc: DomainError) -> None:
+        self.remove(race_id, viewer)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(viewer.ws.send_json(self.gone(exc, viewer)), SEND_TIMEOUT)
+            await viewer.ws.close()
+
     def gone(self, exc: DomainError, viewer: Viewer) -> dict[str, object]:
         text = self.deps.i18n.gettext(exc.message, locale=viewer.locale).format(**exc.params)
         return {"type": "error", "code": "not_found", "error": text}
-
-    async def card(self, race_id: int, viewer: Viewer) -> dict[str, object]:
-        with self.deps.i18n.context(), self.deps.i18n.use_locale(viewer.locale):
-            return await race_card_json(self.deps, race_id, viewer.user, viewer.locale)
 
     async def close_all(self) -> None:
         for race_id in list(self.viewers):

@@ -123,8 +123,18 @@ def prize(race: Race, p: RacePrize, locale: str) -> Json:
     }
 
 
-def race_card(card: RaceCard, viewer: Affiliate, participants: int, locale: str) -> Json:
+def race_card(
+    card: RaceCard,
+    viewer: Affiliate,
+    participants: int,
+    locale: str,
+    shared: dict[str, Any] | None = None,
+) -> Json:
+    """The card as `viewer` sees it. `shared`: what race_card_shared() made of the same race
+    for the same locale, when many viewers' cards are made at once (a live board's tick)."""
     race = card.race
+    if shared is None:
+        shared = race_card_shared(card, locale)
     me = None
     if card.me is not None:
         me = standing(race, card.me, {viewer.id: viewer}, viewer.id, locale)
@@ -144,19 +154,33 @@ def race_card(card: RaceCard, viewer: Affiliate, participants: int, locale: str)
             "prize": unescape(won) or None,
             "outcome": unescape(render.outcome_lines(race, card.result, locale)[0]),
         }
+    top = [
+        {**row, "me": True} if s.affiliate_id == viewer.id else row
+        for s, row in zip(card.top, shared["top"], strict=True)
+    ]
     return {
         "race": race_summary(race, card.joined),
         "description": race.description,
-        "prizes": [prize(race, p, locale) for p in card.prizes],
+        "prizes": shared["prizes"],
         "participants": participants,
         "me": me,
         "gap": gap,
-        "top": [standing(race, s, card.names, viewer.id, locale) for s in card.top],
+        "top": top,
         "can_join": card.can_join,
         "joined": card.joined,
         "provisional": card.provisional,
         "provisional_text": render.amount(race, card.provisional, locale),
         "result": result,
+    }
+
+
+def race_card_shared(card: RaceCard, locale: str) -> dict[str, Any]:
+    """What every viewer's card of one race holds alike in one locale: the prizes and the top
+    (as seen by nobody in it; race_card() marks the viewer's own row)."""
+    race = card.race
+    return {
+        "prizes": [prize(race, p, locale) for p in card.prizes],
+        "top": [standing(race, s, card.names, 0, locale) for s in card.top],
     }
 
 

@@ -4,6 +4,7 @@ services (the chat calls the same ones); refusals become JSON in auth.api_guard.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -234,6 +235,30 @@ async def race_card_json(
         raise NotFound(N_("There is no race #{id}."), id=race_id)
     participants = await deps.races.board.participants(card.race) if card.ranked else 0
     return shapes.race_card(card, user, participants, locale)
+
+
+async def race_cards_json(
+    deps: ApiDeps, race_id: int, viewers: Sequence[tuple[Affiliate, str]]
+) -> list[dict[str, Any]]:
+    """The race as each of `viewers` (user, locale) sees it, built together (a live board's
+    tick): one card each, in their order."""
+    cards = await deps.races.cards(race_id, [user.id for user, _ in viewers])
+    race = next(iter(cards.values())).race
+    if race.status not in (RaceStatus.SCHEDULED, RaceStatus.RUNNING, RaceStatus.FINISHED):
+        raise NotFound(N_("There is no race #{id}."), id=race_id)
+    ranked = race.status in (RaceStatus.RUNNING, RaceStatus.FINISHED)
+    participants = await deps.races.board.participants(race) if ranked else 0
+    shaped: list[dict[str, Any]] = [{} for _ in viewers]
+    for locale in sorted({locale for _, locale in viewers}):  # one locale's cards together
+        with deps.i18n.context(), deps.i18n.use_locale(locale):
+            shared = None
+            for i, (user, theirs) in enumerate(viewers):
+                if theirs != locale:
+                    continue
+                card = cards[user.id]
+                shared = shared or shapes.race_card_shared(card, locale)
+                shaped[i] = shapes.race_card(card, user, participants, locale, shared)
+    return shaped
 
 
 async def race(request: web.Request) -> web.Response:
