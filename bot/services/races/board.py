@@ -9,7 +9,6 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import LockError
@@ -58,6 +57,15 @@ class Standing:
     affiliate_id: int
     rank: int  # 1-based
     score: int
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """An entry whose new score a sync copied into the board."""
+
+    affiliate_id: int
+    entry_id: int
+    best_rank: int | None  # before this tick
 
 
 class Board:
@@ -127,22 +135,23 @@ class Board:
             (r["id"], r["affiliate_id"], r["score"], as_datetime(r["reached_at"])) for r in rows
         ]
 
-    async def sync(self, race: Race) -> list[int]:
-        """Copy dirty entries into Redis; return whose score changed.
+    async def sync(self, race: Race) -> list[Moved]:
+        """Copy dirty entries into Redis; return whose score changed, with their best ranks so
+        far (the tick needs them, and reading them here saves it a query).
 
         The dirty flags are claimed and the scores read in one statement (UPDATE … RETURNING),
         so a score that moves meanwhile stays dirty for the next tick instead of being lost.
         """
         if await self.missing(race):  # first tick, or Redis lost it
             moved = await RaceEntry.filter(race_id=race.id, dirty=True).values_list(
-                "affiliate_id", flat=True
+                "affiliate_id", "id", "best_rank"
             )
             await self.rebuild(race)
-            return [cast(int, a) for a in moved]
+            return [Moved(aff, pk, best) for aff, pk, best in moved]
         conn = connection()
         sql = (
             "UPDATE race_entry SET dirty = {false} WHERE race_id = {p1} AND dirty = {true} "
-            "RETURNING affiliate_id, score, reached_at"
+            "RETURNING id, affiliate_id, score, reached_at, best_rank"
         )
         rows = await conn.execute_query_dict(
             sql.format(**placeholders(conn, 1), **booleans(conn)), [race.id]
@@ -161,7 +170,7 @@ class Board:
                     },
                 )
             await pipe.execute()
-        return [int(r["affiliate_id"]) for r in rows]
+        return [Moved(r["affiliate_id"], r["id"], r["best_rank"]) for r in rows]
 
     async def top(self, race: Race, start: int = 0, count: int = 10) -> list[Standing]:
         rows = await self.redis.zrevrange(key(race.id), start, start + count - 1, withscores=True)

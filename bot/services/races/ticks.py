@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.services.races.board import Board, Standing
+from bot.services.races.board import Board, Moved, Standing
 from bot.services.sql import connection, is_postgres
 from models import Race, RaceEntry, RacePrize, RaceSnapshot, RaceStatus
 
@@ -19,10 +19,6 @@ BEST_CHUNK = 5000  # changed affiliates per round of ZREVRANKs, read and write
 # One statement per chunk, two arrays as its parameters: tortoise's bulk_update sends
 # `SET best_rank = CASE id WHEN … END` per 1,000 rows, which PostgreSQL evaluates branch by
 # branch for every row (seconds at 10,000 changed entries).
-PG_BEST_SO_FAR = (
-    "SELECT id, affiliate_id, best_rank FROM race_entry "
-    "WHERE race_id = $1 AND affiliate_id = ANY($2::int[])"
-)
 PG_BEST_RANKS = (
     "UPDATE race_entry AS e SET best_rank = v.rank "
     "FROM unnest($1::bigint[], $2::int[]) AS v(id, rank) WHERE e.id = v.id"
@@ -73,7 +69,7 @@ class Ticks:
 
     async def tick(self, race: Race) -> TickResult:
         """Sync scores, snapshot the top, and find who should hear what (one item each)."""
-        changed = await self.board.sync(race)
+        moved = await self.board.sync(race)
         top = await self.board.top(race, 0, WATCH)
         participants = await self.board.participants(race)
         prize_places = await RacePrize.filter(race_id=race.id).count()
@@ -90,8 +86,8 @@ class Ticks:
             old = before.get(aff, WATCH + 1)
             if prize_places and new <= prize_places < old:
                 news[aff] = News(aff, NewsKind.ENTERED_ZONE, new)
-        if changed:
-            await self._best_ranks(race, changed, news)
+        if moved:
+            await self._best_ranks(race, moved, news)
         taken = await RaceSnapshot.create(
             race=race,
             taken_at=self.clock(),
@@ -100,25 +96,24 @@ class Ticks:
         )
         race.last_snapshot = {"ids": [s.affiliate_id for s in top]}
         await race.save(update_fields=["last_snapshot"])
-        return TickResult(
-            race, participants, top[:TOP], list(news.values()), taken.id, len(changed)
-        )
+        return TickResult(race, participants, top[:TOP], list(news.values()), taken.id, len(moved))
 
-    async def _best_ranks(self, race: Race, changed: list[int], news: dict[int, News]) -> None:
+    async def _best_ranks(self, race: Race, moved: list[Moved], news: dict[int, News]) -> None:
         """Record new best ranks (one batched update) and tell those who beat an earlier best."""
-        for start in range(0, len(changed), BEST_CHUNK):
-            chunk = changed[start : start + BEST_CHUNK]
-            ranks = await self.board.ranks(race, chunk)
-            entries = await _best_so_far(race.id, chunk)
+        for start in range(0, len(moved), BEST_CHUNK):
+            chunk = moved[start : start + BEST_CHUNK]
+            ranks = await self.board.ranks(race, [m.affiliate_id for m in chunk])
             improved: list[tuple[int, int]] = []  # (entry id, new best rank)
-            for aff, rank in zip(chunk, ranks, strict=True):
-                if rank is None or aff not in entries:
+            for entry, rank in zip(chunk, ranks, strict=True):
+                if rank is None:
                     continue
-                pk, best = entries[aff]
+                best = entry.best_rank
                 if best is None or rank < best:
-                    improved.append((pk, rank))
-                    if aff not in news and best is not None:
-                        news[aff] = News(aff, NewsKind.BEST_RANK, rank)
+                    improved.append((entry.entry_id, rank))
+                    if entry.affiliate_id not in news and best is not None:
+                        news[entry.affiliate_id] = News(
+                            entry.affiliate_id, NewsKind.BEST_RANK, rank
+                        )
             if improved:
                 await _write_best_ranks(improved)
 
@@ -138,21 +133,6 @@ class Ticks:
                             await Race.filter(id=race.id).update(reminded_24h=True)
                     break
         return due
-
-
-async def _best_so_far(
-    race_id: int, affiliate_ids: list[int]
-) -> dict[int, tuple[int, int | None]]:
-    """affiliate -> (entry id, best rank so far), read raw on PostgreSQL: building ORM rows
-    costs more than the query at thousands of entries."""
-    conn = connection()
-    if is_postgres(conn):
-        rows = await conn.execute_query_dict(PG_BEST_SO_FAR, [race_id, affiliate_ids])
-        return {r["affiliate_id"]: (r["id"], r["best_rank"]) for r in rows}
-    found = await RaceEntry.filter(race_id=race_id, affiliate_id__in=affiliate_ids).values_list(
-        "id", "affiliate_id", "best_rank"
-    )
-    return {aff: (pk, best) for pk, aff, best in found}
 
 
 async def _write_best_ranks(improved: list[tuple[int, int]]) -> None:
