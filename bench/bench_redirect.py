@@ -775,7 +775,7 @@ async def serve_case(cfg: CaseConfig) -> CaseResult:
         app = create_app(settings, bot, dp, redis, services)
         codes = await seed(cfg.links)
         mix = request_mix(codes)
-        gc.collect()  # as `python -m bot run` does once started (bot/__main__.py)
+        gc.collect()  # as `python -m bot run` does once started (bot/process.py)
         gc.freeze()
         for application, sock in ((app, tracked_sock), (bare_app(), bare_sock)):
             runner = web.AppRunner(application, access_log=None)

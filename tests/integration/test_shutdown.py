@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from bot.__main__ import poll_until
+from bot.process import poll_until
 from tests.stack import Stack
 
 
@@ -36,7 +36,7 @@ async def test_poll_until_a_stop_while_polling_ends_it_after_the_round(stack: St
 
 
 async def test_a_stop_while_starting_cancels_the_rest_of_the_start() -> None:
-    from bot.__main__ import unless_stopped
+    from bot.process import unless_stopped
 
     stop = asyncio.Event()
     reached = []
@@ -52,7 +52,7 @@ async def test_a_stop_while_starting_cancels_the_rest_of_the_start() -> None:
 
 
 async def test_a_start_that_ends_first_reports_it_and_its_errors() -> None:
-    from bot.__main__ import unless_stopped
+    from bot.process import unless_stopped
 
     async def quick() -> None:
         await asyncio.sleep(0)
