@@ -12,6 +12,11 @@ from io import BytesIO
 
 from babel.dates import format_skeleton
 from babel.numbers import get_currency_precision
+
+# Imported at start-up, not by the first chart: an import in a thread holds the event loop.
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from tortoise.functions import Count, Sum
 
 from models import (
@@ -290,13 +295,6 @@ def chart_png(
     or day, as a PNG readable on a phone: a legend, each axis in its series' colour, dates as
     the locale writes them. Drawn with a Figure of its own (no pyplot, whose global state is
     not thread-safe), so it can run in a thread."""
-    # Imported by the first chart, in its thread: matplotlib with numpy and PIL is about 50 MB
-    # of every process, most of which never draws one. The import (~0.5 s) runs off the event
-    # loop, which stalled at most ~15-70 ms meanwhile in a measurement on 2 busy cores.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
     title, earnings_label, conversions_label = labels
     figure = Figure(figsize=(7, 4.5), dpi=150)
     FigureCanvasAgg(figure)
