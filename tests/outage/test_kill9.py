@@ -12,8 +12,6 @@ Run them alone with `python3 dev.py test tests/outage/test_kill9.py -s`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import time
 from collections import Counter
@@ -28,7 +26,6 @@ import pytest
 
 from bot import db
 from bot.services.affiliates import AffiliateService, Profile, create_link
-from bot.services.postbacks import canonical
 from bot.services.races import RaceService
 from models import (
     Affiliate,
@@ -52,6 +49,7 @@ from tests.outage.harness import (
     PgCluster,
     RedisServer,
     free_port,
+    signed_postback,
     write_figures,
 )
 
@@ -153,19 +151,7 @@ async def seed_postbacks(url: str) -> tuple[int, str]:
 
 
 def signed(txid: str, click_id: str) -> dict[str, str]:
-    params = {
-        "click_id": click_id,
-        "event": "sale",
-        "amount": "10.00",
-        "currency": "USD",
-        "status": "approved",
-        "txid": txid,
-        "ts": str(int(time.time())),
-    }
-    params["sig"] = hmac.new(
-        SECRET.encode(), canonical(params).encode(), hashlib.sha256
-    ).hexdigest()
-    return params
+    return signed_postback(SECRET, txid, click_id)
 
 
 async def postback(

@@ -15,8 +15,6 @@ Run them alone with `python3 dev.py test -m outage -s`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import time
 from collections import Counter
@@ -31,7 +29,6 @@ import pytest
 
 from bot import db
 from bot.services.affiliates import AffiliateService, Profile, create_link
-from bot.services.postbacks import canonical
 from models import Click, Conversion, LedgerEntry, Link, Offer, OfferKind, Referral
 from tests.outage.harness import (
     TOKEN,
@@ -40,6 +37,7 @@ from tests.outage.harness import (
     PgCluster,
     RedisServer,
     free_port,
+    signed_postback,
     write_figures,
 )
 
@@ -163,19 +161,7 @@ async def seed(url: str) -> tuple[int, list[str], str]:
 
 
 def signed_query(txid: str, click_id: str) -> dict[str, str]:
-    params = {
-        "click_id": click_id,
-        "event": "sale",
-        "amount": "10.00",
-        "currency": "USD",
-        "status": "approved",
-        "txid": txid,
-        "ts": str(int(time.time())),
-    }
-    params["sig"] = hmac.new(
-        SECRET.encode(), canonical(params).encode(), hashlib.sha256
-    ).hexdigest()
-    return params
+    return signed_postback(SECRET, txid, click_id)
 
 
 async def traffic(world: World, stop: asyncio.Event) -> None:
