@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from models import Race
 
 from common import (
+    copy_race_entries,
     log,
     percentile,
     recreate_database,
@@ -211,20 +212,7 @@ async def load(conn: asyncpg.Connection, race: Race, n: int, rng: random.Random)
             )
             for i in range(first + 1, last + 1)
         ]
-        await conn.copy_records_to_table(
-            "race_entry",
-            records=records,
-            columns=[
-                "id",
-                "race_id",
-                "affiliate_id",
-                "score",
-                "provisional",
-                "reached_at",
-                "dirty",
-                "joined_at",
-            ],
-        )
+        await copy_race_entries(conn, records)
     await conn.execute("SELECT setval(pg_get_serial_sequence('affiliate', 'id'), $1)", n)
     await conn.execute("SELECT setval(pg_get_serial_sequence('race_entry', 'id'), $1)", n)
     return time.perf_counter() - started

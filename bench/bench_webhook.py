@@ -37,7 +37,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import FAKE_TOKEN, log, percentile, pinned, recreate_database, verdict
+from common import (
+    FAKE_TOKEN,
+    log,
+    percentile,
+    pinned,
+    recreate_database,
+    refuse_shared_redis,
+    verdict,
+)
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/affrace_bench_webhook"
@@ -435,8 +443,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bodies", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not args.client and args.redis_url.rstrip("/").endswith(("/0", "/15")):
-        parser.error("use a scratch Redis database (e.g. /14), not /0 or /15")
+    if not args.client:
+        refuse_shared_redis(parser, args.redis_url)
     return args
 
 

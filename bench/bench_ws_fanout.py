@@ -39,7 +39,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import FAKE_TOKEN, log, percentile, pinned, recreate_database, verdict
+from common import (
+    FAKE_TOKEN,
+    copy_race_entries,
+    log,
+    percentile,
+    pinned,
+    recreate_database,
+    refuse_shared_redis,
+    verdict,
+)
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/affrace_bench_ws"
@@ -150,20 +159,7 @@ async def load(conn: Any, race: Any, n: int, rng: random.Random) -> None:
         (i, race.id, i, rng.randint(0, 1000), 0, race.starts_at + timedelta(seconds=i), False, now)
         for i in range(1, n + 1)
     ]
-    await conn.copy_records_to_table(
-        "race_entry",
-        records=records,
-        columns=[
-            "id",
-            "race_id",
-            "affiliate_id",
-            "score",
-            "provisional",
-            "reached_at",
-            "dirty",
-            "joined_at",
-        ],
-    )
+    await copy_race_entries(conn, records)
     await conn.execute("SELECT setval(pg_get_serial_sequence('affiliate', 'id'), $1)", n)
     await conn.execute("SELECT setval(pg_get_serial_sequence('race_entry', 'id'), $1)", n)
     await conn.execute("VACUUM ANALYZE affiliate")
@@ -427,8 +423,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not args.client and args.redis_url.rstrip("/").endswith(("/0", "/15")):
-        parser.error("use a scratch Redis database (e.g. /14), not /0 or /15")
+    if not args.client:
+        refuse_shared_redis(parser, args.redis_url)
     return args
 
 

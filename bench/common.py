@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +90,26 @@ async def recreate_database(url: str, connect_timeout: float = 10) -> None:
         log(f"created database {name} (fresh)")
     finally:
         await conn.close()
+
+
+RACE_ENTRY_COLUMNS = [
+    "id",
+    "race_id",
+    "affiliate_id",
+    "score",
+    "provisional",
+    "reached_at",
+    "dirty",
+    "joined_at",
+]
+
+
+async def copy_race_entries(conn: Any, records: list[tuple[Any, ...]]) -> None:
+    """COPY race entries (tuples in RACE_ENTRY_COLUMNS order) into PostgreSQL."""
+    await conn.copy_records_to_table("race_entry", records=records, columns=RACE_ENTRY_COLUMNS)
+
+
+def refuse_shared_redis(parser: Any, redis_url: str) -> None:
+    """The benches flush or fill their Redis database: never /0 (an app's) or /15 (the tests')."""
+    if redis_url.rstrip("/").endswith(("/0", "/15")):
+        parser.error("use a scratch Redis database (e.g. /14), not /0 or /15")
