@@ -118,10 +118,10 @@ class RaceEntry(Model):
     class Meta:
         table = "race_entry"
         unique_together = (("race", "affiliate"),)
-        indexes = (
-            Index(fields=("race_id", "score"), name="race_entry_score_idx"),
-            Index(fields=("race_id", "dirty"), name="race_entry_dirty_idx"),
-        )
+        # Every index here is written again by each score move and each tick's claim of a
+        # dirty flag (neither can be a HOT update): no index on score, since ranks come from
+        # the Redis board and final places are computed once, over all entries, at the end.
+        indexes = (Index(fields=("race_id", "dirty"), name="race_entry_dirty_idx"),)
 
 
 class RaceSnapshot(Model):
