@@ -90,7 +90,8 @@ class Services:
     outbox: OutboxService
     sender: OutboxSender
     race_news: RaceNews
-    lease: Lease
+    lease: Lease  # the scheduler's
+    poller: Lease  # polling Telegram
     notifier: Notifier
     i18n: I18n
     feed: RaceFeed
@@ -144,6 +145,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
             sender=sender,
             race_news=RaceNews(bot, i18n, redis, races, outbox, settings.RACE_NEWS_COOLDOWN),
             lease=Lease(redis, ttl=settings.LEASE_SECONDS),
+            poller=Lease(redis, name="poller", ttl=settings.LEASE_SECONDS),
             affiliates=affiliates,
             links=LinkService(),
             referrals=referrals,
@@ -279,5 +281,6 @@ def create_app(
             metrics=services.metrics,
             outbox=services.outbox,
             lease=services.lease,
+            poller=services.poller,
         ),
     )

@@ -30,11 +30,13 @@ from bot.factory import (
     create_services,
     resolve_bot_identity,
 )
+from bot.lease import Lease
 from bot.observability import setup_sentry
 from bot.redis import create_redis
 from bot.services.spool import SpoolBusy
 from bot.telegram.commands import publish_commands, publish_menu_button
 from bot.telegram.dispatcher import RetryingDispatcher
+from bot.telegram.polling import poll_while_leading
 from scheduler import Scheduler, jobs
 
 PARKED_REPLAY_SECONDS = 30
@@ -79,7 +81,7 @@ async def run(settings: Settings) -> None:
         # A stop signal while starting (the server already up, Telegram slow to answer)
         # cancels the rest of the start at once; the clean stop below still runs.
         if await unless_stopped(stop, _start(settings, bot, dp, services, scheduler, runner)):
-            await _serve(settings, stop, bot, dp)
+            await _serve(settings, stop, bot, dp, services.poller)
     finally:
         await _stop(settings, services, dp, scheduler, runner, loading)
         await bot.session.close()
@@ -137,16 +139,16 @@ async def _start(
 
 
 async def _serve(
-    settings: Settings, stop: asyncio.Event, bot: Bot, dp: RetryingDispatcher
+    settings: Settings, stop: asyncio.Event, bot: Bot, dp: RetryingDispatcher, poller: Lease
 ) -> None:
-    """Until a stop signal: webhook updates come through the HTTP server; or poll."""
+    """Until a stop signal: webhook updates come through the HTTP server; or poll (while no
+    other process does)."""
     if settings.use_webhook or not settings.runs("bot"):
         await stop.wait()
         return
-    logger.info("polling Telegram for updates")
     replaying = asyncio.create_task(_replay_parked(dp, bot))
     try:
-        await poll_until(stop, dp, bot, dp.resolve_used_update_types())
+        await poll_while_leading(stop, dp, bot, dp.resolve_used_update_types(), poller)
     finally:
         replaying.cancel()
 
@@ -252,23 +254,3 @@ def _stop_on_signals() -> asyncio.Event:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     return stop
-
-
-STOP_POLL_STEP = 0.05
-
-
-async def poll_until(stop: asyncio.Event, dp: Dispatcher, bot: Bot, allowed: list[str]) -> None:
-    """Poll Telegram until `stop` is set (a signal), then let aiogram finish its round; a stop
-    that came before polling had begun ends it as soon as it has."""
-    polling = asyncio.create_task(
-        dp.start_polling(bot, allowed_updates=allowed, handle_signals=False)
-    )
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    while not polling.done():
-        try:
-            await dp.stop_polling()
-        except RuntimeError:  # "Polling is not started" yet
-            await asyncio.sleep(STOP_POLL_STEP)
-    stopping.cancel()
-    await polling  # what polling raised, if it failed by itself

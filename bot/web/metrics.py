@@ -47,4 +47,9 @@ def setup(app: web.Application, deps: ApiDeps) -> None:
         "1 while this process holds the scheduler lease",
         lambda: 1.0 if deps.lease.held else 0.0,
     )
+    m.gauge(
+        "affrace_poller_leader",
+        "1 while this process holds the poller lease (polling mode)",
+        lambda: 1.0 if deps.poller.held else 0.0,
+    )
     app.router.add_get("/metrics", metrics, allow_head=False)

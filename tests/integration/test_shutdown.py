@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from bot.process import poll_until
+from bot.telegram.polling import poll_until
 from tests.stack import Stack
 
 

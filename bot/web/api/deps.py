@@ -48,6 +48,7 @@ class ApiDeps:
     metrics: Metrics
     outbox: OutboxService
     lease: Lease
+    poller: Lease
 
     @property
     def urls(self) -> LinkUrls:
