@@ -204,7 +204,9 @@ class FakeBotApi:
     sent: list[tuple[float, str, dict[str, str]]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _messages: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    conflicts: int = 0  # getUpdates refused because another caller was polling
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _polls: dict[int, web.Request] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
 
     @property
@@ -258,7 +260,7 @@ class FakeBotApi:
         if method == "getMe":
             return self._ok(BOT_USER)
         if method == "getUpdates":
-            return self._ok(await self._get_updates(params))
+            return await self._poll(request, params)
         self.sent.append((time.monotonic(), method, params))
         if method == "sendMessage":
             return self._ok(
@@ -270,6 +272,27 @@ class FakeBotApi:
                 }
             )
         return self._ok(True)
+
+    async def _poll(self, request: web.Request, params: dict[str, str]) -> web.Response:
+        """getUpdates; while another caller's getUpdates is open, refused as Telegram refuses a
+        second poller (409), and counted."""
+        self._polls = {k: r for k, r in self._polls.items() if r.transport is not None}
+        if self._polls:
+            self.conflicts += 1
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 409,
+                    "description": "Conflict: terminated by other getUpdates request; make "
+                    "sure that only one bot instance is running",
+                },
+                status=409,
+            )
+        self._polls[id(request)] = request  # until it is answered or its caller goes away
+        try:
+            return self._ok(await self._get_updates(params))
+        finally:
+            self._polls.pop(id(request), None)
 
     async def _get_updates(self, params: dict[str, str]) -> list[dict[str, Any]]:
         offset = int(params.get("offset", "0") or 0)
