@@ -4,10 +4,17 @@ the final report when it is over."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiogram import Bot
-from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramRetryAfter,
+)
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -77,22 +84,48 @@ def progress_kb(b: Broadcast) -> InlineKeyboardMarkup | None:
 
 
 class BroadcastReporter:
-    def __init__(self, bot: Bot, i18n: I18n, broadcasts: BroadcastService) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        i18n: I18n,
+        broadcasts: BroadcastService,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.bot = bot
         self.i18n = i18n
         self.broadcasts = broadcasts
+        self.clock = clock
+        # chat -> when Telegram allows editing there again: after a 429 the sweep leaves the
+        # progress message alone for retry_after seconds (asking sooner prolongs the wait).
+        self._quiet_until: dict[int, float] = {}
+        self._owed: dict[int, Broadcast] = {}  # ended, their last state not shown yet
 
     async def report(self) -> None:
-        """Every unfinished broadcast's message brought up to date (a sweep: idempotent)."""
-        for broadcast in await self.broadcasts.unfinished():
+        """Every unfinished broadcast's message brought up to date (a sweep: idempotent), and
+        the last state of finished ones whose last edit did not go through yet."""
+        sweep = {b.id: b for b in await self.broadcasts.unfinished()}
+        for broadcast in [*sweep.values(), *self._owed.values()]:
             await self.report_one(broadcast)
 
     async def report_one(self, broadcast: Broadcast) -> None:
         progress = await self.broadcasts.progress(broadcast)
         if broadcast.status is BroadcastStatus.SENDING and progress.left == 0:
             await self.broadcasts.finish(broadcast)
-        if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
+        chat = broadcast.progress_chat_id
+        if chat is None or broadcast.progress_message_id is None:
             return
+        ended = broadcast.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED)
+        if self.clock() >= self._quiet_until.get(chat, 0.0) and await self._show(
+            broadcast, chat, broadcast.progress_message_id, progress
+        ):
+            self._owed.pop(broadcast.id, None)
+        elif ended:  # no later sweep looks at it: shown once Telegram lets us
+            self._owed[broadcast.id] = broadcast
+
+    async def _show(
+        self, broadcast: Broadcast, chat: int, message_id: int, progress: Progress
+    ) -> bool:
+        """Edit the progress message; False if Telegram did not take the edit."""
         author = await Affiliate.get_or_none(tg_id=broadcast.author_tg_id)
         locale = pick_language(
             author.language if author else None, author.tg_language if author else None
@@ -102,13 +135,21 @@ class BroadcastReporter:
             markup = progress_kb(broadcast)
         try:
             await self.bot.edit_message_text(
-                text,
-                chat_id=broadcast.progress_chat_id,
-                message_id=broadcast.progress_message_id,
-                reply_markup=markup,
+                text, chat_id=chat, message_id=message_id, reply_markup=markup
             )
-        except TelegramBadRequest as exc:
+        except TelegramBadRequest as exc:  # "not modified", or an edit no retry would make
             if "not modified" not in exc.message:
                 logger.warning("broadcast {} progress not shown: {}", broadcast.id, exc.message)
-        except (TelegramAPIError, ClientDecodeError) as exc:  # 429, 5xx, timeouts: next sweep
+            return True
+        except TelegramRetryAfter as exc:
+            self._quiet_until[chat] = self.clock() + exc.retry_after
+            logger.warning(
+                "broadcast {} progress: Telegram asks to wait {} s before the next edit",
+                broadcast.id,
+                exc.retry_after,
+            )
+            return False
+        except (TelegramAPIError, ClientDecodeError) as exc:  # 5xx, timeouts: next sweep
             logger.warning("broadcast {} progress not shown: {!r}", broadcast.id, exc)
+            return False
+        return True

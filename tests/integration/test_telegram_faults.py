@@ -432,15 +432,48 @@ async def test_the_progress_message_survives_telegram_failing_its_edits(
     broadcasts = stack.services.broadcasts
     broadcast = await broadcasts.start(ADMIN_ID, Draft("Hi", None, [], Audience.ALL))
     await broadcasts.set_progress_message(broadcast, ADMIN_ID, 777)
-    reporter = BroadcastReporter(bot, stack.services.i18n, broadcasts)
+    now = [0.0]
+    reporter = BroadcastReporter(bot, stack.services.i18n, broadcasts, clock=lambda: now[0])
     telegram.answer("editMessageText", NOT_MODIFIED, flood(3), SERVER_ERROR, BAD_GATEWAY)
 
     for _ in range(5):
         await reporter.report()  # raises nothing
+        now[0] += 3  # the job's period: the 429's 3 s are over by the next sweep
 
     assert len(telegram.calls_of("editMessageText", ADMIN_ID)) == 5
     assert len(telegram.seen("editMessageText", ADMIN_ID)) == 1  # the last one went through
     assert telegram.calls_of("sendMessage") == []  # edited, never posted anew
+    assert errors == []
+
+
+async def test_after_a_429_the_progress_message_waits_retry_after_and_still_shows_the_end(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, factory: Factory, errors: list[str]
+) -> None:
+    await factory.affiliate(tg_id=421, started_at=datetime.now(UTC))
+    broadcasts = stack.services.broadcasts
+    broadcast = await broadcasts.start(ADMIN_ID, Draft("Hi", None, [], Audience.ALL))
+    await broadcasts.set_progress_message(broadcast, ADMIN_ID, 778)
+    now = [0.0]
+    reporter = BroadcastReporter(bot, stack.services.i18n, broadcasts, clock=lambda: now[0])
+    telegram.answer("editMessageText", flood(30))
+
+    await reporter.report()  # the 429: Telegram asks for 30 s of quiet
+    for _ in range(9):  # the job's sweeps every 3 s within those 30 s ask nothing
+        now[0] += 3
+        await reporter.report()
+    assert len(telegram.calls_of("editMessageText", ADMIN_ID)) == 1
+
+    await stack.services.sender.drain(10)  # the broadcast is sent meanwhile: it ends
+    await reporter.report()  # still quiet: it ends without its last edit
+    assert len(telegram.calls_of("editMessageText", ADMIN_ID)) == 1
+    assert await broadcasts.unfinished() == []
+    now[0] += 3  # the 30 s are over: the ended broadcast's last state is shown once
+    await reporter.report()
+    await reporter.report()
+    shown = telegram.seen("editMessageText", ADMIN_ID)
+    assert len(shown) == 1
+    assert "done" in shown[0]["text"]
+    assert "Sent 1 · blocked 0 · failed 0 · left 0 of 1" in shown[0]["text"]
     assert errors == []
 
 
