@@ -17,7 +17,7 @@ from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-UNITS = ("affrace.service", "affrace-backup.service", "affrace-backup.timer")
+UNITS = ("affrace.service", "affrace@.service", "affrace-backup.service", "affrace-backup.timer")
 
 
 def test_the_systemd_units_verify_when_installed_over_this_checkout(tmp_path: Path) -> None:
@@ -47,6 +47,24 @@ def test_the_unit_gives_the_clean_stop_its_time() -> None:
     assert "ExecStart=/opt/affrace/.venv/bin/python -m bot run" in unit
     assert "KillSignal=SIGTERM" in unit and "Restart=always" in unit
     assert stop > Settings.model_fields["SHUTDOWN_DRAIN_SECONDS"].default + 10
+
+
+def test_the_per_role_unit_runs_each_instance_with_its_own_role_port_and_spool() -> None:
+    unit = (DEPLOY / "affrace@.service").read_text()
+    files = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("Env")]
+    stop = int(unit.split("TimeoutStopSec=")[1].split()[0])
+
+    assert "ExecStart=/opt/affrace/.venv/bin/python -m bot run\n" in unit  # ROLE from its file
+    # the shared settings, then the instance's own (ROLE, WEB_PORT), which win
+    assert files == [
+        "/etc/affrace/affrace.env",
+        "/etc/affrace/%i.env",
+        "DATA_DIR=/var/lib/affrace/%i",
+    ]
+    assert "StateDirectory=affrace/%i" in unit and "ReadWritePaths=/var/lib/affrace/%i" in unit
+    assert stop > Settings.model_fields["SHUTDOWN_DRAIN_SECONDS"].default + 10
+    for role in ("ROLE=web", "ROLE=bot", "ROLE=scheduler"):
+        assert role in unit  # the comment shows each instance file
 
 
 def test_the_compose_file_wires_postgres_redis_the_bot_and_the_proxy() -> None:
