@@ -205,6 +205,7 @@ async def _stop(
             await services.sender.close()
             await services.feed.close()
             await services.journal.close()
+            await services.tally.close()
     except TimeoutError:
         logger.warning("the stop ran out of time; what is left is picked up at the next start")
 

@@ -98,6 +98,7 @@ async def stack(database: str, redis: Redis) -> AsyncIterator[Stack]:
         await built.services.click_loader.close()
         shutil.rmtree(built.settings.spool_dir, ignore_errors=True)
         await built.services.conversions.close()
+        await built.services.tally.close()
 
 
 @pytest.fixture

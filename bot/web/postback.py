@@ -101,7 +101,7 @@ async def postback(request: web.Request) -> web.Response:
     answer = await _answer(request, offer_id, params, ip)
     response = reply(answer)
     deps = request.app[API]
-    await deps.tally.count(answer.verdict)  # today's postbacks by outcome
+    deps.tally.count(answer.verdict)  # today's postbacks by outcome
     deps.metrics.postbacks.labels(answer.verdict.value).inc()
     # The admins' postback log (masked, in the background): rejected ones too.
     deps.journal.note(offer_id, params, ip, answer.verdict.value, response.status, answer.reason)
