@@ -24,6 +24,7 @@ from bot.services.races.drafts import (
 from bot.services.races.results import FinalResult, Placing, Results
 from bot.services.races.scoring import Scoring
 from bot.services.races.ticks import TOP, Reminder, TickResult, Ticks
+from bot.services.races.viewers import placed
 from models import Affiliate, Race, RaceEntry, RacePrize, RaceStatus
 
 OPEN = (RaceStatus.SCHEDULED, RaceStatus.RUNNING)
@@ -219,58 +220,71 @@ class RaceService:
 
     async def cards(self, race_id: int, affiliate_ids: Sequence[int]) -> dict[int, RaceCard]:
         """The card of each of many viewers (a live board after a tick): what they share is
-        read once; their entries in one query per chunk, their ranks and gaps in two Redis
-        round trips, whatever their number."""
+        read once; their entries in one query per chunk (plain values, not models, while the
+        race runs), their ranks and gaps in one Redis round trip, whatever their number."""
         race = await self.get(race_id)
         prizes = await self.prizes(race.id)
         viewers = list(dict.fromkeys(affiliate_ids))
-        entries: dict[int, RaceEntry] = {}
-        for i in range(0, len(viewers), ENTRY_CHUNK):
-            for entry in await RaceEntry.filter(
-                race_id=race.id, affiliate_id__in=viewers[i : i + ENTRY_CHUNK]
-            ):
-                entries[entry.affiliate_id] = entry
+        finished = race.status is RaceStatus.FINISHED
+        provisional, results = await self._viewer_entries(race.id, viewers, finished)
         if race.status not in (RaceStatus.RUNNING, RaceStatus.FINISHED):
             return {
                 a: RaceCard(
                     race,
                     prizes,
-                    joined=a in entries,
-                    can_join=race.opt_in and a not in entries and race.status in OPEN,
+                    joined=a in provisional,
+                    can_join=race.opt_in and a not in provisional and race.status in OPEN,
                 )
                 for a in viewers
             }
         await self.board.ensure(race)
-        standings = await self.board.standings(race, viewers)
-        above: dict[int, int] = {}
-        if race.status is RaceStatus.RUNNING:  # a gap to close (a finished race has places)
-            above = await self.board.scores_at(
-                race, sorted({s.rank - 1 for s in standings.values() if s.rank > 1})
-            )
+        # a running race shows the gap to the place above; a finished one has places
+        on_board = await placed(self.board.redis, race.id, viewers, gaps=not finished)
         top = await self.board.top(race, 0, TOP)
         names = await self.names([s.affiliate_id for s in top])
+        can_join = race.opt_in and race.status in OPEN
         cards = {}
         for a in viewers:
-            mine, me = entries.get(a), standings.get(a)
-            gap = None
-            if me is not None and me.rank - 1 in above:
-                gap = Gap(above[me.rank - 1] - me.score + 1, me.rank - 1)
-            result = None
-            if race.status is RaceStatus.FINISHED and mine is not None:
-                result = Results.of(mine)
+            here = on_board.get(a)
+            me, gap = None, None
+            if here is not None:
+                me = here.standing
+                if here.above is not None:
+                    gap = Gap(here.above - me.score + 1, me.rank - 1)
+            joined = a in provisional
             cards[a] = RaceCard(
                 race,
                 prizes,
                 me=me,
-                provisional=mine.provisional if mine is not None else 0,
-                joined=mine is not None,
-                can_join=race.opt_in and mine is None and race.status in OPEN,
+                provisional=provisional.get(a, 0),
+                joined=joined,
+                can_join=can_join and not joined,
                 gap=gap,
                 top=top,
                 names=names,
-                result=result,
+                result=results.get(a),
             )
         return cards
+
+    @staticmethod
+    async def _viewer_entries(
+        race_id: int, viewers: list[int], finished: bool
+    ) -> tuple[dict[int, int], dict[int, FinalResult]]:
+        """The provisional points of each viewer who has an entry, and (`finished`) the stored
+        outcome of each who had a place."""
+        provisional: dict[int, int] = {}
+        results: dict[int, FinalResult] = {}
+        for i in range(0, len(viewers), ENTRY_CHUNK):
+            part = viewers[i : i + ENTRY_CHUNK]
+            chunk = RaceEntry.filter(race_id=race_id, affiliate_id__in=part)
+            if not finished:
+                provisional.update(await chunk.values_list("affiliate_id", "provisional"))
+                continue
+            for entry in await chunk:
+                provisional[entry.affiliate_id] = entry.provisional
+                if (result := Results.of(entry)) is not None:
+                    results[entry.affiliate_id] = result
+        return provisional, results
 
     async def board_page(self, race_id: int, affiliate_id: int, page: int) -> BoardPage:
         race = await self.get(race_id)
