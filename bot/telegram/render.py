@@ -45,19 +45,22 @@ def gap_text(race: Race, gap: int, place: int, locale: str) -> str:
         return _("{amount} to pass #{place}").format(
             amount=format_money(gap, race.currency, locale), place=place
         )
-    forms = {
-        RaceMetric.CLICKS: ngettext(
+    # only the race's own form is translated: a live board makes 10,000 of these a tick
+    forms: dict[RaceMetric, Callable[[], str]] = {
+        RaceMetric.CLICKS: lambda: ngettext(
             "{n} click to pass #{place}", "{n} clicks to pass #{place}", gap
         ),
-        RaceMetric.REFERRALS: ngettext(
+        RaceMetric.REFERRALS: lambda: ngettext(
             "{n} referral to pass #{place}", "{n} referrals to pass #{place}", gap
         ),
-        RaceMetric.CONVERSIONS: ngettext(
+        RaceMetric.CONVERSIONS: lambda: ngettext(
             "{n} conversion to pass #{place}", "{n} conversions to pass #{place}", gap
         ),
-        RaceMetric.JOINS: ngettext("{n} join to pass #{place}", "{n} joins to pass #{place}", gap),
+        RaceMetric.JOINS: lambda: ngettext(
+            "{n} join to pass #{place}", "{n} joins to pass #{place}", gap
+        ),
     }
-    return forms[race.metric].format(n=gap, place=place)
+    return forms[race.metric]().format(n=gap, place=place)
 
 
 def countdown(delta: timedelta) -> str:
