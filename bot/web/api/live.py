@@ -14,11 +14,12 @@ from loguru import logger
 from bot.errors import DomainError
 from bot.web.api.auth import LOCALE, USER
 from bot.web.api.deps import API, ApiDeps
-from bot.web.api.views import path_id, race_card_json, race_cards_json
+from bot.web.api.views import path_id, race_card_json, race_card_texts
 from models import Affiliate
 
 SEND_TIMEOUT = 5.0
-SENDS_AT_ONCE = 256  # a slow client holds one slot, never the others' updates
+SENDS_AT_ONCE = 256  # senders of a tick's cards: a slow client holds one of them
+YIELD_EVERY = 64  # sends by one sender between its turns to the rest of the event loop
 
 
 @dataclass(eq=False)
@@ -51,30 +52,34 @@ class Boards:
 
     async def changed(self, race_id: int) -> None:
         """A tick moved race `race_id`: send each of its viewers the race as they see it. The
-        cards are built together (what viewers share is read once; a few queries and Redis
-        round trips whatever their number), then sent with at most SENDS_AT_ONCE in flight."""
+        cards are built together (what viewers share is read and serialised once; a few
+        queries and Redis round trips whatever their number), then sent by SENDS_AT_ONCE
+        senders taking the next message in turn: a slow client holds one of them, never the
+        others' updates, and no task is made per viewer."""
         viewers = list(self.viewers.get(race_id, ()))
         if not viewers:
             return
         try:
-            cards = await race_cards_json(
+            texts = await race_card_texts(
                 self.deps, race_id, [(v.user, v.locale) for v in viewers]
             )
         except DomainError as exc:  # the race went away (cancelled) while watched
             await asyncio.gather(*(self._gone(race_id, v, exc) for v in viewers))
             return
-        sending = asyncio.Semaphore(SENDS_AT_ONCE)
+        messages = zip(viewers, texts, strict=True)
 
-        async def send(viewer: Viewer, card: dict[str, object]) -> None:
-            async with sending:
-                await self._send(race_id, viewer, card)
+        async def sender() -> None:
+            for n, (viewer, text) in enumerate(messages, 1):  # shared: each taken once
+                await self._send(race_id, viewer, f'{{"type":"card","card":{text}}}')
+                if n % YIELD_EVERY == 0:  # a send that need not wait never yields
+                    await asyncio.sleep(0)
 
-        await asyncio.gather(*(send(v, c) for v, c in zip(viewers, cards, strict=True)))
+        await asyncio.gather(*(sender() for _ in range(min(SENDS_AT_ONCE, len(viewers)))))
 
-    async def _send(self, race_id: int, viewer: Viewer, card: dict[str, object]) -> None:
+    async def _send(self, race_id: int, viewer: Viewer, message: str) -> None:
         try:
             async with asyncio.timeout(SEND_TIMEOUT):  # no task per send, unlike wait_for
-                await viewer.ws.send_json({"type": "card", "card": card})
+                await viewer.ws.send_str(message)
         except (ConnectionError, TimeoutError, RuntimeError) as exc:
             logger.debug("race {} viewer dropped: {!r}", race_id, exc)
             self.remove(race_id, viewer)

@@ -3,6 +3,7 @@ language. Every function here only reshapes: the numbers come from the services.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
@@ -128,16 +129,41 @@ def race_card(
     viewer: Affiliate,
     participants: int,
     locale: str,
-    shared: dict[str, Any] | None = None,
+    shared: SharedCard | None = None,
 ) -> Json:
-    """The card as `viewer` sees it. `shared`: what race_card_shared() made of the same race
-    for the same locale, when many viewers' cards are made at once (a live board's tick)."""
-    race = card.race
+    """The card as `viewer` sees it. `shared`: what SharedCard made of the same race for the
+    same locale, when many viewers' cards are made at once (a live board's tick)."""
     if shared is None:
-        shared = race_card_shared(card, locale)
+        shared = SharedCard(card, participants, locale)
+    top = shared.top
+    if viewer.id in shared.in_top:
+        top = [
+            {**row, "me": True} if s.affiliate_id == viewer.id else row
+            for s, row in zip(card.top, shared.top, strict=True)
+        ]
+    return {**shared.head(card.joined), "top": top, **_own(card, viewer, locale, shared)}
+
+
+def race_card_text(card: RaceCard, viewer: Affiliate, locale: str, shared: SharedCard) -> str:
+    """race_card() as compact JSON text, for a live board's many viewers: the parts every
+    viewer shares are serialised once (SharedCard), only the viewer's own ones each time."""
+    if viewer.id in shared.in_top:
+        return dumps(race_card(card, viewer, shared.participants, locale, shared))
+    return shared.head_text(card.joined) + dumps(_own(card, viewer, locale, shared))[1:]
+
+
+def _own(card: RaceCard, viewer: Affiliate, locale: str, shared: SharedCard) -> Json:
+    """The viewer's own part of a card: their place, gap, points and outcome."""
+    race = card.race
     me = None
     if card.me is not None:
-        me = standing(race, card.me, {viewer.id: viewer}, viewer.id, locale)
+        me = {
+            "rank": card.me.rank,
+            "name": unescape(render.display_name(race, viewer)),
+            "score": card.me.score,
+            "score_text": shared.score_text(card.me.score),
+            "me": True,
+        }
     gap = None
     if card.gap is not None:
         gap = {
@@ -150,38 +176,73 @@ def race_card(
         won = render.prize_text(race, card.result.prize_minor, card.result.prize_text, locale)
         result = {
             "place": card.result.place,
-            "score_text": render.score_text(race, card.result.score, locale),
+            "score_text": shared.score_text(card.result.score),
             "prize": unescape(won) or None,
             "outcome": unescape(render.outcome_lines(race, card.result, locale)[0]),
         }
-    top = [
-        {**row, "me": True} if s.affiliate_id == viewer.id else row
-        for s, row in zip(card.top, shared["top"], strict=True)
-    ]
     return {
-        "race": race_summary(race, card.joined),
-        "description": race.description,
-        "prizes": shared["prizes"],
-        "participants": participants,
         "me": me,
         "gap": gap,
-        "top": top,
         "can_join": card.can_join,
         "joined": card.joined,
         "provisional": card.provisional,
-        "provisional_text": render.amount(race, card.provisional, locale),
+        "provisional_text": shared.amount(card.provisional),
         "result": result,
     }
 
 
-def race_card_shared(card: RaceCard, locale: str) -> dict[str, Any]:
-    """What every viewer's card of one race holds alike in one locale: the prizes and the top
-    (as seen by nobody in it; race_card() marks the viewer's own row)."""
-    race = card.race
-    return {
-        "prizes": [prize(race, p, locale) for p in card.prizes],
-        "top": [standing(race, s, card.names, 0, locale) for s in card.top],
-    }
+def dumps(value: Json) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class SharedCard:
+    """What every viewer's card of one race holds alike in one locale: the race (as seen
+    joined and not), the prizes, the participants and the top as seen by nobody in it, also
+    as JSON text; and the score texts made so far (many viewers have the same score). Made
+    and used within the locale's gettext context."""
+
+    def __init__(self, card: RaceCard, participants: int, locale: str) -> None:
+        race = card.race
+        self.race = race
+        self.locale = locale
+        self.participants = participants
+        self.prizes = [prize(race, p, locale) for p in card.prizes]
+        self.top = [standing(race, s, card.names, 0, locale) for s in card.top]
+        self.in_top = {s.affiliate_id for s in card.top}
+        self._heads = {joined: self._head(joined) for joined in (False, True)}
+        # '{"race":…,"top":[…],' : a viewer's own part follows without its opening brace
+        self._texts = {
+            joined: dumps({**head, "top": self.top})[:-1] + ","
+            for joined, head in self._heads.items()
+        }
+        self._scores: dict[int, str] = {}
+        self._amounts: dict[int, str] = {}
+
+    def _head(self, joined: bool) -> Json:
+        return {
+            "race": race_summary(self.race, joined),
+            "description": self.race.description,
+            "prizes": self.prizes,
+            "participants": self.participants,
+        }
+
+    def head(self, joined: bool) -> Json:
+        return self._heads[joined]
+
+    def head_text(self, joined: bool) -> str:
+        return self._texts[joined]
+
+    def score_text(self, value: int) -> str:
+        text = self._scores.get(value)
+        if text is None:
+            text = self._scores[value] = render.score_text(self.race, value, self.locale)
+        return text
+
+    def amount(self, value: int) -> str:
+        text = self._amounts.get(value)
+        if text is None:
+            text = self._amounts[value] = render.amount(self.race, value, self.locale)
+        return text
 
 
 def balance_row(b: Balance, minimum: int, payable: bool, locale: str) -> Json:

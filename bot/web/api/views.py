@@ -237,18 +237,19 @@ async def race_card_json(
     return shapes.race_card(card, user, participants, locale)
 
 
-async def race_cards_json(
+async def race_card_texts(
     deps: ApiDeps, race_id: int, viewers: Sequence[tuple[Affiliate, str]]
-) -> list[dict[str, Any]]:
-    """The race as each of `viewers` (user, locale) sees it, built together (a live board's
-    tick): one card each, in their order."""
+) -> list[str]:
+    """The race as each of `viewers` (user, locale) sees it, as JSON text, built together (a
+    live board's tick): one card each, in their order. What they share is read once and
+    serialised once per locale; only each viewer's own part is made for them."""
     cards = await deps.races.cards(race_id, [user.id for user, _ in viewers])
     race = next(iter(cards.values())).race
     if race.status not in (RaceStatus.SCHEDULED, RaceStatus.RUNNING, RaceStatus.FINISHED):
         raise NotFound(N_("There is no race #{id}."), id=race_id)
     ranked = race.status in (RaceStatus.RUNNING, RaceStatus.FINISHED)
     participants = await deps.races.board.participants(race) if ranked else 0
-    shaped: list[dict[str, Any]] = [{} for _ in viewers]
+    texts = [""] * len(viewers)
     for locale in sorted({locale for _, locale in viewers}):  # one locale's cards together
         with deps.i18n.context(), deps.i18n.use_locale(locale):
             shared = None
@@ -256,9 +257,9 @@ async def race_cards_json(
                 if theirs != locale:
                     continue
                 card = cards[user.id]
-                shared = shared or shapes.race_card_shared(card, locale)
-                shaped[i] = shapes.race_card(card, user, participants, locale, shared)
-    return shaped
+                shared = shared or shapes.SharedCard(card, participants, locale)
+                texts[i] = shapes.race_card_text(card, user, locale, shared)
+    return texts
 
 
 async def race(request: web.Request) -> web.Response:
