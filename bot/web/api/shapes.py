@@ -210,11 +210,7 @@ class SharedCard:
         self.top = [standing(race, s, card.names, 0, locale) for s in card.top]
         self.in_top = {s.affiliate_id for s in card.top}
         self._heads = {joined: self._head(joined) for joined in (False, True)}
-        # '{"race":…,"top":[…],' : a viewer's own part follows without its opening brace
-        self._texts = {
-            joined: dumps({**head, "top": self.top})[:-1] + ","
-            for joined, head in self._heads.items()
-        }
+        self._texts: dict[bool, str] = {}  # made when first asked: one card asks for none
         self._scores: dict[int, str] = {}
         self._amounts: dict[int, str] = {}
 
@@ -230,7 +226,11 @@ class SharedCard:
         return self._heads[joined]
 
     def head_text(self, joined: bool) -> str:
-        return self._texts[joined]
+        """'{"race":…,"top":[…],': a viewer's own part follows without its opening brace."""
+        text = self._texts.get(joined)
+        if text is None:
+            text = self._texts[joined] = dumps({**self._heads[joined], "top": self.top})[:-1] + ","
+        return text
 
     def score_text(self, value: int) -> str:
         text = self._scores.get(value)
