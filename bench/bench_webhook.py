@@ -1,6 +1,7 @@
 """Update handling through the webhook against bare aiogram dispatch of the same updates.
 
     .venv/bin/python bench/bench_webhook.py [--updates 6000] [--concurrency 32] [--json FILE]
+        [--profile FILE]
 
 * **webhook** (judged): `POST /webhook` with the secret header, served by the project's own
   aiohttp app built as `python -m bot run` builds it (`create_bot` with a mocked Bot session
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import random
@@ -378,7 +380,14 @@ async def bench(args: argparse.Namespace, workdir: Path) -> Result:
         errors.clear()
         result.bare = await feed_bare(bare_dp, bare_bot, updates, args.concurrency)
         log(f"bare: {result.bare['rate']:,.0f} updates/s")
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
         result.webhook = await load(url, updates, args.concurrency, client_cpu, workdir)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+            log(f"webhook: cProfile written to {args.profile} (it slowed this run)")
         log(f"webhook: {result.webhook['rate']:,.0f} updates/s {result.webhook['statuses']}")
         result.replies_per_update = len(session.requests) / len(updates)
         result.errors_logged = len(errors)
@@ -438,6 +447,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile the server over the webhook run"
+    )
     parser.add_argument("--_client", dest="client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--bodies", help=argparse.SUPPRESS)
