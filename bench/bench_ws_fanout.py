@@ -1,7 +1,8 @@
 """Live board fan-out: 10,000 WebSocket clients on one race's live board, the time from a
 tick to each client's update.
 
-    .venv/bin/python bench/bench_ws_fanout.py [--clients 10000] [--ticks 3] [--json FILE]
+    .venv/bin/python bench/bench_ws_fanout.py [--clients 10000] [--ticks 3] [--deflate]
+        [--json FILE]
 
 The server is the project's own app (create_app, as `python -m bot run` builds it) on CPU 0,
 on PostgreSQL (`affrace_bench_ws`, made anew) and a real Redis (db 14, its own channel prefix):
@@ -16,6 +17,9 @@ clients used 1.1 s of CPU in that tick instead of 0.25 s, which showed as the se
 latency), and every socket stays open until the server says stop (sockets closing after
 their last update made the server answer thousands of closes while its last tick was still
 being sent).
+
+aiohttp's client does not offer permessage-deflate and browsers do: `--deflate` has the
+clients offer it, so that the server compresses every update as it would for a browser.
 
 Each measured tick is what the scheduler's job does: 1 % of the entries get new scores, then
 `races.tick(race)` and `feed.publish(race.id)`; the feed's pub/sub message reaches
@@ -93,7 +97,9 @@ def client_main(args: argparse.Namespace) -> int:
         url = f"{args.url}?{urlencode_auth(auth)}"
         async with gate:
             started = time.monotonic()
-            ws = await http.ws_connect(url, heartbeat=None, max_msg_size=0)
+            ws = await http.ws_connect(
+                url, heartbeat=None, max_msg_size=0, compress=15 if args.deflate else 0
+            )
             upgraded = time.monotonic()
             first = await ws.receive()
             opening.append((upgraded - started, time.monotonic() - upgraded))
@@ -209,6 +215,7 @@ async def start_clients(args: argparse.Namespace, url: str, workdir: Path, cpu: 
         cmd += ["--count", str(count), "--ticks", str(args.ticks), "--timeout", str(args.timeout)]
         cmd += ["--result", str(workdir / f"client-{p}.json")]
         cmd += ["--connect-concurrency", str(args.connect_concurrency)]
+        cmd += ["--deflate"] if args.deflate else []
         procs.append(
             await asyncio.create_subprocess_exec(
                 *pinned(cmd, cpu), stdin=subprocess.PIPE, stdout=subprocess.PIPE
@@ -422,6 +429,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--procs", type=int, default=2, help="client processes (2)")
     parser.add_argument("--ticks", type=int, default=3, help="measured ticks (3)")
     parser.add_argument("--connect-concurrency", type=int, default=25, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="clients offer permessage-deflate, as browsers do (aiohttp's client does not)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds for any step")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
