@@ -205,3 +205,18 @@ def test_the_collector_is_paused_while_any_fan_out_runs_and_resumed_after() -> N
             gc.disable()
 
     assert (inner, after_inner, after, after_error, left_off) == (False, False, True, True, True)
+
+
+async def test_a_live_board_declines_compression_a_browser_offers(
+    http: Client, stack: Stack
+) -> None:
+    race = await stack.services.races.create(race_draft())
+    auth = quote(init_data(901))
+
+    ws = await http.ws_connect(f"/ws/races/{race.id}?auth={auth}", compress=15)
+    try:
+        first = await ws.receive_json(timeout=5)
+    finally:
+        await ws.close()
+
+    assert first["type"] == "card" and ws.compress == 0
