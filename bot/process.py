@@ -206,6 +206,7 @@ async def _stop(
             await services.feed.close()
             await services.journal.close()
             await services.tally.close()
+            await services.stats.close()
     except TimeoutError:
         logger.warning("the stop ran out of time; what is left is picked up at the next start")
 

@@ -3,7 +3,7 @@ editing a menu message in place. Routers import this, never each other."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from html import escape
 
 from aiogram import Bot
@@ -14,6 +14,7 @@ from loguru import logger
 
 from bot.config import Settings
 from bot.services.channels import ChannelService, InviteNeed
+from bot.services.charts import ChartError
 from bot.services.links import LinkUrls, LinkView
 from bot.services.stats import Period
 from models import Affiliate, OfferKind
@@ -104,3 +105,15 @@ def chart_labels(period: Period) -> Callable[[str], tuple[str, str, str]]:
         )
 
     return labels
+
+
+async def drawn(bot: Bot, user: Affiliate, chart: Awaitable[bytes]) -> bytes | None:
+    """The chart's PNG; None, with a polite word to the user, when it cannot be drawn now."""
+    try:
+        return await chart
+    except ChartError as exc:
+        logger.warning("a chart for {} was not drawn: {}", user.tg_id, exc)
+        await bot.send_message(
+            user.tg_id, _("The chart cannot be drawn right now. Please try again in a minute.")
+        )
+        return None

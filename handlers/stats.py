@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.amounts import format_money, format_percent
 from bot.services.stats import Period, Row, StatsService
 from bot.telegram.render import viewer_zone
-from handlers.common import chart_labels, period_name, show
+from handlers.common import chart_labels, drawn, period_name, show
 from keyboards.callbacks import (
     MenuAction,
     MenuCallback,
@@ -122,9 +122,19 @@ async def send_chart(
     await query.answer()
     period = callback_data.period
     async with ChatActionSender.upload_photo(bot=bot, chat_id=user.tg_id):  # while it draws
-        png = await stats.chart(
-            user.id, period, chart_labels(period), i18n.current_locale, viewer_zone(user.timezone)
+        png = await drawn(
+            bot,
+            user,
+            stats.chart(
+                user.id,
+                period,
+                chart_labels(period),
+                i18n.current_locale,
+                viewer_zone(user.timezone),
+            ),
         )
+        if png is None:
+            return
         caption = (
             _("📈 Earnings and conversions per hour, today")
             if period is Period.TODAY

@@ -99,6 +99,7 @@ async def stack(database: str, redis: Redis) -> AsyncIterator[Stack]:
         shutil.rmtree(built.settings.spool_dir, ignore_errors=True)
         await built.services.conversions.close()
         await built.services.tally.close()
+        await built.services.stats.close()
 
 
 @pytest.fixture

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
-from io import BytesIO
 
-from babel.dates import format_skeleton
 from babel.numbers import get_currency_precision
-
-# Imported at start-up, not by the first chart: an import in a thread holds the event loop.
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from tortoise.functions import Count, Sum
 
+from bot.services.charts import Bucket, ChartLabels, ChartProcess
 from models import (
     Affiliate,
     Click,
@@ -85,16 +78,6 @@ DEFAULT_CURRENCY = "USD"
 COUNTED = [ConversionStatus.PENDING, ConversionStatus.APPROVED]
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One bar of the chart: an hour or a day."""
-
-    start: datetime
-    conversions: int
-    earnings_minor: int
-
-
-ChartLabels = tuple[str, str, str]  # the title, the earnings axis, the conversions axis
 ALL_DAYS_MAX = 365
 
 
@@ -103,8 +86,16 @@ def _whose(field: str, affiliate_id: int | None) -> dict[str, int]:
 
 
 class StatsService:
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        charts: ChartProcess | None = None,
+    ) -> None:
         self.clock = clock
+        self.charts = charts or ChartProcess()
+
+    async def close(self) -> None:
+        await self.charts.close()
 
     def since(self, period: Period, where: tzinfo = UTC) -> datetime | None:
         """Where the period starts: "today" is the viewer's day, in their time zone."""
@@ -187,16 +178,14 @@ class StatsService:
         where: tzinfo = UTC,
     ) -> bytes:
         """The chart of the period the user picked (today by hour, else by day) as a PNG, in
-        the affiliate's main currency; drawn in a thread so that redirects and replies sharing
-        the event loop do not wait for it. `labels(currency)` gives the texts."""
+        the affiliate's main currency; drawn in the chart process, so that redirects and replies
+        sharing the event loop do not wait for it. `labels(currency)` gives the texts."""
         buckets = await self.buckets(affiliate_id, period, where)
         currencies = await self.currencies(affiliate_id)
         currency = currencies[0] if currencies else DEFAULT_CURRENCY
         precision = get_currency_precision(currency)
         hourly = period is Period.TODAY
-        return await asyncio.to_thread(
-            chart_png, buckets, precision, labels(currency), locale, hourly
-        )
+        return await self.charts.draw(buckets, precision, labels(currency), locale, hourly)
 
     async def programme(self, period: Period) -> Programme:
         """The whole programme's money in a period, and who and what brought the most."""
@@ -278,67 +267,3 @@ class StatsService:
                 if row["status"] == ConversionStatus.APPROVED:
                     totals[start][1] += row["commission_minor"]
         return [Bucket(start, n, money) for start, (n, money) in sorted(totals.items())]
-
-
-EARNINGS_COLOUR = "#2f6fdf"
-CONVERSIONS_COLOUR = "#e8890c"
-
-
-def chart_png(
-    buckets: list[Bucket],
-    currency_precision: int,
-    labels: ChartLabels,
-    locale: str = "en",
-    hourly: bool = False,
-) -> bytes:
-    """Earnings (bars) and conversions (a line, marked only where there were some) per hour
-    or day, as a PNG readable on a phone: a legend, each axis in its series' colour, dates as
-    the locale writes them. Drawn with a Figure of its own (no pyplot, whose global state is
-    not thread-safe), so it can run in a thread."""
-    title, earnings_label, conversions_label = labels
-    figure = Figure(figsize=(7, 4.5), dpi=150)
-    FigureCanvasAgg(figure)
-    ax = figure.subplots()
-    x = list(range(len(buckets)))
-    earnings = [b.earnings_minor / 10**currency_precision for b in buckets]
-    counts = [b.conversions for b in buckets]
-    bars = ax.bar(x, earnings, color=EARNINGS_COLOUR, label=earnings_label, width=0.7)
-    ax.set_ylabel(earnings_label, color=EARNINGS_COLOUR, fontsize=11)
-    ax.tick_params(axis="y", colors=EARNINGS_COLOUR, labelsize=10)
-    ax.set_ylim(bottom=0)
-    ax2 = ax.twinx()
-    (line,) = ax2.plot(x, counts, color=CONVERSIONS_COLOUR, linewidth=2, label=conversions_label)
-    marked = [i for i, n in enumerate(counts) if n]
-    ax2.plot(marked, [counts[i] for i in marked], "o", color=CONVERSIONS_COLOUR, markersize=5)
-    ax2.set_ylabel(conversions_label, color=CONVERSIONS_COLOUR, fontsize=11)
-    ax2.tick_params(axis="y", colors=CONVERSIONS_COLOUR, labelsize=10)
-    ax2.set_ylim(bottom=0, top=max([*counts, 1]) * 1.2)
-    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole conversions
-    every = max(-(-len(buckets) // 6), 1)  # six labels at most: they fit on a phone
-    ticks = x[::every]
-    ax.set_xticks(ticks)
-    ax.set_xticklabels(
-        [
-            f"{buckets[i].start:%H}:00"
-            if hourly
-            else format_skeleton("dM", buckets[i].start.date(), locale=locale)
-            for i in ticks
-        ],
-        fontsize=10,
-    )
-    ax.set_title(title, fontsize=13)
-    ax.legend(
-        handles=[bars, line],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.1),  # under the dates, never over a bar
-        ncol=2,
-        fontsize=10,
-        frameon=False,
-    )
-    for side in ("top",):
-        ax.spines[side].set_visible(False)
-        ax2.spines[side].set_visible(False)
-    figure.tight_layout()
-    buffer = BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()

@@ -14,7 +14,7 @@ from bot.services.amounts import format_money
 from bot.services.stats import Period, StatsService
 from bot.telegram.admin_text import who
 from bot.telegram.render import viewer_zone
-from handlers.common import chart_labels, period_name, show
+from handlers.common import chart_labels, drawn, period_name, show
 from keyboards.admin import programme_kb
 from keyboards.callbacks import AdminAction, AdminCallback
 from models import Affiliate
@@ -73,9 +73,15 @@ async def send_chart(
     period = picked(callback_data)
     await query.answer()
     async with ChatActionSender.upload_photo(bot=bot, chat_id=user.tg_id):
-        png = await stats.chart(
-            None, period, chart_labels(period), i18n.current_locale, viewer_zone(user.timezone)
+        png = await drawn(
+            bot,
+            user,
+            stats.chart(
+                None, period, chart_labels(period), i18n.current_locale, viewer_zone(user.timezone)
+            ),
         )
+        if png is None:
+            return
         caption = _("📈 The programme's commission and conversions, {period}").format(
             period=period_name(period)
         )

@@ -172,7 +172,8 @@ async def test_approved_payout_stays_paid(factory: Factory) -> None:
 
 
 async def test_stats_report_counts_and_daily_chart(factory: Factory) -> None:
-    from bot.services.stats import Period, StatsService, chart_png
+    from bot.services.charts import chart_png
+    from bot.services.stats import Period, StatsService
     from tests.factories import make_click
 
     offer = await factory.offer("Shop")
@@ -223,15 +224,19 @@ async def test_charts_are_drawn_without_stalling_the_event_loop(factory: Factory
     ticking = asyncio.create_task(ticker())
     await asyncio.sleep(0.02)
     started = time.perf_counter()
-    pngs = await asyncio.gather(
-        *(stats.chart(aff.id, Period.MONTH, lambda c: ("t", f"e {c}", "c")) for _ in range(3))
-    )
+    try:
+        pngs = await asyncio.gather(
+            *(stats.chart(aff.id, Period.MONTH, lambda c: ("t", f"e {c}", "c")) for _ in range(3))
+        )
+    finally:
+        await stats.close()
     drawing = time.perf_counter() - started
     stop.set()
     await ticking
 
     assert all(p.startswith(b"\x89PNG") for p in pngs)
-    assert max(lags) < drawing / 6  # drawn inline, one chart alone held it for about a third
+    # drawn inline, one chart alone held it for about a third; in a thread, up to 70 ms
+    assert max(lags) < drawing / 6
 
 
 async def test_today_in_stats_is_the_viewers_day_in_their_time_zone(factory: Factory) -> None:

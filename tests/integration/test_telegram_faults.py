@@ -22,6 +22,7 @@ from bot.factory import create_app
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import Adjustment
 from bot.services.broadcasts import Audience, Draft
+from bot.services.charts import ChartError
 from bot.services.outbox import BLOCKED as BLOCKED_REASON
 from bot.services.outbox import MAX_ATTEMPTS, Letter, OutboxService
 from bot.services.stats import Period
@@ -497,6 +498,34 @@ async def test_a_chart_photo_telegram_fails_is_no_error_and_the_next_press_sends
     assert len(telegram.calls_of("sendPhoto", 330)) == 2
     assert len(telegram.seen("sendPhoto", 330)) == 1
     assert len(telegram.calls_of("answerCallbackQuery")) == 2  # the spinner stopped each time
+    assert errors == []
+
+
+async def test_a_chart_its_process_cannot_draw_gets_a_polite_word_and_the_next_press_a_chart(
+    stack: Stack, bot: Bot, telegram: FakeTelegram, errors: list[str]
+) -> None:
+    alice = over_http(stack, bot).user(331)
+    await alice.send("/start")
+    chart = StatsCallback(period=Period.WEEK, chart=True).pack()
+    charts = stack.services.stats.charts
+    await charts.draw([], 2, ("t", "e", "c"))  # the chart process runs...
+    assert charts._process is not None
+    charts._process.kill()  # ...and dies between two charts: the next one starts it again
+    await charts._process.wait()
+    broken = charts.draw
+
+    async def cannot(*args: object, **kwargs: object) -> bytes:
+        raise ChartError("the chart process did not answer")
+
+    charts.draw = cannot  # type: ignore[method-assign]
+    await alice.press(chart)
+    charts.draw = broken  # type: ignore[method-assign]
+    await alice.press(chart)
+
+    texts = [p["text"] for p in telegram.seen("sendMessage", 331)]
+    assert "The chart cannot be drawn right now. Please try again in a minute." in texts
+    assert len(telegram.seen("sendPhoto", 331)) == 1  # the second press: the chart
+    assert len(telegram.calls_of("answerCallbackQuery")) == 2
     assert errors == []
 
 
