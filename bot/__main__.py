@@ -7,13 +7,17 @@ import asyncio
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
+from bot import _aiogram_types
 
-from bot import db
-from bot.backup import BackupError, backup, stamped
-from bot.config import DatabaseSettings, Settings, explain
-from bot.logging import setup_logging
-from bot.process import StartupError, run
+_aiogram_types.load()  # before anything imports aiogram: its types are built when first used
+
+from pydantic import ValidationError  # noqa: E402
+
+from bot import db  # noqa: E402
+from bot.backup import BackupError, backup, stamped  # noqa: E402
+from bot.config import DatabaseSettings, Settings, explain  # noqa: E402
+from bot.logging import setup_logging  # noqa: E402
+from bot.process import StartupError, run  # noqa: E402
 
 
 def _backup(path: Path) -> int:

@@ -8,8 +8,9 @@ passed (so its names resolve whenever pydantic builds it: when it is first valid
 part of a type that holds it), and the types every update and reply go through are built at
 once, at start-up, not while an update waits.
 
-Call load() before anything imports aiogram (`bot/__init__.py` does): if aiogram.types was
-imported already, it does nothing.
+Call load() before anything imports aiogram (`python -m bot` and `tests/__init__.py` do, first
+thing): if aiogram.types was imported already, it does nothing. Not in `bot/__init__.py`: the
+chart process (`python -m bot.services.charts`) imports no aiogram at all.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def run(code: str) -> str:
 def test_types_not_needed_at_start_wait_and_each_builds_when_first_used() -> None:
     out = run(
         """
-        import bot  # loads aiogram with its types' building deferred
+        from bot import _aiogram_types
+        _aiogram_types.load()  # as python -m bot does
         from pydantic import BaseModel
         from aiogram import types
         from bot._aiogram_types import AT_START
@@ -57,7 +58,8 @@ def test_types_not_needed_at_start_wait_and_each_builds_when_first_used() -> Non
 def test_an_update_of_each_kind_the_bot_handles_is_read_in_full() -> None:
     out = run(
         """
-        import bot
+        from bot import _aiogram_types
+        _aiogram_types.load()
         from aiogram.types import Update
         user = {"id": 7, "is_bot": False, "first_name": "A", "language_code": "ru"}
         chat = {"id": 7, "type": "private", "first_name": "A"}
