@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from types import ModuleType
 from typing import Any
 
 from redis.asyncio import Redis
@@ -28,9 +30,24 @@ def create_redis(url: str | None, connect_timeout: float = 2.0, timeout: float =
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
-    import fakeredis
+    fakeredis = _fakeredis()
 
     global _fake_server
     if _fake_server is None:
         _fake_server = fakeredis.FakeServer()
     return fakeredis.FakeAsyncRedis(server=_fake_server)
+
+
+def _fakeredis() -> ModuleType:
+    """fakeredis without numpy: it imports numpy, when installed, only for vector sets, which
+    the bot never uses; numpy is 13 MB of the process (it is there for the chart process)."""
+    if "numpy" in sys.modules or "fakeredis" in sys.modules:
+        import fakeredis
+
+        return fakeredis
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` fails meanwhile
+    try:
+        import fakeredis
+    finally:
+        del sys.modules["numpy"]
+    return fakeredis
