@@ -13,6 +13,9 @@ hour-old clicks for the postbacks to convert). Then:
 * **under load**: for `--load-seconds`, redirects (`GET /r/{code}`, wrk with 20 connections,
   else a Python client) and signed postbacks (16 in flight) at once; the peak RSS is
   reported, and the RSS 5 s after the load stopped.
+* **the chart process**: charts are drawn by a process of their own (bot/services/charts.py),
+  started by the first chart and stopped after 10 idle minutes; its RSS after a month's
+  chart is reported beside the bot's, with that first chart's time (its start included).
 * **baseline**: the same measurement, idle, of a bare aiohttp server in the same interpreter:
   what Python and aiohttp alone take.
 """
@@ -207,6 +210,27 @@ async def bare_baseline(idle_seconds: float) -> float:
         proc.wait(10)
 
 
+async def chart_process() -> tuple[float, float]:
+    """The chart process (bot/services/charts.py) after a month's chart: the memory that the
+    first chart adds beside the bot's process (stopped after 10 idle minutes), and that first
+    chart's time, the process's start included."""
+    from bot.services.charts import Bucket, ChartProcess
+
+    days = [
+        Bucket(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=i), i % 7, 1234 * i)
+        for i in range(30)
+    ]
+    charts = ChartProcess()
+    try:
+        started = time.monotonic()
+        await charts.draw(days, 2, ("Earnings", "Earnings, USD", "Conversions"))
+        first = time.monotonic() - started
+        assert charts._process is not None
+        return rss_mb(charts._process.pid), first
+    finally:
+        await charts.close()
+
+
 async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from tests.outage.harness import FakeBotApi
 
@@ -267,6 +291,8 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             out["exit_code"] = proc.wait(10)
         log_file.close()
         await api.close()
+    out["chart_mb"], out["first_chart_s"] = await chart_process()
+    log(f"chart process: {out['chart_mb']:.1f} MB, first chart in {out['first_chart_s']:.2f} s")
     out["bare_mb"] = await bare_baseline(args.idle_seconds)
     out["ok"] = out["idle_mb"] <= IDLE_TARGET_MB
     return out
@@ -282,6 +308,8 @@ def report(out: dict[str, Any]) -> list[str]:
         f"{out['redirect_tool']} + {out['postbacks_per_s']:,.0f} postbacks/s) | "
         f"{out['load_peak_mb']:.1f} |",
         f"| 5 s after the load | {out['after_mb']:.1f} |",
+        f"| the chart process, a process of its own once a chart is drawn (first chart "
+        f"{out['first_chart_s']:.2f} s) | {out['chart_mb']:.1f} |",
         "",
         f"idle {out['idle_mb']:.1f} MB (target <= {IDLE_TARGET_MB:g} MB): **{verdict(out['ok'])}**"
         f"; idle/bare = {out['idle_mb'] / out['bare_mb']:.2f}; postback answers "

@@ -246,6 +246,11 @@ def rss_rows(data: dict[str, Any]) -> list[Row]:
             f"{data['postbacks_per_s']:,.0f} postbacks/s), peak",
             f"{data['load_peak_mb']:.0f} MB",
         ),
+        Row(
+            "RSS",
+            "the chart process (its own, from the first chart to 10 idle minutes); first chart",
+            f"{data['chart_mb']:.0f} MB; {data['first_chart_s']:.2f} s",
+        ),
     ]
 
 
