@@ -248,7 +248,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     await db.init(args.pg_url)
     port = free_port()
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         BOT_TOKEN=FAKE_TOKEN,
         DATABASE_URL=args.pg_url,
         REDIS_URL=args.redis_url,
