@@ -234,29 +234,6 @@ class Board:
             found = await pipe.execute()
         return [None if r < 0 else int(r) + 1 for part in found for r in part]
 
-    async def standings(self, race: Race, affiliate_ids: Sequence[int]) -> dict[int, Standing]:
-        """The standing of each of several affiliates (those on the board) in one round trip."""
-        board = key(race.id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for aff in affiliate_ids:
-                pipe.zrevrank(board, str(aff))
-                pipe.zscore(board, str(aff))
-            found = await pipe.execute()
-        return {
-            aff: Standing(aff, int(rank) + 1, decode(value))
-            for aff, rank, value in zip(affiliate_ids, found[::2], found[1::2], strict=True)
-            if rank is not None and value is not None
-        }
-
-    async def scores_at(self, race: Race, ranks: Sequence[int]) -> dict[int, int]:
-        """The points at each of these 1-based ranks, in one round trip."""
-        board = key(race.id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for rank in ranks:
-                pipe.zrevrange(board, rank - 1, rank - 1, withscores=True)
-            found = await pipe.execute()
-        return {rank: decode(rows[0][1]) for rank, rows in zip(ranks, found, strict=True) if rows}
-
     async def participants(self, race: Race) -> int:
         return int(await self.redis.zcard(key(race.id)))
 
