@@ -105,6 +105,9 @@ class ChartProcess:
             except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError) as exc:
                 await self._kill()
                 raise ChartError(f"the chart process did not answer ({exc!r})") from exc
+            except asyncio.CancelledError:  # its answer would be read as the next one's
+                self._abandon()
+                raise
             finally:
                 self._idle = asyncio.get_running_loop().call_later(
                     self.idle_seconds, self._stop_idle
@@ -149,6 +152,14 @@ class ChartProcess:
                 await process.wait()
         except TimeoutError:
             await self._kill(process)
+
+    def _abandon(self) -> None:
+        """Kill the process without waiting (a cancelled chart cannot wait): the next chart
+        starts a new one."""
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
 
     async def _kill(self, process: asyncio.subprocess.Process | None = None) -> None:
         process = process or self._process

@@ -71,3 +71,22 @@ async def test_an_idle_chart_process_is_stopped_and_the_next_chart_starts_one() 
         assert (await charts.draw(DAYS, 2, ("Week", "E", "C"))).startswith(b"\x89PNG")
     finally:
         await charts.close()
+
+
+async def test_a_chart_cancelled_while_drawn_leaves_no_answer_for_the_next_one() -> None:
+    charts = ChartProcess()
+    try:
+        await charts.draw(DAYS, 2, ("Week", "E", "C"))  # the process runs
+        first = charts._process
+        drawing = asyncio.create_task(charts.draw(DAYS * 20, 2, ("Long", "E", "C")))
+        await asyncio.sleep(0.01)  # asked, not answered yet
+        drawing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await drawing
+        png = await charts.draw(DAYS[:2], 2, ("Two days", "E", "C"))
+        again = await charts.draw(DAYS[:2], 2, ("Two days", "E", "C"))
+    finally:
+        await charts.close()
+    assert first is not None and first.returncode is not None  # the one asked was stopped
+    assert png.startswith(b"\x89PNG")
+    assert png == again  # the two days' chart, not the cancelled one's answer
