@@ -25,7 +25,11 @@ async def poll_until(stop: asyncio.Event, dp: Dispatcher, bot: Bot, allowed: lis
     """Poll Telegram until `stop` is set (a signal), then let aiogram finish its round; a stop
     that came before polling had begun ends it as soon as it has."""
     polling = asyncio.create_task(
-        dp.start_polling(bot, allowed_updates=allowed, handle_signals=False)
+        # The bot's session stays open: the sender and the replies share it, and polling may
+        # stop to stand by and start again; the process closes it when it stops.
+        dp.start_polling(
+            bot, allowed_updates=allowed, handle_signals=False, close_bot_session=False
+        )
     )
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
