@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -387,3 +387,23 @@ def signed_postback(secret: str, txid: str, click_id: str) -> dict[str, str]:
         secret.encode(), canonical(params).encode(), hashlib.sha256
     ).hexdigest()
     return params
+
+
+@contextlib.asynccontextmanager
+async def own_services() -> AsyncIterator[tuple[FakeBotApi, PgCluster, RedisServer]]:
+    """A stand-in Bot API, a PostgreSQL cluster (migrated) and a Redis of the test's own,
+    stopped and removed at the end, whatever the test did."""
+    from bot import db
+
+    api = FakeBotApi()
+    await api.start()
+    pg, redis = PgCluster(), RedisServer()
+    try:
+        await asyncio.to_thread(pg.init)
+        redis.start()
+        await db.migrate(pg.url)
+        yield api, pg, redis
+    finally:
+        await api.close()
+        redis.stop()
+        await asyncio.to_thread(pg.destroy)

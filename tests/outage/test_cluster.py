@@ -41,6 +41,7 @@ from tests.outage.harness import (
     PgCluster,
     RedisServer,
     free_port,
+    own_services,
     write_figures,
 )
 
@@ -84,37 +85,29 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    api = FakeBotApi()
-    await api.start()
-    pg, redis = PgCluster(), RedisServer()
-    await asyncio.to_thread(pg.init)
-    redis.start()
-    env = {
-        "BOT_TOKEN": TOKEN,
-        "BOT_API_URL": api.url,
-        "WEB_HOST": "127.0.0.1",
-        "DATABASE_URL": pg.url,
-        "REDIS_URL": redis.url,
-        "WEBHOOK_URL": "https://bot.example/webhook",
-        "WEBHOOK_SECRET": SECRET,
-        "LEASE_SECONDS": str(LEASE_SECONDS),
-        "RACE_TICK_SECONDS": str(TICK_SECONDS),
-        "RACE_NEWS_COOLDOWN": "0",
-        "CLICK_LOADER_INTERVAL_MS": "50",
-        "THROTTLE_RATE": "1000",
-        "LOG_LEVEL": "INFO",
-    }
-    world = Cluster(pg, redis, api, tmp_path, env, [], [], [], {})
-    try:
-        await db.migrate(pg.url)
-        await seed(world)
-        yield world
-    finally:
-        for process in world.instances.values():
-            process.stop()
-        await api.close()
-        redis.stop()
-        await asyncio.to_thread(pg.destroy)
+    async with own_services() as (api, pg, redis):
+        env = {
+            "BOT_TOKEN": TOKEN,
+            "BOT_API_URL": api.url,
+            "WEB_HOST": "127.0.0.1",
+            "DATABASE_URL": pg.url,
+            "REDIS_URL": redis.url,
+            "WEBHOOK_URL": "https://bot.example/webhook",
+            "WEBHOOK_SECRET": SECRET,
+            "LEASE_SECONDS": str(LEASE_SECONDS),
+            "RACE_TICK_SECONDS": str(TICK_SECONDS),
+            "RACE_NEWS_COOLDOWN": "0",
+            "CLICK_LOADER_INTERVAL_MS": "50",
+            "THROTTLE_RATE": "1000",
+            "LOG_LEVEL": "INFO",
+        }
+        world = Cluster(pg, redis, api, tmp_path, env, [], [], [], {})
+        try:
+            await seed(world)
+            yield world
+        finally:
+            for process in world.instances.values():
+                process.stop()
 
 
 async def seed(world: Cluster) -> None:

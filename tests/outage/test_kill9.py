@@ -47,8 +47,8 @@ from tests.outage.harness import (
     BotProcess,
     FakeBotApi,
     PgCluster,
-    RedisServer,
     free_port,
+    own_services,
     signed_postback,
     write_figures,
 )
@@ -73,35 +73,27 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    api = FakeBotApi()
-    await api.start()
-    pg, redis = PgCluster(), RedisServer()
-    await asyncio.to_thread(pg.init)
-    redis.start()
-    port = free_port()
-    env = {
-        "BOT_TOKEN": TOKEN,
-        "BOT_API_URL": api.url,
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "WEB_HOST": "127.0.0.1",
-        "WEB_PORT": str(port),
-        "DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": pg.url,
-        "REDIS_URL": redis.url,
-        "THROTTLE_RATE": "1000",
-        "RACE_TICK_SECONDS": "5",
-        "LEASE_SECONDS": "3",  # the killed process's lease ends soon after the kill
-        "LOG_LEVEL": "INFO",
-    }
-    bot = BotProcess(env, tmp_path / "bot.log")
-    try:
-        await db.migrate(pg.url)
-        yield World(pg, api, bot, f"http://127.0.0.1:{port}")
-    finally:
-        code = bot.stop()
-        await api.close()
-        redis.stop()
-        await asyncio.to_thread(pg.destroy)
+    async with own_services() as (api, pg, redis):
+        port = free_port()
+        env = {
+            "BOT_TOKEN": TOKEN,
+            "BOT_API_URL": api.url,
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(port),
+            "DATA_DIR": str(tmp_path / "data"),
+            "DATABASE_URL": pg.url,
+            "REDIS_URL": redis.url,
+            "THROTTLE_RATE": "1000",
+            "RACE_TICK_SECONDS": "5",
+            "LEASE_SECONDS": "3",  # the killed process's lease ends soon after the kill
+            "LOG_LEVEL": "INFO",
+        }
+        bot = BotProcess(env, tmp_path / "bot.log")
+        try:
+            yield World(pg, api, bot, f"http://127.0.0.1:{port}")
+        finally:
+            code = bot.stop()
         assert code in (0, None), "the bot did not stop cleanly:\n" + bot.tail()
 
 

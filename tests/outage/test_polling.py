@@ -21,14 +21,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot import db
 from tests.outage.harness import (
     TOKEN,
     BotProcess,
     FakeBotApi,
-    PgCluster,
-    RedisServer,
     free_port,
+    own_services,
     write_figures,
 )
 from tests.outage.test_cluster import eventually, metric
@@ -80,33 +78,25 @@ async def _some(items: list[str]) -> bool:
 
 @pytest.fixture
 async def pollers(tmp_path: Path) -> AsyncIterator[Pollers]:
-    api = FakeBotApi()
-    await api.start()
-    pg, redis = PgCluster(), RedisServer()
-    await asyncio.to_thread(pg.init)
-    redis.start()
-    env = {
-        "BOT_TOKEN": TOKEN,
-        "BOT_API_URL": api.url,
-        "WEB_HOST": "127.0.0.1",
-        "PUBLIC_URL": "https://bot.example",
-        "DATABASE_URL": pg.url,
-        "REDIS_URL": redis.url,
-        "ROLE": "bot",
-        "LEASE_SECONDS": str(LEASE_SECONDS),
-        "THROTTLE_RATE": "1000",
-        "LOG_LEVEL": "INFO",
-    }
-    world = Pollers(api, tmp_path, env)
-    try:
-        await db.migrate(pg.url)
-        yield world
-    finally:
-        for process in world.processes.values():
-            process.stop()
-        await api.close()
-        redis.stop()
-        await asyncio.to_thread(pg.destroy)
+    async with own_services() as (api, pg, redis):
+        env = {
+            "BOT_TOKEN": TOKEN,
+            "BOT_API_URL": api.url,
+            "WEB_HOST": "127.0.0.1",
+            "PUBLIC_URL": "https://bot.example",
+            "DATABASE_URL": pg.url,
+            "REDIS_URL": redis.url,
+            "ROLE": "bot",
+            "LEASE_SECONDS": str(LEASE_SECONDS),
+            "THROTTLE_RATE": "1000",
+            "LOG_LEVEL": "INFO",
+        }
+        world = Pollers(api, tmp_path, env)
+        try:
+            yield world
+        finally:
+            for process in world.processes.values():
+                process.stop()
 
 
 async def test_one_process_polls_the_other_stands_by_and_takes_over(pollers: Pollers) -> None:
