@@ -214,7 +214,7 @@ async def chart_process() -> tuple[float, float]:
     """The chart process (bot/services/charts.py) after a month's chart: the memory that the
     first chart adds beside the bot's process (stopped after 10 idle minutes), and that first
     chart's time, the process's start included."""
-    from bot.services.charts import Bucket, ChartProcess
+    from bot.services.charts import Bucket, Chart, ChartProcess
 
     days = [
         Bucket(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=i), i % 7, 1234 * i)
@@ -223,7 +223,7 @@ async def chart_process() -> tuple[float, float]:
     charts = ChartProcess()
     try:
         started = time.monotonic()
-        await charts.draw(days, 2, ("Earnings", "Earnings, USD", "Conversions"))
+        await charts.draw(Chart(days, 2, ("Earnings", "Earnings, USD", "Conversions")))
         first = time.monotonic() - started
         assert charts._process is not None
         return rss_mb(charts._process.pid), first

@@ -44,36 +44,41 @@ class ChartError(Exception):
     """The chart process could not draw this chart."""
 
 
-def request(
-    buckets: list[Bucket],
-    currency_precision: int,
-    labels: ChartLabels,
-    locale: str = "en",
-    hourly: bool = False,
-) -> bytes:
-    """One chart as a line of the chart process's input."""
-    body = {
-        "buckets": [[b.start.isoformat(), b.conversions, b.earnings_minor] for b in buckets],
-        "precision": currency_precision,
-        "labels": list(labels),
-        "locale": locale,
-        "hourly": hourly,
-    }
-    return json.dumps(body, ensure_ascii=True).encode() + b"\n"
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """What one chart shows: its bars, the currency's precision, its texts, how dates read."""
 
+    buckets: list[Bucket]
+    currency_precision: int
+    labels: ChartLabels
+    locale: str = "en"
+    hourly: bool = False
 
-def draw(line: bytes) -> bytes:
-    """What the chart process does with one line of its input."""
-    body: dict[str, Any] = json.loads(line)
-    buckets = [Bucket(datetime.fromisoformat(at), n, m) for at, n, m in body["buckets"]]
-    title, earnings, conversions = body["labels"]
-    return chart_png(
-        buckets,
-        int(body["precision"]),
-        (str(title), str(earnings), str(conversions)),
-        str(body["locale"]),
-        bool(body["hourly"]),
-    )
+    def line(self) -> bytes:
+        """The chart as a line of the chart process's input."""
+        body = {
+            "buckets": [
+                [b.start.isoformat(), b.conversions, b.earnings_minor] for b in self.buckets
+            ],
+            "precision": self.currency_precision,
+            "labels": list(self.labels),
+            "locale": self.locale,
+            "hourly": self.hourly,
+        }
+        return json.dumps(body, ensure_ascii=True).encode() + b"\n"
+
+    @classmethod
+    def read(cls, line: bytes) -> Chart:
+        """A line of the chart process's input back as a chart."""
+        body: dict[str, Any] = json.loads(line)
+        title, earnings, conversions = body["labels"]
+        return cls(
+            [Bucket(datetime.fromisoformat(at), n, m) for at, n, m in body["buckets"]],
+            int(body["precision"]),
+            (str(title), str(earnings), str(conversions)),
+            str(body["locale"]),
+            bool(body["hourly"]),
+        )
 
 
 class ChartProcess:
@@ -87,15 +92,8 @@ class ChartProcess:
         self._idle: asyncio.TimerHandle | None = None
         self._stopping: asyncio.Task[None] | None = None  # an idle stop under way
 
-    async def draw(
-        self,
-        buckets: list[Bucket],
-        currency_precision: int,
-        labels: ChartLabels,
-        locale: str = "en",
-        hourly: bool = False,
-    ) -> bytes:
-        line = request(buckets, currency_precision, labels, locale, hourly)
+    async def draw(self, chart: Chart) -> bytes:
+        line = chart.line()
         async with self._lock:
             if self._idle is not None:
                 self._idle.cancel()
@@ -181,7 +179,7 @@ def serve() -> None:
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
         try:
-            png = draw(line)
+            png = chart_png(Chart.read(line))
         except Exception as exc:  # one bad chart: the next ones are drawn all the same
             print(f"chart not drawn: {exc!r}", file=sys.stderr)
             png = b""
@@ -193,13 +191,7 @@ EARNINGS_COLOUR = "#2f6fdf"
 CONVERSIONS_COLOUR = "#e8890c"
 
 
-def chart_png(
-    buckets: list[Bucket],
-    currency_precision: int,
-    labels: ChartLabels,
-    locale: str = "en",
-    hourly: bool = False,
-) -> bytes:
+def chart_png(chart: Chart) -> bytes:
     """Earnings (bars) and conversions (a line, marked only where there were some) per hour
     or day, as a PNG readable on a phone: a legend, each axis in its series' colour, dates as
     the locale writes them. Drawn with a Figure of its own (no pyplot and its global state).
@@ -209,7 +201,8 @@ def chart_png(
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    title, earnings_label, conversions_label = labels
+    buckets, currency_precision, hourly = chart.buckets, chart.currency_precision, chart.hourly
+    title, earnings_label, conversions_label = chart.labels
     figure = Figure(figsize=(7, 4.5), dpi=150)
     FigureCanvasAgg(figure)
     ax = figure.subplots()
@@ -235,7 +228,7 @@ def chart_png(
         [
             f"{buckets[i].start:%H}:00"
             if hourly
-            else format_skeleton("dM", buckets[i].start.date(), locale=locale)
+            else format_skeleton("dM", buckets[i].start.date(), locale=chart.locale)
             for i in ticks
         ],
         fontsize=10,

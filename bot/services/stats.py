@@ -11,7 +11,7 @@ from enum import StrEnum
 from babel.numbers import get_currency_precision
 from tortoise.functions import Count, Sum
 
-from bot.services.charts import Bucket, ChartLabels, ChartProcess
+from bot.services.charts import Bucket, Chart, ChartLabels, ChartProcess
 from models import (
     Affiliate,
     Click,
@@ -185,7 +185,7 @@ class StatsService:
         currency = currencies[0] if currencies else DEFAULT_CURRENCY
         precision = get_currency_precision(currency)
         hourly = period is Period.TODAY
-        return await self.charts.draw(buckets, precision, labels(currency), locale, hourly)
+        return await self.charts.draw(Chart(buckets, precision, labels(currency), locale, hourly))
 
     async def programme(self, period: Period) -> Programme:
         """The whole programme's money in a period, and who and what brought the most."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.charts import Bucket, ChartError, ChartProcess
+from bot.services.charts import Bucket, Chart, ChartError, ChartProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DAYS = [
@@ -31,14 +31,14 @@ def test_the_bot_process_never_imports_matplotlib() -> None:
 async def test_charts_come_from_one_process_which_is_started_again_when_it_died() -> None:
     charts = ChartProcess()
     try:
-        first = await charts.draw(DAYS, 2, ("Week", "Earnings, USD", "Conversions"), "ru")
+        first = await charts.draw(Chart(DAYS, 2, ("Week", "Earnings, USD", "Conversions"), "ru"))
         process = charts._process
         assert process is not None
-        second = await charts.draw(DAYS[:3], 2, ("Day", "E", "C"), "en", hourly=True)
+        second = await charts.draw(Chart(DAYS[:3], 2, ("Day", "E", "C"), "en", hourly=True))
         assert charts._process is process  # one process for every chart
         process.kill()
         await process.wait()
-        third = await charts.draw(DAYS, 0, ("Week", "E", "C"))
+        third = await charts.draw(Chart(DAYS, 0, ("Week", "E", "C")))
         assert charts._process is not None and charts._process is not process
     finally:
         await charts.close()
@@ -53,8 +53,8 @@ async def test_a_chart_that_cannot_be_drawn_is_an_error_and_the_next_one_is_draw
     charts = ChartProcess()
     try:
         with pytest.raises(ChartError):
-            await charts.draw(DAYS, 2, ("Week", "E", "C"), locale="no_such_locale_at_all")
-        png = await charts.draw(DAYS, 2, ("Week", "E", "C"))
+            await charts.draw(Chart(DAYS, 2, ("Week", "E", "C"), locale="no_such_locale_at_all"))
+        png = await charts.draw(Chart(DAYS, 2, ("Week", "E", "C")))
     finally:
         await charts.close()
     assert png.startswith(b"\x89PNG")
@@ -63,12 +63,12 @@ async def test_a_chart_that_cannot_be_drawn_is_an_error_and_the_next_one_is_draw
 async def test_an_idle_chart_process_is_stopped_and_the_next_chart_starts_one() -> None:
     charts = ChartProcess(idle_seconds=0.2)
     try:
-        await charts.draw(DAYS, 2, ("Week", "E", "C"))
+        await charts.draw(Chart(DAYS, 2, ("Week", "E", "C")))
         process = charts._process
         assert process is not None
         await asyncio.wait_for(process.wait(), 10)  # stopped once idle
         assert process.returncode == 0 and charts._process is None
-        assert (await charts.draw(DAYS, 2, ("Week", "E", "C"))).startswith(b"\x89PNG")
+        assert (await charts.draw(Chart(DAYS, 2, ("Week", "E", "C")))).startswith(b"\x89PNG")
     finally:
         await charts.close()
 
@@ -76,15 +76,15 @@ async def test_an_idle_chart_process_is_stopped_and_the_next_chart_starts_one() 
 async def test_a_chart_cancelled_while_drawn_leaves_no_answer_for_the_next_one() -> None:
     charts = ChartProcess()
     try:
-        await charts.draw(DAYS, 2, ("Week", "E", "C"))  # the process runs
+        await charts.draw(Chart(DAYS, 2, ("Week", "E", "C")))  # the process runs
         first = charts._process
-        drawing = asyncio.create_task(charts.draw(DAYS * 20, 2, ("Long", "E", "C")))
+        drawing = asyncio.create_task(charts.draw(Chart(DAYS * 20, 2, ("Long", "E", "C"))))
         await asyncio.sleep(0.01)  # asked, not answered yet
         drawing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await drawing
-        png = await charts.draw(DAYS[:2], 2, ("Two days", "E", "C"))
-        again = await charts.draw(DAYS[:2], 2, ("Two days", "E", "C"))
+        png = await charts.draw(Chart(DAYS[:2], 2, ("Two days", "E", "C")))
+        again = await charts.draw(Chart(DAYS[:2], 2, ("Two days", "E", "C")))
     finally:
         await charts.close()
     assert first is not None and first.returncode is not None  # the one asked was stopped

@@ -172,7 +172,7 @@ async def test_approved_payout_stays_paid(factory: Factory) -> None:
 
 
 async def test_stats_report_counts_and_daily_chart(factory: Factory) -> None:
-    from bot.services.charts import chart_png
+    from bot.services.charts import Chart, chart_png
     from bot.services.stats import Period, StatsService
     from tests.factories import make_click
 
@@ -187,7 +187,7 @@ async def test_stats_report_counts_and_daily_chart(factory: Factory) -> None:
     report = await StatsService().report(aff.id, Period.TODAY)
     days = await StatsService().buckets(aff.id, Period.MONTH)
     hours = await StatsService().buckets(aff.id, Period.TODAY)
-    png = chart_png(days, 2, ("t", "e", "c"))
+    png = chart_png(Chart(days, 2, ("t", "e", "c")))
 
     assert (report.total.clicks, report.total.conversions) == (4, 2)
     assert report.total.earnings == {"USD": 250}

@@ -22,7 +22,7 @@ from bot.factory import create_app
 from bot.services.affiliates import AffiliateService
 from bot.services.balance import Adjustment
 from bot.services.broadcasts import Audience, Draft
-from bot.services.charts import ChartError
+from bot.services.charts import Chart, ChartError
 from bot.services.outbox import BLOCKED as BLOCKED_REASON
 from bot.services.outbox import MAX_ATTEMPTS, Letter, OutboxService
 from bot.services.stats import Period
@@ -508,7 +508,7 @@ async def test_a_chart_its_process_cannot_draw_gets_a_polite_word_and_the_next_p
     await alice.send("/start")
     chart = StatsCallback(period=Period.WEEK, chart=True).pack()
     charts = stack.services.stats.charts
-    await charts.draw([], 2, ("t", "e", "c"))  # the chart process runs...
+    await charts.draw(Chart([], 2, ("t", "e", "c")))  # the chart process runs...
     assert charts._process is not None
     charts._process.kill()  # ...and dies between two charts: the next one starts it again
     await charts._process.wait()
