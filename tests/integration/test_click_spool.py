@@ -60,6 +60,7 @@ async def clicks_are(link_id: int, expected: int) -> bool:
     return await Click.filter(link_id=link_id).count() == expected
 
 
+@pytest.mark.usefixtures("steady_collector")  # it times redirects
 async def test_a_click_is_stored_within_a_second_without_anyone_asking(
     http: Client, factory: Factory
 ) -> None:
@@ -72,6 +73,7 @@ async def test_a_click_is_stored_within_a_second_without_anyone_asking(
     assert took < 1.0
 
 
+@pytest.mark.usefixtures("steady_collector")  # it times redirects
 async def test_redirects_keep_their_pace_while_the_database_refuses_and_every_click_lands(
     http: Client, running: Stack, factory: Factory, database: str
 ) -> None:

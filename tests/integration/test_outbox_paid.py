@@ -22,7 +22,7 @@ from bot.telegram.sender import BACKOFF_FIRST, OutboxSender, Pacer
 from models import Outbox
 from tests.fake_telegram import OK, SERVER_ERROR, FakeTelegram, flood
 
-pytestmark = pytest.mark.usefixtures("database")
+pytestmark = pytest.mark.usefixtures("database", "steady_collector")  # it times sends
 
 
 @dataclass

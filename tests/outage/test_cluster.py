@@ -45,7 +45,7 @@ from tests.outage.harness import (
     write_figures,
 )
 
-pytestmark = pytest.mark.outage
+pytestmark = [pytest.mark.outage, pytest.mark.usefixtures("steady_collector")]  # it times answers
 
 SECRET = "cluster-secret"
 LEASE_SECONDS = 3.0

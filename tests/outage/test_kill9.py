@@ -53,7 +53,7 @@ from tests.outage.harness import (
     write_figures,
 )
 
-pytestmark = pytest.mark.outage
+pytestmark = [pytest.mark.outage, pytest.mark.usefixtures("steady_collector")]  # it times answers
 
 SECRET = "kill-secret"
 FIGURES = Path(__file__).resolve().parents[2] / ".cache" / "kill9-figures.json"

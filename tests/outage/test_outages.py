@@ -41,7 +41,7 @@ from tests.outage.harness import (
     write_figures,
 )
 
-pytestmark = pytest.mark.outage
+pytestmark = [pytest.mark.outage, pytest.mark.usefixtures("steady_collector")]  # it times answers
 
 OUTAGE_SECONDS = 12.0
 SECRET = "outage-secret"

@@ -31,7 +31,7 @@ from tests.outage.harness import (
 )
 from tests.outage.test_cluster import eventually, metric
 
-pytestmark = pytest.mark.outage
+pytestmark = [pytest.mark.outage, pytest.mark.usefixtures("steady_collector")]  # it times answers
 
 LEASE_SECONDS = 3.0
 FIGURES = Path(__file__).resolve().parents[2] / ".cache" / "cluster-figures.json"
