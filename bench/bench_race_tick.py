@@ -5,22 +5,23 @@ For each size N, in a fresh `affrace_bench_race` database (dropped and re-create
 emptied between sizes) and Redis db 14 (flushed at the start and between sizes):
 
 * setup (not judged): N affiliates and N entries of one race (metric referrals, 10 prize
-  places) are bulk-loaded with asyncpg COPY: random scores 0..1000, distinct `reached_at`,
-  `dirty = true` (the model's default); then VACUUM ANALYZE. The race itself is made with
-  `RaceService.create()` and started with `RaceService.start_due()`, which rebuilds the Redis
-  board from the database: timed separately as "rebuild" (then VACUUM ANALYZE race_entry again,
-  since this server runs with autovacuum off and the rebuild rewrote every row);
+  places) are bulk-loaded with asyncpg COPY: random scores 0..1000, distinct `reached_at`;
+  then VACUUM ANALYZE. The race itself is made with `RaceService.create()` and started with
+  `RaceService.start_due()`, which rebuilds the Redis board from the database: timed
+  separately as "rebuild" (then VACUUM ANALYZE race_entry again, as when the rebuild still
+  rewrote every row: this server runs with autovacuum off);
 * an idle tick (K = 0: the fixed cost, top-50 read, snapshot) and then, for K = 1 % and
   0.1 % of N, `--ticks` rounds of: one `UPDATE ... FROM unnest(ids, deltas)` that raises the
-  scores of K random entries and marks them dirty (as `RaceService.apply()` would), then
-  `await races.tick(race)` timed. Each tick is split into `_sync` (dirty rows -> ZADD -> clear
-  dirty), `_best_ranks` (ZREVRANK of the changed, UPDATE of improved best ranks) and the rest
+  scores of K random entries and marks them in race_mark (as `RaceService.apply()` would),
+  then `await races.tick(race)` timed. Each tick is split into `_sync` (claim the marks ->
+  read the entries -> ZADD), `_best_ranks` (ZREVRANK of the changed, UPDATE of improved best
+  ranks) and the rest
   (top 50, news, RaceSnapshot, race.save);
 * `--apply-events` real `ScoreEvent`s through `RaceService.apply()` (one call per event, as
   the referral path does), then a tick, to check the real path ends up in the board;
 * `--lookups` sequential `await races.board.rank(race, random_affiliate)` calls, against a bare
   `await redis.ping()` of the same count on the same client (interleaved: rank, ping, ...);
-* checks: the board holds N members, no entry is left dirty, and rank() agrees with the
+* checks: the board holds N members, no mark is left, and rank() agrees with the
   database for a sample of affiliates.
 
 Targets (from the issue): tick <= 0.1 s at 100k and <= 0.5 s at 1M (judged on the slowest tick
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from models import Race
 
 from common import (
+    MOVE_SQL,
     copy_race_entries,
     log,
     percentile,
@@ -92,11 +94,6 @@ MAX_SCORE = 1000
 SEED = 20240611
 COPY_CHUNK = 100_000
 TG_ID_BASE = 7_000_000_000
-
-MARK_SQL = (
-    "UPDATE race_entry AS e SET score = e.score + d.delta, reached_at = $3, dirty = true "
-    "FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE e.id = d.id"
-)
 
 
 def human(n: int) -> str:
@@ -207,7 +204,6 @@ async def load(conn: asyncpg.Connection, race: Race, n: int, rng: random.Random)
                 rng.randint(0, MAX_SCORE),
                 0,
                 race.starts_at + timedelta(seconds=offsets[i - 1]),
-                True,
                 now,
             )
             for i in range(first + 1, last + 1)
@@ -290,11 +286,11 @@ async def timed_tick(races: RaceService, race: Race, clock: PhaseClock, run: Tic
 
 
 async def mark(conn: asyncpg.Connection, n: int, k: int, rng: random.Random) -> float:
-    """Raise the scores of k random entries and mark them dirty, in one UPDATE."""
+    """Raise the scores of k random entries and mark them for the tick, in one statement."""
     ids = rng.sample(range(1, n + 1), k)
     deltas = [rng.randint(1, 50) for _ in ids]
     started = time.perf_counter()
-    await conn.execute(MARK_SQL, ids, deltas, datetime.now(UTC))
+    await conn.execute(MOVE_SQL, ids, deltas, datetime.now(UTC))
     return time.perf_counter() - started
 
 
@@ -329,7 +325,7 @@ async def run_size(
     args: argparse.Namespace, conn: asyncpg.Connection, redis: Redis, n: int
 ) -> SizeResult:
     from bot.services.races import RaceService, ScoreEvent, key
-    from models import Race, RaceEntry, RaceMetric
+    from models import Race, RaceEntry, RaceMark, RaceMetric
 
     rng = random.Random(SEED + n)
     result = SizeResult(n)
@@ -438,9 +434,9 @@ async def run_size(
     members = int(await redis.zcard(key(race.id)))
     if members != n:
         result.checks.append(f"board holds {members:,} members, expected {n:,}")
-    dirty = await RaceEntry.filter(race_id=race.id, dirty=True).count()
-    if dirty:
-        result.checks.append(f"{dirty} entries still dirty after the last tick")
+    marked = await RaceMark.filter(race_id=race.id).count()
+    if marked:
+        result.checks.append(f"{marked} entries still marked after the last tick")
     sample = rng.sample(range(1, n + 1), min(200, n))
     scores = dict(
         await RaceEntry.filter(race_id=race.id, affiliate_id__in=sample).values_list(
@@ -485,7 +481,7 @@ def report(results: list[SizeResult], args: argparse.Namespace, meta: dict[str, 
     add("```")
     add("")
     add("Setup (not judged): COPY of N affiliates and N entries, VACUUM ANALYZE; `start_due()`")
-    add("rebuilds the Redis board from the database (and clears `dirty` on every row).")
+    add("rebuilds the Redis board from the database.")
     add("")
     add("| N | COPY | VACUUM ANALYZE | rebuild (start_due) | VACUUM after rebuild |")
     add("|---:|---:|---:|---:|---:|")
@@ -496,9 +492,10 @@ def report(results: list[SizeResult], args: argparse.Namespace, meta: dict[str, 
         )
     add("")
     add(
-        f"Ticks: `races.tick(race)` after one UPDATE marked K random entries dirty with higher "
-        f"scores; {args.ticks} ticks per row (K=0: idle ticks). sync = `_sync` (dirty rows -> "
-        "ZADD -> clear dirty), best = `_best_ranks`, rest = top 50 + news + snapshot + save."
+        f"Ticks: `races.tick(race)` after one statement raised the scores of K random entries "
+        f"and marked them; {args.ticks} ticks per row (K=0: idle ticks). sync = `_sync` (claim "
+        "the marks -> read the entries -> ZADD), best = `_best_ranks`, rest = top 50 + news + "
+        "snapshot + save."
     )
     add("")
     add("| N | K | tick median | tick max | sync | best | rest | news/tick | target |")
@@ -552,7 +549,7 @@ def report(results: list[SizeResult], args: argparse.Namespace, meta: dict[str, 
         )
     problems = [f"{human(r.n)}: {c}" for r in results for c in r.checks]
     add("")
-    add("Checks: " + ("; ".join(problems) if problems else "board size, dirty flags, ranks ok."))
+    add("Checks: " + ("; ".join(problems) if problems else "board size, marks, ranks ok."))
     return "\n".join(lines)
 
 

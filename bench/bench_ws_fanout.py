@@ -52,6 +52,7 @@ from typing import Any
 
 from common import (
     FAKE_TOKEN,
+    MOVE_SQL,
     copy_race_entries,
     log,
     percentile,
@@ -172,7 +173,7 @@ async def load(conn: Any, race: Any, n: int, rng: random.Random) -> None:
         ],
     )
     records = [
-        (i, race.id, i, rng.randint(0, 1000), 0, race.starts_at + timedelta(seconds=i), False, now)
+        (i, race.id, i, rng.randint(0, 1000), 0, race.starts_at + timedelta(seconds=i), now)
         for i in range(1, n + 1)
     ]
     await copy_race_entries(conn, records)
@@ -180,12 +181,6 @@ async def load(conn: Any, race: Any, n: int, rng: random.Random) -> None:
     await conn.execute("SELECT setval(pg_get_serial_sequence('race_entry', 'id'), $1)", n)
     await conn.execute("VACUUM ANALYZE affiliate")
     await conn.execute("VACUUM ANALYZE race_entry")
-
-
-MARK_SQL = (
-    "UPDATE race_entry AS e SET score = e.score + d.delta, reached_at = $3, dirty = true "
-    "FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE e.id = d.id"
-)
 
 
 async def tick_once(races: Any, race: Any, timeout: float) -> bool:
@@ -307,7 +302,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for _ in range(args.ticks):
             moved = rng.sample(ids, max(1, args.clients // 100))
             deltas = [rng.randint(1, 50) for _ in moved]
-            await conn.execute(MARK_SQL, moved, deltas, datetime.now(UTC))
+            await conn.execute(MOVE_SQL, moved, deltas, datetime.now(UTC))
             sent.clear()
             t0 = time.monotonic()
             changed = await tick_once(races, race, args.timeout)

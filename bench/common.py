@@ -99,9 +99,20 @@ RACE_ENTRY_COLUMNS = [
     "score",
     "provisional",
     "reached_at",
-    "dirty",
     "joined_at",
 ]
+
+# What the scoring path does for many entries at once: raise the scores of the entries with
+# ids $1 by $2, set reached_at to $3, and mark each for the next tick (as RaceService.apply()
+# does one event at a time), in one statement.
+MOVE_SQL = (
+    "WITH moved AS (UPDATE race_entry AS e SET score = e.score + d.delta, reached_at = $3 "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE e.id = d.id "
+    "RETURNING e.id, e.race_id, e.affiliate_id, e.score, e.reached_at, e.best_rank) "
+    "INSERT INTO race_mark (entry_id, race_id, affiliate_id, score, reached_at, best_rank) "
+    "SELECT * FROM moved ON CONFLICT (entry_id) DO UPDATE SET score = excluded.score, "
+    "reached_at = excluded.reached_at, best_rank = excluded.best_rank"
+)
 
 
 async def copy_race_entries(conn: Any, records: list[tuple[Any, ...]]) -> None:

@@ -10,7 +10,16 @@ from models.link import Link, SubLink
 from models.offer import Offer, OfferKind
 from models.outbox import Broadcast, BroadcastStatus, Outbox
 from models.payouts import PayoutRequest, PayoutStatus
-from models.races import Race, RaceEntry, RaceMetric, RacePrize, RaceSnapshot, RaceStatus, TieBreak
+from models.races import (
+    Race,
+    RaceEntry,
+    RaceMark,
+    RaceMetric,
+    RacePrize,
+    RaceSnapshot,
+    RaceStatus,
+    TieBreak,
+)
 from models.rates import AffiliateRate
 from models.tracking import Click, Referral
 
@@ -37,6 +46,7 @@ __all__ = [
     "PostbackLog",
     "Race",
     "RaceEntry",
+    "RaceMark",
     "RaceMetric",
     "RacePrize",
     "RaceSnapshot",

@@ -105,7 +105,6 @@ class RaceEntry(Model):
     score = fields.BigIntField(default=0, db_default=0)
     provisional = fields.BigIntField(default=0, db_default=0)
     reached_at = fields.DatetimeField()
-    dirty = fields.BooleanField(default=True, db_default=True)  # Redis has not seen this score
     best_rank = fields.IntField(null=True)
     final_place = fields.IntField(null=True)
     prize_minor = fields.BigIntField(null=True)
@@ -118,10 +117,27 @@ class RaceEntry(Model):
     class Meta:
         table = "race_entry"
         unique_together = (("race", "affiliate"),)
-        # Every index here is written again by each score move and each tick's claim of a
-        # dirty flag (neither can be a HOT update): no index on score, since ranks come from
-        # the Redis board and final places are computed once, over all entries, at the end.
-        indexes = (Index(fields=("race_id", "dirty"), name="race_entry_dirty_idx"),)
+        # No index covers a column that a score move or a tick writes (score, reached_at,
+        # best_rank), so PostgreSQL can make both HOT updates, which write no index at all:
+        # ranks come from the Redis board, final places are computed once at the end, and
+        # what the board has not seen yet is kept in RaceMark, not in a flag here.
+
+
+class RaceMark(Model):
+    """An entry whose score the Redis board has not seen yet, with what the board needs of it:
+    written in the transaction that moves the score, claimed (deleted) by the tick that copies
+    it into the board, which so reads no row of race_entry. A claim that fails before its
+    commit leaves the mark for the next tick."""
+
+    entry_id = fields.BigIntField(primary_key=True, generated=False)
+    race_id = fields.IntField(db_index=True)
+    affiliate_id = fields.IntField()
+    score = fields.BigIntField()
+    reached_at = fields.DatetimeField()
+    best_rank = fields.IntField(null=True)  # as the entry had it when marked
+
+    class Meta:
+        table = "race_mark"
 
 
 class RaceSnapshot(Model):

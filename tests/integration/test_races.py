@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from bot.errors import Conflict, InvalidInput
 from bot.services.races import RaceDraft, RaceService, ScoreEvent, Standing, decode, encode, key
@@ -16,6 +17,7 @@ from models import (
     LedgerEntry,
     Race,
     RaceEntry,
+    RaceMark,
     RaceMetric,
     RaceSnapshot,
     RaceStatus,
@@ -333,6 +335,53 @@ async def test_a_tick_stores_only_best_ranks_that_improved(
     assert await best_ranks(race) == {a.id: 1, b.id: 2, c.id: 1}
 
 
+async def test_a_best_rank_stored_after_the_score_moved_is_not_made_worse(
+    races: RaceService, clock: Clock, factory: Factory
+) -> None:
+    """The tick compares a new rank with the best rank the entry had when its score moved;
+    one stored since (by a tick in between) wins, and nobody hears of a "best" that is not."""
+    a, b, c = [await factory.affiliate() for _ in range(3)]
+    race = await started(races, clock)
+    for aff, points in ((a, 1), (b, 2), (c, 3)):
+        await score(races, clock, aff, final=points)
+        clock.advance(minutes=1)
+    await races.tick(race)
+    await score(races, clock, a, final=5)  # a: 6, marked with its best so far, 3rd
+    await score(races, clock, c, final=10)  # c: 13, ahead of a
+    await RaceEntry.filter(race_id=race.id, affiliate_id=a.id).update(best_rank=1)
+
+    result = await races.tick(await races.get(race.id))
+
+    assert (await races.board.rank(race, a.id)) == Standing(a.id, 2, 6)
+    assert (await best_ranks(race))[a.id] == 1
+    assert a.id not in {n.affiliate_id for n in result.news if n.kind == "best_rank"}
+
+
+async def test_a_tick_that_fails_writing_the_board_leaves_the_scores_for_the_next(
+    races: RaceService, clock: Clock, factory: Factory, redis: Redis
+) -> None:
+    a, b = await factory.affiliate(), await factory.affiliate()
+    race = await started(races, clock)
+    await score(races, clock, a, final=1)
+    await score(races, clock, b, final=2)
+    await races.tick(race)
+    board = await redis.dump(key(race.id))
+    await score(races, clock, a, final=4)  # a: 5, first
+    await redis.delete(key(race.id))
+    await redis.set(key(race.id), "not a board")  # the tick's ZADD fails with WRONGTYPE
+
+    with pytest.raises(ResponseError):
+        await races.tick(await races.get(race.id))
+    await redis.delete(key(race.id))
+    await redis.restore(key(race.id), 0, board)  # Redis is back with the board as it was
+    await races.tick(await races.get(race.id))
+
+    assert [(s.affiliate_id, s.score) for s in await races.board.top(race)] == [
+        (a.id, 5),
+        (b.id, 2),
+    ]
+
+
 async def test_ranks_of_many_come_in_order_with_none_for_those_off_the_board(
     races: RaceService, clock: Clock, redis: Redis
 ) -> None:
@@ -399,4 +448,4 @@ async def test_two_first_scores_at_once_both_count(
     await asyncio.wait_for(asyncio.gather(first_click(1), first_click(2)), 10)
 
     entry = await RaceEntry.get(race_id=race.id, affiliate_id=a.id)
-    assert entry.score == 3 and entry.dirty
+    assert entry.score == 3 and await RaceMark.exists(entry_id=entry.id)  # for the next tick

@@ -256,7 +256,6 @@ async def seed_races(url: str) -> list[int]:
                         affiliate_id=a.id,
                         score=(n * 7 + r) % ENTRIES + 1,
                         reached_at=now,
-                        dirty=True,
                     )
                     for n, a in enumerate(affiliates)
                 ]

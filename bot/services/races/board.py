@@ -13,15 +13,29 @@ from datetime import datetime
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import LockError
+from tortoise.transactions import in_transaction
 
-from bot.services.sql import as_datetime, booleans, connection, placeholders
-from models import Race, RaceEntry
+from bot.services.sql import as_datetime, connection, db_time, is_postgres, placeholders
+from models import Race, RaceEntry, RaceMark
 
 TIE_BITS = 22  # seconds since the start fit in 22 bits: races last at most 48 days
 TIE_SPAN = 1 << TIE_BITS
 INLINE_REBUILD = 10_000  # entries; a bigger board is rebuilt in the background
 CHUNK = 2000  # members per script call: each holds Redis a few milliseconds at a million
 RANKS_CHUNK = 250  # members per ranks script: each call holds Redis about 1 ms at a million
+
+# An entry whose score moved is marked for the next sync, in the transaction that moved it,
+# with what the board needs (the entry's row lock orders two writers of one entry, so the
+# mark holds the last score): the sync then reads the marks alone, not a row of race_entry.
+MARK_COLUMNS = "entry_id, race_id, affiliate_id, score, reached_at, best_rank"
+UPSERT_MARK = (
+    "ON CONFLICT (entry_id) DO UPDATE SET score = excluded.score, "
+    "reached_at = excluded.reached_at, best_rank = excluded.best_rank"
+)
+CLAIM = (
+    "DELETE FROM race_mark WHERE race_id = {p1} "
+    "RETURNING entry_id, affiliate_id, score, reached_at, best_rank"
+)
 
 # The members and scores of a sync travel as one packed string per call ("score:member,…"),
 # split by the script: redis-py packs every argument of a command in Python, which cost a
@@ -97,6 +111,58 @@ class Standing:
     score: int
 
 
+async def mark(race_id: int, affiliate_id: int) -> None:
+    """Tell the next sync about this entry as it is now (call in the transaction that made or
+    moved it)."""
+    conn = connection()
+    sql = (
+        f"INSERT INTO race_mark ({MARK_COLUMNS}) SELECT id, race_id, affiliate_id, score, "
+        "reached_at, best_rank FROM race_entry WHERE race_id = {p1} AND affiliate_id = {p2} "
+        + UPSERT_MARK
+    )
+    await conn.execute_query(sql.format(**placeholders(conn, 2)), [race_id, affiliate_id])
+
+
+async def move(
+    race_id: int, affiliate_id: int, final: int, provisional: int, reached_at: datetime | None
+) -> bool:
+    """Add points to an entry and mark it for the next sync (call in the event's transaction);
+    False if the affiliate has no entry in the race. One statement on PostgreSQL: scoring is
+    on the path of every click, referral and postback while a race runs."""
+    conn = connection()
+    postgres = is_postgres(conn)
+    values: list[object] = []
+
+    def param(value: object) -> str:
+        values.append(value)
+        return f"${len(values)}" if postgres else "?"
+
+    sets = []
+    if final:
+        sets.append(f"score = score + {param(final)}")
+    if reached_at is not None:
+        sets.append(f"reached_at = {param(db_time(conn, reached_at))}")
+    if provisional:
+        sets.append(f"provisional = provisional + {param(provisional)}")
+    if not sets:
+        return False
+    update = (
+        f"UPDATE race_entry SET {', '.join(sets)} "
+        f"WHERE race_id = {param(race_id)} AND affiliate_id = {param(affiliate_id)}"
+    )
+    if not postgres:
+        changed, _ = await conn.execute_query(update, values)
+        if changed:
+            await mark(race_id, affiliate_id)
+        return bool(changed)
+    sql = (
+        f"WITH moved AS ({update} RETURNING id, race_id, affiliate_id, score, reached_at, "
+        f"best_rank) INSERT INTO race_mark ({MARK_COLUMNS}) SELECT * FROM moved "
+        f"{UPSERT_MARK} RETURNING entry_id"
+    )
+    return bool(await conn.execute_query_dict(sql, values))
+
+
 @dataclass(frozen=True, slots=True)
 class Moved:
     """An entry whose new score a sync copied into the board."""
@@ -116,8 +182,8 @@ class Board:
     async def rebuild(self, race: Race) -> int:
         """Recreate the sorted set from the database; returns the number of entries.
 
-        It claims every dirty flag first (a score that moves meanwhile is dirty again and goes
-        in at the next tick), fills a temporary key and renames it over the board, so readers
+        It claims every mark first (a score that moves meanwhile is marked again and goes in
+        at the next tick), fills a temporary key and renames it over the board, so readers
         never see a half-built board; a lock keeps two rebuilds from running at once.
         """
         board = key(race.id)
@@ -125,7 +191,7 @@ class Board:
         if not await lock.acquire():
             return 0
         try:
-            await RaceEntry.filter(race_id=race.id, dirty=True).update(dirty=False)
+            await RaceMark.filter(race_id=race.id).delete()
             temp = f"{board}:tmp"
             await self.redis.delete(temp)
             count = 0
@@ -171,40 +237,39 @@ class Board:
         ]
 
     async def sync(self, race: Race) -> list[Moved]:
-        """Copy dirty entries into Redis; return whose score changed, with their best ranks so
-        far (the tick needs them, and reading them here saves it a query).
+        """Copy the marked entries into Redis; return whose score changed, with their best
+        ranks so far (the tick needs them, and reading them here saves it a query).
 
-        The dirty flags are claimed and the scores read in one statement (UPDATE … RETURNING),
-        so a score that moves meanwhile stays dirty for the next tick instead of being lost.
+        The marks are claimed (deleted) with the scores they hold in one statement, so a score
+        that moves meanwhile is marked again for the next tick instead of being lost; and the
+        claim commits only once the board has the scores, so a sync that fails or is killed
+        halfway leaves its marks for the next one. A best rank a mark holds may be older than
+        the entry's (a tick wrote it after the mark): the tick's write checks it again.
         """
         if await self.missing(race):  # first tick, or Redis lost it
-            moved = await RaceEntry.filter(race_id=race.id, dirty=True).values_list(
-                "affiliate_id", "id", "best_rank"
+            marked = await RaceMark.filter(race_id=race.id).values_list(
+                "affiliate_id", "entry_id", "best_rank"
             )
             await self.rebuild(race)
-            return [Moved(aff, pk, best) for aff, pk, best in moved]
-        conn = connection()
-        sql = (
-            "UPDATE race_entry SET dirty = {false} WHERE race_id = {p1} AND dirty = {true} "
-            "RETURNING id, affiliate_id, score, reached_at, best_rank"
-        )
-        rows = await conn.execute_query_dict(
-            sql.format(**placeholders(conn, 1), **booleans(conn)), [race.id]
-        )
-        if not rows:
-            return []
-        starts_at = race.starts_at
-        async with self.redis.pipeline(transaction=False) as pipe:
-            zadd_packed(
-                pipe,
-                key(race.id),
-                [
-                    packed(r["score"], as_datetime(r["reached_at"]), starts_at, r["affiliate_id"])
-                    for r in rows
-                ],
-            )
-            await pipe.execute()
-        return [Moved(r["affiliate_id"], r["id"], r["best_rank"]) for r in rows]
+            return [Moved(aff, pk, best) for aff, pk, best in marked]
+        async with in_transaction() as conn:
+            rows = await conn.execute_query_dict(CLAIM.format(**placeholders(conn, 1)), [race.id])
+            if not rows:
+                return []
+            starts_at = race.starts_at
+            async with self.redis.pipeline(transaction=False) as pipe:
+                zadd_packed(
+                    pipe,
+                    key(race.id),
+                    [
+                        packed(
+                            r["score"], as_datetime(r["reached_at"]), starts_at, r["affiliate_id"]
+                        )
+                        for r in rows
+                    ],
+                )
+                await pipe.execute()
+        return [Moved(r["affiliate_id"], r["entry_id"], r["best_rank"]) for r in rows]
 
     async def top(self, race: Race, start: int = 0, count: int = 10) -> list[Standing]:
         rows = await self.redis.zrevrange(key(race.id), start, start + count - 1, withscores=True)

@@ -1,6 +1,6 @@
 """Race scores move as events land: a click, a referral, a conversion changes the entry of
-every race whose window holds it, in the event's own transaction, and marks it dirty for the
-next tick to copy into the board."""
+every race whose window holds it, in the event's own transaction, and marks it (RaceMark)
+for the next tick to copy into the board."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise.expressions import F
-
 from bot.services.cache import TtlCache
+from bot.services.races.board import move
 from models import Race, RaceEntry, RaceMetric, RaceStatus
 
 LIVE_TTL = 5.0
@@ -74,35 +73,20 @@ class Scoring:
         return moved
 
     async def _move(self, race: Race, event: ScoreEvent) -> int:
-        updates: dict[str, object] = {"dirty": True}
-        if event.final:
-            updates["score"] = F("score") + event.final
-            if event.final > 0:
-                updates["reached_at"] = self.clock()
-        if event.provisional:
-            updates["provisional"] = F("provisional") + event.provisional
-        changed = await RaceEntry.filter(race_id=race.id, affiliate_id=event.affiliate_id).update(
-            **updates
-        )
-        if changed or race.opt_in:
-            return changed
+        reached_at = self.clock() if event.final > 0 else None
+        args = (race.id, event.affiliate_id, event.final, event.provisional, reached_at)
+        if await move(*args):
+            return 1
+        if race.opt_in or not (event.final or event.provisional):
+            return 0
         # The affiliate's first score in this race. Another instance may be creating the same
         # entry right now (two loaders, a click and a postback): the row is made if absent
         # (ON CONFLICT DO NOTHING waits for that other transaction), then moved like any other.
         await RaceEntry.bulk_create(
-            [
-                RaceEntry(
-                    race_id=race.id,
-                    affiliate_id=event.affiliate_id,
-                    reached_at=self.clock(),
-                    dirty=True,
-                )
-            ],
+            [RaceEntry(race_id=race.id, affiliate_id=event.affiliate_id, reached_at=self.clock())],
             ignore_conflicts=True,
         )
-        return await RaceEntry.filter(race_id=race.id, affiliate_id=event.affiliate_id).update(
-            **updates
-        )
+        return int(await move(*args))
 
 
 def counts_for(race: Race, event: ScoreEvent) -> bool:

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from tortoise.transactions import in_transaction
 
 from bot.errors import N_, Conflict, NotFound
-from bot.services.races.board import Board, Standing
+from bot.services.races.board import Board, Standing, mark
 from bot.services.races.drafts import (
     RaceChange,
     RaceDraft,
@@ -203,11 +203,14 @@ class RaceService:
         race = await self.get(race_id)
         if race.status not in OPEN:
             raise Conflict(N_("This race is over."))
-        entry, _ = await RaceEntry.get_or_create(
-            race_id=race.id,
-            affiliate_id=affiliate_id,
-            defaults={"reached_at": max(self.clock(), race.starts_at)},
-        )
+        async with in_transaction():
+            entry, created = await RaceEntry.get_or_create(
+                race_id=race.id,
+                affiliate_id=affiliate_id,
+                defaults={"reached_at": max(self.clock(), race.starts_at)},
+            )
+            if created:  # on the board from the next tick, with no points yet
+                await mark(race.id, affiliate_id)
         return entry
 
     async def entry(self, race_id: int, affiliate_id: int) -> RaceEntry | None:

@@ -19,9 +19,12 @@ BEST_CHUNK = 5000  # changed affiliates per round of ZREVRANKs, read and write
 # One statement per chunk, two arrays as its parameters: tortoise's bulk_update sends
 # `SET best_rank = CASE id WHEN … END` per 1,000 rows, which PostgreSQL evaluates branch by
 # branch for every row (seconds at 10,000 changed entries).
+# Only a rank better than the stored one is written: the best rank a mark holds may be older
+# than the entry's (a tick wrote it after the mark was made).
 PG_BEST_RANKS = (
     "UPDATE race_entry AS e SET best_rank = v.rank "
-    "FROM unnest($1::bigint[], $2::int[]) AS v(id, rank) WHERE e.id = v.id"
+    "FROM unnest($1::bigint[], $2::int[]) AS v(id, rank) "
+    "WHERE e.id = v.id AND (e.best_rank IS NULL OR e.best_rank > v.rank) RETURNING e.id"
 )
 
 
@@ -103,19 +106,17 @@ class Ticks:
         for start in range(0, len(moved), BEST_CHUNK):
             chunk = moved[start : start + BEST_CHUNK]
             ranks = await self.board.ranks(race, [m.affiliate_id for m in chunk])
-            improved: list[tuple[int, int]] = []  # (entry id, new best rank)
+            improved: dict[int, tuple[Moved, int]] = {}  # entry id: (entry, new best rank)
             for entry, rank in zip(chunk, ranks, strict=True):
-                if rank is None:
-                    continue
-                best = entry.best_rank
-                if best is None or rank < best:
-                    improved.append((entry.entry_id, rank))
-                    if entry.affiliate_id not in news and best is not None:
-                        news[entry.affiliate_id] = News(
-                            entry.affiliate_id, NewsKind.BEST_RANK, rank
-                        )
-            if improved:
-                await _write_best_ranks(improved)
+                if rank is not None and (entry.best_rank is None or rank < entry.best_rank):
+                    improved[entry.entry_id] = (entry, rank)
+            if not improved:
+                continue
+            written = await _write_best_ranks([(pk, rank) for pk, (_, rank) in improved.items()])
+            for pk in written:
+                entry, rank = improved[pk]
+                if entry.affiliate_id not in news and entry.best_rank is not None:
+                    news[entry.affiliate_id] = News(entry.affiliate_id, NewsKind.BEST_RANK, rank)
 
     async def due_reminders(self) -> list[tuple[Race, Reminder]]:
         """Races that should remind their participants now, once each."""
@@ -135,13 +136,23 @@ class Ticks:
         return due
 
 
-async def _write_best_ranks(improved: list[tuple[int, int]]) -> None:
-    """Store (entry id, best rank) pairs: one UPDATE … FROM unnest on PostgreSQL; the ORM's
-    batched update on SQLite, where it is quick enough."""
+async def _write_best_ranks(improved: list[tuple[int, int]]) -> list[int]:
+    """Store (entry id, best rank) pairs where the rank beats the stored one; returns the ids
+    written. One UPDATE … FROM unnest on PostgreSQL; on SQLite, where it is quick enough, the
+    stored ranks are read and the ORM's batched update writes the better ones."""
     conn = connection()
     if is_postgres(conn):
         ids, ranks = zip(*improved, strict=True)
-        await conn.execute_query(PG_BEST_RANKS, [list(ids), list(ranks)])
-        return
-    entries = [RaceEntry(id=pk, best_rank=rank) for pk, rank in improved]
-    await RaceEntry.bulk_update(entries, fields=["best_rank"], batch_size=1000)
+        rows = await conn.execute_query_dict(PG_BEST_RANKS, [list(ids), list(ranks)])
+        return [row["id"] for row in rows]
+    stored = dict(
+        await RaceEntry.filter(id__in=[pk for pk, _ in improved]).values_list("id", "best_rank")
+    )
+    better = [
+        RaceEntry(id=pk, best_rank=rank)
+        for pk, rank in improved
+        if pk in stored and (stored[pk] is None or rank < stored[pk])
+    ]
+    if better:
+        await RaceEntry.bulk_update(better, fields=["best_rank"], batch_size=1000)
+    return [entry.id for entry in better]
