@@ -317,3 +317,46 @@ async def test_0007_keeps_payout_requests_and_their_ledger_rows(empty_db: str) -
     assert [dict(r) for r in payouts] == [{"status": "open", "reference": "", "paid_at": None}]
     assert [r["amount_minor"] for r in ledger] == [-2500]
     assert [(bool(r["is_admin"]), r["ban_reason"]) for r in people] == [(False, "")]
+
+
+async def test_0010_keeps_every_score_the_board_had_not_seen_for_the_next_tick(
+    empty_db: str,
+) -> None:
+    """Scores that moved just before the upgrade (a dirty entry) still reach the board: 0010
+    turns each dirty flag into a race_mark holding the entry's score; the others need none."""
+    await db.migrate(empty_db, target="models.0009_race_entry_no_score_index")
+    await db.init(empty_db)
+    conn = Tortoise.get_connection("default")
+    for tg_id in (7, 8):
+        await conn.execute_script(
+            "INSERT INTO affiliate (tg_id, first_name, created_at, updated_at) "
+            f"VALUES ({tg_id}, 'A', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+    await conn.execute_script(
+        "INSERT INTO race (title, metric, starts_at, ends_at, status, tie_break, created_at) "
+        "VALUES ('Cup', 'clicks', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'running', 'first', "
+        "CURRENT_TIMESTAMP)"
+    )
+    for affiliate, score, dirty in ((1, 7, "TRUE"), (2, 3, "FALSE")):
+        await conn.execute_script(
+            "INSERT INTO race_entry (race_id, affiliate_id, score, provisional, reached_at, "
+            f"dirty, best_rank, prize_text, joined_at) VALUES (1, {affiliate}, {score}, 0, "
+            f"CURRENT_TIMESTAMP, {dirty}, 4, '', CURRENT_TIMESTAMP)"
+        )
+    await db.close()
+
+    await db.migrate(empty_db)
+
+    await db.init(empty_db)
+    try:
+        conn = Tortoise.get_connection("default")
+        _, marks = await conn.execute_query(
+            "SELECT race_id, affiliate_id, score, best_rank FROM race_mark"
+        )
+        _, entries = await conn.execute_query(
+            "SELECT affiliate_id, score FROM race_entry ORDER BY affiliate_id"
+        )
+    finally:
+        await db.close()
+    assert [tuple(dict(r).values()) for r in marks] == [(1, 1, 7, 4)]
+    assert [tuple(dict(r).values()) for r in entries] == [(1, 7), (2, 3)]
