@@ -15,7 +15,8 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import LockError
 from tortoise.transactions import in_transaction
 
-from bot.services.sql import as_datetime, connection, db_time, is_postgres, placeholders
+from bot.services.races.marks import CLAIM
+from bot.services.sql import as_datetime, connection, placeholders
 from models import Race, RaceEntry, RaceMark
 
 TIE_BITS = 22  # seconds since the start fit in 22 bits: races last at most 48 days
@@ -23,19 +24,6 @@ TIE_SPAN = 1 << TIE_BITS
 INLINE_REBUILD = 10_000  # entries; a bigger board is rebuilt in the background
 CHUNK = 2000  # members per script call: each holds Redis a few milliseconds at a million
 RANKS_CHUNK = 250  # members per ranks script: each call holds Redis about 1 ms at a million
-
-# An entry whose score moved is marked for the next sync, in the transaction that moved it,
-# with what the board needs (the entry's row lock orders two writers of one entry, so the
-# mark holds the last score): the sync then reads the marks alone, not a row of race_entry.
-MARK_COLUMNS = "entry_id, race_id, affiliate_id, score, reached_at, best_rank"
-UPSERT_MARK = (
-    "ON CONFLICT (entry_id) DO UPDATE SET score = excluded.score, "
-    "reached_at = excluded.reached_at, best_rank = excluded.best_rank"
-)
-CLAIM = (
-    "DELETE FROM race_mark WHERE race_id = {p1} "
-    "RETURNING entry_id, affiliate_id, score, reached_at, best_rank"
-)
 
 # The members and scores of a sync travel as one packed string per call ("score:member,…"),
 # split by the script: redis-py packs every argument of a command in Python, which cost a
@@ -109,58 +97,6 @@ class Standing:
     affiliate_id: int
     rank: int  # 1-based
     score: int
-
-
-async def mark(race_id: int, affiliate_id: int) -> None:
-    """Tell the next sync about this entry as it is now (call in the transaction that made or
-    moved it)."""
-    conn = connection()
-    sql = (
-        f"INSERT INTO race_mark ({MARK_COLUMNS}) SELECT id, race_id, affiliate_id, score, "
-        "reached_at, best_rank FROM race_entry WHERE race_id = {p1} AND affiliate_id = {p2} "
-        + UPSERT_MARK
-    )
-    await conn.execute_query(sql.format(**placeholders(conn, 2)), [race_id, affiliate_id])
-
-
-async def move(
-    race_id: int, affiliate_id: int, final: int, provisional: int, reached_at: datetime | None
-) -> bool:
-    """Add points to an entry and mark it for the next sync (call in the event's transaction);
-    False if the affiliate has no entry in the race. One statement on PostgreSQL: scoring is
-    on the path of every click, referral and postback while a race runs."""
-    conn = connection()
-    postgres = is_postgres(conn)
-    values: list[object] = []
-
-    def param(value: object) -> str:
-        values.append(value)
-        return f"${len(values)}" if postgres else "?"
-
-    sets = []
-    if final:
-        sets.append(f"score = score + {param(final)}")
-    if reached_at is not None:
-        sets.append(f"reached_at = {param(db_time(conn, reached_at))}")
-    if provisional:
-        sets.append(f"provisional = provisional + {param(provisional)}")
-    if not sets:
-        return False
-    update = (
-        f"UPDATE race_entry SET {', '.join(sets)} "
-        f"WHERE race_id = {param(race_id)} AND affiliate_id = {param(affiliate_id)}"
-    )
-    if not postgres:
-        changed, _ = await conn.execute_query(update, values)
-        if changed:
-            await mark(race_id, affiliate_id)
-        return bool(changed)
-    sql = (
-        f"WITH moved AS ({update} RETURNING id, race_id, affiliate_id, score, reached_at, "
-        f"best_rank) INSERT INTO race_mark ({MARK_COLUMNS}) SELECT * FROM moved "
-        f"{UPSERT_MARK} RETURNING entry_id"
-    )
-    return bool(await conn.execute_query_dict(sql, values))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.services.cache import TtlCache
-from bot.services.races.board import move
+from bot.services.races.marks import move
 from models import Race, RaceEntry, RaceMetric, RaceStatus
 
 LIVE_TTL = 5.0

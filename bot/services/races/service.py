@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from tortoise.transactions import in_transaction
 
 from bot.errors import N_, Conflict, NotFound
-from bot.services.races.board import Board, Standing, mark
+from bot.services.races.board import Board, Standing
 from bot.services.races.drafts import (
     RaceChange,
     RaceDraft,
@@ -21,6 +21,7 @@ from bot.services.races.drafts import (
     check_prizes,
     draft_of,
 )
+from bot.services.races.marks import mark
 from bot.services.races.results import FinalResult, Placing, Results
 from bot.services.races.scoring import Scoring
 from bot.services.races.ticks import TOP, Reminder, TickResult, Ticks
