@@ -365,6 +365,23 @@ class BotProcess:
         ]
 
 
+def process_env(api: FakeBotApi, port: int, data_dir: Path, **settings: str) -> dict[str, str]:
+    """What every bot process of these tests runs with: the stand-in Bot API, HTTP on
+    127.0.0.1:`port`, a data directory of its own, no throttling of the test's own traffic;
+    `settings` adds to it or replaces."""
+    return {
+        "BOT_TOKEN": TOKEN,
+        "BOT_API_URL": api.url,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+        "DATA_DIR": str(data_dir),
+        "THROTTLE_RATE": "1000",
+        "LOG_LEVEL": "INFO",
+        **settings,
+    }
+
+
 def write_figures(path: Path, name: str, figures: dict[str, Any]) -> None:
     """Add one scenario's figures to a JSON file (for the README and the closing note)."""
     data = json.loads(path.read_text()) if path.exists() else {}

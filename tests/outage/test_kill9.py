@@ -43,12 +43,12 @@ from models import (
 )
 from tests.factories import race_draft
 from tests.outage.harness import (
-    TOKEN,
     BotProcess,
     FakeBotApi,
     PgCluster,
     free_port,
     own_services,
+    process_env,
     signed_postback,
     write_figures,
 )
@@ -75,20 +75,15 @@ class World:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with own_services() as (api, pg, redis):
         port = free_port()
-        env = {
-            "BOT_TOKEN": TOKEN,
-            "BOT_API_URL": api.url,
-            "PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "WEB_HOST": "127.0.0.1",
-            "WEB_PORT": str(port),
-            "DATA_DIR": str(tmp_path / "data"),
-            "DATABASE_URL": pg.url,
-            "REDIS_URL": redis.url,
-            "THROTTLE_RATE": "1000",
-            "RACE_TICK_SECONDS": "5",
-            "LEASE_SECONDS": "3",  # the killed process's lease ends soon after the kill
-            "LOG_LEVEL": "INFO",
-        }
+        env = process_env(
+            api,
+            port,
+            tmp_path / "data",
+            DATABASE_URL=pg.url,
+            REDIS_URL=redis.url,
+            RACE_TICK_SECONDS="5",
+            LEASE_SECONDS="3",  # the killed process's lease ends soon after the kill
+        )
         bot = BotProcess(env, tmp_path / "bot.log")
         try:
             yield World(pg, api, bot, f"http://127.0.0.1:{port}")

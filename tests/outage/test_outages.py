@@ -31,12 +31,12 @@ from bot import db
 from bot.services.affiliates import AffiliateService, Profile, create_link
 from models import Click, Conversion, LedgerEntry, Link, Offer, OfferKind, Referral
 from tests.outage.harness import (
-    TOKEN,
     BotProcess,
     FakeBotApi,
     PgCluster,
     RedisServer,
     free_port,
+    process_env,
     signed_postback,
     write_figures,
 )
@@ -95,21 +95,16 @@ async def world(world_dir: Path, request: pytest.FixtureRequest) -> AsyncIterato
     redis.start()
     await api.start()
     port = free_port()
-    env = {
-        "BOT_TOKEN": TOKEN,
-        "DATABASE_URL": pg.url,
-        "REDIS_URL": redis.url,
-        "BOT_API_URL": api.url,
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "WEB_HOST": "127.0.0.1",
-        "WEB_PORT": str(port),
-        "DATA_DIR": str(folder / "data"),
-        "REFERRAL_NOTIFY_DELAY": "0",
-        "THROTTLE_RATE": "1000",
-        "FRAUD_MIN_CLICK_SECONDS": "0",
-        "LOG_LEVEL": "INFO",
+    env = process_env(
+        api,
+        port,
+        folder / "data",
+        DATABASE_URL=pg.url,
+        REDIS_URL=redis.url,
+        REFERRAL_NOTIFY_DELAY="0",
+        FRAUD_MIN_CLICK_SECONDS="0",
         **ENV_TIMEOUTS,
-    }
+    )
     bot = BotProcess(env, folder / "bot.log")
     try:
         await db.migrate(pg.url)

@@ -28,12 +28,12 @@ from bot.services.races import RaceService
 from models import Click, Link, Offer, OfferKind, RaceEntry, RaceMetric
 from tests.factories import race_draft
 from tests.outage.harness import (
-    TOKEN,
     BotProcess,
     FakeBotApi,
     PgCluster,
     RedisServer,
     free_port,
+    process_env,
     write_figures,
 )
 
@@ -60,17 +60,12 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await api.start()
     pg = redis = None
     port = free_port()
-    env = {
-        "BOT_TOKEN": TOKEN,
-        "BOT_API_URL": api.url,
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "WEB_HOST": "127.0.0.1",
-        "WEB_PORT": str(port),
-        "DATA_DIR": str(tmp_path / "data"),
-        "THROTTLE_RATE": "1000",
-        "LOG_LEVEL": "INFO",
-        "CLICK_LOADER_INTERVAL_MS": "500",  # so that the kill surely leaves clicks unloaded
-    }
+    env = process_env(
+        api,
+        port,
+        tmp_path / "data",
+        CLICK_LOADER_INTERVAL_MS="500",  # so that the kill surely leaves clicks unloaded
+    )
     if request.param == "postgres":
         pg, redis = PgCluster(), RedisServer()
         await asyncio.to_thread(pg.init)
