@@ -299,14 +299,22 @@ async def test_a_crash_in_the_middle_of_finalisation_loses_and_doubles_nothing(
     assert await LedgerEntry.filter(kind="prize").count() == 2
 
 
-async def test_board_is_rebuilt_from_the_database_when_redis_lost_it(
-    races: RaceService, clock: Clock, factory: Factory, redis: Redis
-) -> None:
+async def on_the_board(
+    races: RaceService, clock: Clock, factory: Factory
+) -> tuple[Race, Affiliate, Affiliate]:
+    """A running race whose board has a (1 point) behind b (2 points), after a tick."""
     a, b = await factory.affiliate(), await factory.affiliate()
     race = await started(races, clock)
     await score(races, clock, a, final=1)
     await score(races, clock, b, final=2)
     await races.tick(race)
+    return race, a, b
+
+
+async def test_board_is_rebuilt_from_the_database_when_redis_lost_it(
+    races: RaceService, clock: Clock, factory: Factory, redis: Redis
+) -> None:
+    race, a, b = await on_the_board(races, clock, factory)
 
     await redis.delete(key(race.id))
     again = await races.tick(await races.get(race.id))
@@ -360,11 +368,7 @@ async def test_a_best_rank_stored_after_the_score_moved_is_not_made_worse(
 async def test_a_tick_that_fails_writing_the_board_leaves_the_scores_for_the_next(
     races: RaceService, clock: Clock, factory: Factory, redis: Redis
 ) -> None:
-    a, b = await factory.affiliate(), await factory.affiliate()
-    race = await started(races, clock)
-    await score(races, clock, a, final=1)
-    await score(races, clock, b, final=2)
-    await races.tick(race)
+    race, a, b = await on_the_board(races, clock, factory)
     board = await redis.dump(key(race.id))
     await score(races, clock, a, final=4)  # a: 5, first
     await redis.delete(key(race.id))
