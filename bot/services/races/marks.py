@@ -11,6 +11,7 @@ from bot.services.sql import connection, db_time, is_postgres, placeholders
 # A mark is written after the entry's row is (its row lock, held to the commit, orders two
 # writers of one entry, so the mark holds the last score), or replaces the one already there.
 MARK_COLUMNS = "entry_id, race_id, affiliate_id, score, reached_at, best_rank"
+ENTRY_COLUMNS = "id, race_id, affiliate_id, score, reached_at, best_rank"  # what a mark copies
 UPSERT_MARK = (
     "ON CONFLICT (entry_id) DO UPDATE SET score = excluded.score, "
     "reached_at = excluded.reached_at, best_rank = excluded.best_rank"
@@ -26,9 +27,8 @@ async def mark(race_id: int, affiliate_id: int) -> None:
     moved it)."""
     conn = connection()
     sql = (
-        f"INSERT INTO race_mark ({MARK_COLUMNS}) SELECT id, race_id, affiliate_id, score, "
-        "reached_at, best_rank FROM race_entry WHERE race_id = {p1} AND affiliate_id = {p2} "
-        + UPSERT_MARK
+        f"INSERT INTO race_mark ({MARK_COLUMNS}) SELECT {ENTRY_COLUMNS} FROM race_entry "
+        "WHERE race_id = {p1} AND affiliate_id = {p2} " + UPSERT_MARK
     )
     await conn.execute_query(sql.format(**placeholders(conn, 2)), [race_id, affiliate_id])
 
@@ -66,8 +66,7 @@ async def move(
             await mark(race_id, affiliate_id)
         return bool(changed)
     sql = (
-        f"WITH moved AS ({update} RETURNING id, race_id, affiliate_id, score, reached_at, "
-        f"best_rank) INSERT INTO race_mark ({MARK_COLUMNS}) SELECT * FROM moved "
-        f"{UPSERT_MARK} RETURNING entry_id"
+        f"WITH moved AS ({update} RETURNING {ENTRY_COLUMNS}) INSERT INTO race_mark "
+        f"({MARK_COLUMNS}) SELECT * FROM moved {UPSERT_MARK} RETURNING entry_id"
     )
     return bool(await conn.execute_query_dict(sql, values))
