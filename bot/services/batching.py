@@ -1,10 +1,12 @@
-"""Group commit: requests that arrive together are written together, each caller waiting for
-its own batch's commit. Shared by the click and the conversion writers."""
+"""Requests that arrive together go to the database together. Group commit: written together,
+each caller waiting for its own batch's commit (the click and the conversion writers). Group
+lookup: read together, each caller getting its own row (the postbacks' clicks)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import itertools
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from loguru import logger
@@ -14,6 +16,8 @@ from bot.services.sql import connection, is_postgres
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Key = TypeVar("Key", bound=Hashable)
+Row = TypeVar("Row")
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -111,3 +115,71 @@ async def store_isolating(
         *await store_isolating(store, items[:middle], name),
         *await store_isolating(store, items[middle:], name),
     ]
+
+
+class GroupLookup(Generic[Key, Row]):
+    """Reads rows by key, the keys asked for together in one query: those asked while the
+    event loop ran once and, under load, those asked while the last read was out. By default
+    one read is out at a time and the keys asked meanwhile wait for the next one, so batches
+    grow with the load. `read` gets distinct keys and returns the rows it found by key. It
+    runs in a task of its own, in the context of the caller that started it: not for callers
+    inside a transaction, whose connection it could borrow for the others."""
+
+    def __init__(
+        self,
+        read: Callable[[list[Key]], Awaitable[dict[Key, Row]]],
+        max_batch: int = 500,
+        concurrency: int = 1,
+    ) -> None:
+        self.read = read
+        self.max_batch = max_batch
+        self.concurrency = concurrency
+        self._waiting: dict[Key, list[asyncio.Future[Row | None]]] = {}
+        self._out = 0  # reads running
+        self._soon = False  # a start is already scheduled for this turn of the loop
+        self._reads: set[asyncio.Task[None]] = set()
+
+    async def get(self, key: Key) -> Row | None:
+        """The row for `key`, or None when there is none."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Row | None] = loop.create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if not self._soon and self._out < self.concurrency:
+            self._soon = True
+            loop.call_soon(self._scheduled)  # after the other requests of this turn asked
+        return await future
+
+    def _scheduled(self) -> None:
+        self._soon = False
+        self._start()
+
+    def _start(self) -> None:
+        while self._waiting and self._out < self.concurrency:
+            keys = list(itertools.islice(self._waiting, self.max_batch))
+            batch = {key: self._waiting.pop(key) for key in keys}
+            self._out += 1
+            task = asyncio.create_task(self._read(batch))
+            self._reads.add(task)
+            task.add_done_callback(self._reads.discard)
+
+    async def _read(self, batch: dict[Key, list[asyncio.Future[Row | None]]]) -> None:
+        try:
+            found = await self.read(list(batch))
+        except BaseException as exc:
+            for future in itertools.chain.from_iterable(batch.values()):
+                if future.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:  # each caller answers for itself (an outage: a 503 each)
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for key, futures in batch.items():
+                for future in futures:
+                    if not future.done():  # its caller may have gone
+                        future.set_result(found.get(key))
+        finally:
+            self._out -= 1
+            self._start()

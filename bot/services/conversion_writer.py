@@ -134,8 +134,11 @@ class ConversionWriter(GroupCommit[PendingConversion, bool]):
         races: Scoring | None,
         clock: Callable[[], datetime],
         max_batch: int = 200,
-        concurrency: int = 3,
+        concurrency: int = 1,
     ) -> None:
+        # One batch at a time: the postbacks that arrive meanwhile make the next one larger.
+        # Measured over HTTP (bench_postback.py, PostgreSQL): 4,000-4,500 conversions/s with
+        # a p99 of 20-30 ms, against 3,300/s and 155 ms with three batches in flight.
         super().__init__(max_batch, concurrency)
         self.races = races
         self.clock = clock

@@ -12,10 +12,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from bot.errors import InvalidInput
 from bot.services.amounts import to_minor
+from bot.services.batching import GroupLookup
 from bot.services.cache import TtlCache
 from bot.services.codes import check_label, read_code
 from bot.services.conversions import (
@@ -30,7 +32,7 @@ from bot.services.conversions import (
     refused,
 )
 from bot.services.inputs import ascii_int, tg_id
-from bot.services.sql import as_datetime, connection, placeholders
+from bot.services.sql import as_datetime, connection, is_postgres
 from models import Affiliate, ConversionStatus, Link, Offer
 
 TS_WINDOW = 300
@@ -227,30 +229,44 @@ def read_fields(offer: Offer, params: Mapping[str, str]) -> Fields | Answer:
         return refused(exc.refusal, exc.reason)
 
 
-async def attribute(
-    offer: Offer, reference: Reference
-) -> tuple[LinkRef, ClickRef | None, str | None] | None:
-    """The link (and click and label) a postback names, if it is one of this offer's."""
-    if reference.click_id is not None:
-        # Raw and in one round trip: this runs for every postback.
-        conn = connection()
+CLICK_OF_POSTBACK = (
+    "SELECT c.click_id, c.id, c.sub, c.is_bot, c.created_at, l.id AS link_id, l.affiliate_id, "
+    "l.offer_id, a.is_banned FROM click c JOIN link l ON l.id = c.link_id "
+    "JOIN affiliate a ON a.id = l.affiliate_id WHERE c.click_id "
+)
+Attribution = tuple[LinkRef, ClickRef | None, str | None]
+
+
+async def read_clicks(click_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The clicks (with their link and affiliate) that postbacks name, by click id: one query
+    for all the postbacks that arrived together (see GroupLookup)."""
+    conn = connection()
+    if is_postgres(conn):  # one statement text whatever the count: prepared once
         rows = await conn.execute_query_dict(
-            "SELECT c.id, c.sub, c.is_bot, c.created_at, l.id AS link_id, l.affiliate_id, "
-            "l.offer_id, a.is_banned FROM click c JOIN link l ON l.id = c.link_id "
-            "JOIN affiliate a ON a.id = l.affiliate_id "
-            "WHERE c.click_id = {p1}".format(**placeholders(conn, 1)),
-            [reference.click_id],
+            CLICK_OF_POSTBACK + "= ANY($1::varchar[])", [click_ids]
         )
-        if not rows or rows[0]["offer_id"] != offer.id:
-            return None
-        row = rows[0]
-        link = LinkRef(
-            id=row["link_id"], affiliate_id=row["affiliate_id"], banned=bool(row["is_banned"])
-        )
-        click = ClickRef(
-            id=row["id"], is_bot=bool(row["is_bot"]), created_at=as_datetime(row["created_at"])
-        )
-        return link, click, row["sub"]
+    else:
+        marks = ", ".join("?" * len(click_ids))
+        rows = await conn.execute_query_dict(f"{CLICK_OF_POSTBACK}IN ({marks})", click_ids)
+    return {str(row["click_id"]): row for row in rows}
+
+
+def of_click(offer: Offer, row: dict[str, Any] | None) -> Attribution | None:
+    """A click's row as what a postback of `offer` is credited through; None if it is
+    another offer's."""
+    if row is None or row["offer_id"] != offer.id:
+        return None
+    link = LinkRef(
+        id=row["link_id"], affiliate_id=row["affiliate_id"], banned=bool(row["is_banned"])
+    )
+    click = ClickRef(
+        id=row["id"], is_bot=bool(row["is_bot"]), created_at=as_datetime(row["created_at"])
+    )
+    return link, click, row["sub"]
+
+
+async def of_code(offer: Offer, reference: Reference) -> Attribution | None:
+    """The link a postback names by its code (and label), if it is one of this offer's."""
     by_code = await Link.get_or_none(code=reference.code, offer_id=offer.id).select_related(
         "affiliate"
     )
@@ -278,6 +294,9 @@ class PostbackService:
         # Read on every postback, changed rarely: dropped at once when this process changes
         # an offer (OfferService's on_change).
         self._offers: TtlCache[int, Offer | None] = TtlCache(CACHE_SECONDS, 10_000)
+        # A storm of postbacks: one query for the clicks of those that arrived together (a
+        # query each was about a third of a postback's CPU time, measured).
+        self._clicks: GroupLookup[str, dict[str, Any]] = GroupLookup(read_clicks)
 
     def forget_offers(self) -> None:
         self._offers.clear()
@@ -310,14 +329,20 @@ class PostbackService:
             )
         return await self.conversions.record(claim)
 
+    async def attribute(self, offer: Offer, reference: Reference) -> Attribution | None:
+        """The link (and click and label) a postback names, if it is one of this offer's."""
+        if reference.click_id is not None:
+            return of_click(offer, await self._clicks.get(reference.click_id))
+        return await of_code(offer, reference)
+
     async def _claim(self, offer: Offer, params: Mapping[str, str]) -> Claim | Answer:
         fields = read_fields(offer, params)
         if isinstance(fields, Answer):
             return fields
-        attributed = await attribute(offer, fields.reference)
+        attributed = await self.attribute(offer, fields.reference)
         if attributed is None and fields.reference.click_id and self.settle_clicks is not None:
             await self.settle_clicks()
-            attributed = await attribute(offer, fields.reference)
+            attributed = await self.attribute(offer, fields.reference)
         if attributed is None:
             return refused(Refusal.UNKNOWN, "unknown click_id or code for this offer")
         link, click, sub = attributed

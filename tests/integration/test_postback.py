@@ -264,6 +264,36 @@ async def test_a_storm_of_identical_postbacks_stores_one(
     assert await LedgerEntry.all().count() == 1
 
 
+async def test_postbacks_arriving_together_are_each_credited_through_their_own_click(
+    http: Client, factory: Factory
+) -> None:
+    """The clicks of postbacks that arrive together are read together: each conversion still
+    goes to the affiliate of the click it names, and a click that is unknown or another
+    offer's is refused on its own."""
+    offer, other_offer = await factory.offer(), await factory.offer("Other")
+    links = [await factory.link(await factory.affiliate(), offer) for _ in range(12)]
+    clicks = [await make_click(link) for link in links]
+    elsewhere = await make_click(await factory.link(await factory.affiliate(), other_offer))
+    named = [c.click_id for c in clicks] + [elsewhere.click_id, "0" * 32]
+
+    answers = await asyncio.gather(
+        *(
+            http.get(f"/postback/{offer.id}", params=signed(**deposit(click_id, f"t{i}")))
+            for i, click_id in enumerate(named)
+        )
+    )
+
+    bodies = [await a.json() for a in answers]
+    assert [b["result"] for b in bodies] == ["stored"] * 12 + ["rejected"] * 2
+    assert [a.status for a in answers[12:]] == [404, 404]
+    stored = await Conversion.all().values_list("txid", "affiliate_id", "link_id", "click_id")
+    expected = [
+        (f"t{i}", link.affiliate_id, link.id, click.id)
+        for i, (link, click) in enumerate(zip(links, clicks, strict=True))
+    ]
+    assert sorted(stored) == sorted(expected)
+
+
 async def test_fast_or_bot_clicks_are_held_for_review(
     http: Client, stack: Stack, factory: Factory, setup: tuple[Offer, Link, str]
 ) -> None:
