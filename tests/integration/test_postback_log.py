@@ -94,6 +94,26 @@ async def test_the_log_keeps_only_the_newest_of_each_offer(
     await stack.services.notifier.close()
 
 
+async def test_a_burst_of_postbacks_is_logged_whole_newest_first(
+    stack: Stack, factory: Factory
+) -> None:
+    """More lines than one INSERT takes (the storm between two flushes) all reach the log,
+    each with its own parameters and outcome."""
+    journal = stack.services.journal
+    offer = await factory.offer()
+    for i in range(1_000):
+        journal.note(offer.id, {"txid": f"t{i}"}, "1.1.1.1", "stored", 200, None)
+
+    assert await journal.flush() == 1_000
+
+    assert await PostbackLog.filter(offer_id=offer.id).count() == 1_000
+    newest, more = await journal.recent(offer.id)
+    assert more and [line.params["txid"] for line in newest[:2]] == ["t999", "t998"]
+    assert {(line.result, line.http_status, line.ip) for line in newest} == {
+        ("stored", 200, "1.1.1.1")
+    }
+
+
 async def test_an_admin_fires_a_signed_test_postback_that_stores_nothing(
     http: Client, stack: Stack, factory: Factory
 ) -> None:
@@ -142,7 +162,7 @@ async def test_the_log_writer_outlives_a_database_outage_and_never_holds_up_a_st
     journal = stack.services.journal
     offer = await factory.offer()
     calls = 0
-    real = PostbackLog.bulk_create
+    real = postback_log.store
 
     async def database_away(*args: Any, **kwargs: Any) -> None:
         nonlocal calls
@@ -152,7 +172,7 @@ async def test_the_log_writer_outlives_a_database_outage_and_never_holds_up_a_st
         await real(*args, **kwargs)
 
     monkeypatch.setattr(postback_log, "FLUSH_SECONDS", 0.01)
-    monkeypatch.setattr(PostbackLog, "bulk_create", database_away)
+    monkeypatch.setattr(postback_log, "store", database_away)
     journal.note(offer.id, {"txid": "a"}, "1.1.1.1", "stored", 200, None)
     journal.start()
     for _ in range(200):
