@@ -1,10 +1,14 @@
 """Menu sections, settings, fallbacks, throttling and the admin offer commands."""
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from aiogram.methods import AnswerCallbackQuery
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from keyboards.callbacks import MenuAction, MenuCallback, SettingsAction, SettingsCallback
 from models import Affiliate, Offer, OfferKind
@@ -168,7 +172,38 @@ async def test_flood_from_one_user_is_throttled_politely(database: str, redis: o
     assert texts[3] == "Whoa, that's fast! Please wait a second and try again."
     assert texts[4:] == [None, None]
     assert all(t is not None and "How it works" in t for t in texts[:3])
+    keys = [k async for k in stack.redis.scan_iter(match="throttle:1:*")]
+    assert keys, "the flood was counted in Redis"
+    assert all(0 < ttl <= 2 for ttl in [await stack.redis.ttl(k) for k in keys])  # none stays
     await stack.services.click_loader.close()
+
+
+async def test_a_flood_count_never_outlives_its_second_when_redis_drops_mid_update(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis answers the count of this second, then the connection drops: the count still
+    expires (it was kept apart from its expiry, and stayed for good)."""
+    real = stack.redis.execute_command
+    dropped: list[str] = []
+
+    async def drop_after_the_count(*args: Any, **options: Any) -> Any:
+        result = await real(*args, **options)
+        if not dropped and any(str(a).startswith("throttle:") for a in args):
+            dropped.append(str(args[0]))
+            monkeypatch.setattr(stack.redis, "execute_command", failing_once)
+        return result
+
+    async def failing_once(*args: Any, **options: Any) -> Any:
+        monkeypatch.setattr(stack.redis, "execute_command", real)
+        raise RedisConnectionError("connection lost")
+
+    monkeypatch.setattr(stack.redis, "execute_command", drop_after_the_count)
+    with contextlib.suppress(Exception):  # the update itself may fail: Telegram sends it again
+        await stack.tg.user(7).send("/help")
+
+    keys = [k async for k in stack.redis.scan_iter(match="throttle:7:*")]
+    assert dropped and keys
+    assert all(0 < ttl <= 2 for ttl in [await stack.redis.ttl(k) for k in keys])
 
 
 def test_the_bot_asks_telegram_for_every_update_it_handles(stack: Stack) -> None:
