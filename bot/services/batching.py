@@ -5,13 +5,15 @@ lookup: read together, each caller getting its own row (the postbacks' clicks)."
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import itertools
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from loguru import logger
 
-from bot.errors import outage
+from bot.errors import Unavailable, outage
 from bot.services.sql import connection, is_postgres
 
 Item = TypeVar("Item")
@@ -121,9 +123,11 @@ class GroupLookup(Generic[Key, Row]):
     """Reads rows by key, the keys asked for together in one query: those asked while the
     event loop ran once and, under load, those asked while the last read was out. By default
     one read is out at a time and the keys asked meanwhile wait for the next one, so batches
-    grow with the load. `read` gets distinct keys and returns the rows it found by key. It
-    runs in a task of its own, in the context of the caller that started it: not for callers
-    inside a transaction, whose connection it could borrow for the others."""
+    grow with the load. `read` gets distinct keys and returns the rows it found by key.
+
+    Each read runs in a task of its own, in a copy of the context the lookup was made in (at
+    start-up), never in a caller's: a caller inside a transaction would otherwise lend its
+    connection to the others' reads, and its log context to them."""
 
     def __init__(
         self,
@@ -134,10 +138,11 @@ class GroupLookup(Generic[Key, Row]):
         self.read = read
         self.max_batch = max_batch
         self.concurrency = concurrency
+        self._context = contextvars.copy_context()
         self._waiting: dict[Key, list[asyncio.Future[Row | None]]] = {}
         self._out = 0  # reads running
         self._soon = False  # a start is already scheduled for this turn of the loop
-        self._reads: set[asyncio.Task[None]] = set()
+        self._reads: set[asyncio.Task[dict[Key, Row]]] = set()
 
     async def get(self, key: Key) -> Row | None:
         """The row for `key`, or None when there is none."""
@@ -158,28 +163,41 @@ class GroupLookup(Generic[Key, Row]):
             keys = list(itertools.islice(self._waiting, self.max_batch))
             batch = {key: self._waiting.pop(key) for key in keys}
             self._out += 1
-            task = asyncio.create_task(self._read(batch))
+            task = asyncio.create_task(self._read(keys), context=self._context.copy())
             self._reads.add(task)
-            task.add_done_callback(self._reads.discard)
+            # A callback, not a `finally`: it runs even for a task cancelled before it began.
+            task.add_done_callback(functools.partial(self._settle, batch))
 
-    async def _read(self, batch: dict[Key, list[asyncio.Future[Row | None]]]) -> None:
-        try:
-            found = await self.read(list(batch))
-        except BaseException as exc:
-            for future in itertools.chain.from_iterable(batch.values()):
-                if future.done():
-                    continue
-                if isinstance(exc, asyncio.CancelledError):
-                    future.cancel()
-                else:  # each caller answers for itself (an outage: a 503 each)
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+    async def _read(self, keys: list[Key]) -> dict[Key, Row]:
+        return await self.read(keys)
+
+    def _settle(
+        self,
+        batch: dict[Key, list[asyncio.Future[Row | None]]],
+        task: asyncio.Task[dict[Key, Row]],
+    ) -> None:
+        self._reads.discard(task)
+        self._out -= 1
+        rows: dict[Key, Row | None] = {}
+        error: BaseException | None = None
+        groups = list(batch.items())
+        if task.cancelled():  # the process is stopping: nobody waits for an answer forever
+            error = Unavailable("database")
+            groups += self._waiting.items()
+            self._waiting = {}
         else:
-            for key, futures in batch.items():
-                for future in futures:
-                    if not future.done():  # its caller may have gone
-                        future.set_result(found.get(key))
-        finally:
-            self._out -= 1
+            try:
+                found = task.result()
+                rows = {key: found.get(key) for key in batch}
+            except Exception as exc:  # each caller answers for itself (an outage: a 503 each)
+                error = exc
+        for key, futures in groups:
+            for future in futures:
+                if future.done():  # its caller has gone
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(rows[key])
+        if not task.cancelled():
             self._start()

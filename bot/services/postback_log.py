@@ -166,7 +166,7 @@ class PostbackJournal:
                     logger.debug("postback log not stored yet: {!r}", exc)
 
     async def flush(self) -> int:
-        """Store what waits (one INSERT), then trim the offers that grew past their cap."""
+        """Store what waits (one transaction), then trim the offers that grew past their cap."""
         batch = list(self.queue)
         if not batch:
             return 0

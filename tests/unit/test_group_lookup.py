@@ -4,9 +4,11 @@ gets its own row (or its own error) whatever the others asked."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
+from bot.errors import Unavailable
 from bot.services.batching import GroupLookup
 
 ROWS = {f"k{i}": {"n": i} for i in range(100)}
@@ -105,3 +107,59 @@ async def test_a_caller_that_gave_up_leaves_the_others_their_rows() -> None:
     with pytest.raises(asyncio.CancelledError):
         await impatient
     assert await lookup.get("k4") == {"n": 4}
+
+
+async def test_a_read_cut_short_by_a_stop_answers_every_waiting_caller_unavailable() -> None:
+    """The process stops with a read out: its callers and those queued behind it get an
+    'unavailable' (a 503 for a postback) instead of waiting for good, and the lookup still
+    works for whoever asks next."""
+    reads = Reads()
+    reads.gate = asyncio.Event()
+    lookup = GroupLookup(reads)
+    out = asyncio.ensure_future(lookup.get("k1"))
+    await asyncio.sleep(0.01)
+    queued = asyncio.ensure_future(lookup.get("k2"))
+    again = asyncio.ensure_future(lookup.get("k1"))  # the same key, asked while it is out
+    await asyncio.sleep(0.01)
+
+    for task in asyncio.all_tasks():  # as asyncio.run does at the end, the read among them
+        if getattr(task.get_coro(), "__qualname__", "").endswith("GroupLookup._read"):
+            task.cancel()
+    answers = await asyncio.wait_for(asyncio.gather(out, queued, again, return_exceptions=True), 1)
+
+    assert [type(a) for a in answers] == [Unavailable] * 3
+    reads.gate.set()
+    assert await asyncio.wait_for(lookup.get("k5"), 1) == {"n": 5}
+
+
+async def test_a_read_that_answers_nonsense_fails_its_callers_instead_of_leaving_them() -> None:
+    async def broken(keys: list[str]) -> dict[str, int]:
+        return [1, 2]  # type: ignore[return-value]
+
+    lookup: GroupLookup[str, int] = GroupLookup(broken)
+
+    with pytest.raises(AttributeError):
+        await asyncio.wait_for(lookup.get("k1"), 1)
+
+
+REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+
+
+async def test_reads_never_run_in_a_callers_context() -> None:
+    """A caller inside a transaction (tortoise keeps it in a context variable) must not lend
+    it to the reads of the others."""
+    seen: list[str] = []
+
+    async def read(keys: list[str]) -> dict[str, dict[str, int]]:
+        seen.append(REQUEST.get())
+        return {key: ROWS[key] for key in keys}
+
+    lookup = GroupLookup(read)
+
+    async def ask(request: str, key: str) -> dict[str, int] | None:
+        REQUEST.set(request)
+        return await lookup.get(key)
+
+    assert await asyncio.gather(ask("A", "k1"), ask("B", "k2")) == [{"n": 1}, {"n": 2}]
+    assert await asyncio.create_task(ask("C", "k3")) == {"n": 3}
+    assert seen == ["none", "none"]
