@@ -118,7 +118,7 @@ def create_services(settings: Settings, bot: Bot, redis: Redis) -> Services:
     conversions = ConversionService(
         min_click_seconds=settings.FRAUD_MIN_CLICK_SECONDS, races=races.scoring
     )
-    postbacks = PostbackService(conversions)
+    postbacks = PostbackService(conversions, click_wait=settings.DB_ACQUIRE_TIMEOUT)
     outbox = OutboxService()
     sender = OutboxSender(bot, outbox, affiliates, paid=settings.PAID_BROADCAST)
     spool = Spool(settings.spool_dir, fsync_ms=settings.CLICK_SPOOL_FSYNC_MS)

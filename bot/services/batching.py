@@ -119,11 +119,20 @@ async def store_isolating(
     ]
 
 
+Waiters = dict[Key, list[asyncio.Future[Row | None]]]
+
+
 class GroupLookup(Generic[Key, Row]):
     """Reads rows by key, the keys asked for together in one query: those asked while the
     event loop ran once and, under load, those asked while the last read was out. By default
     one read is out at a time and the keys asked meanwhile wait for the next one, so batches
     grow with the load. `read` gets distinct keys and returns the rows it found by key.
+
+    A read that has not answered in `wait` seconds (None: no limit) fails its callers and
+    those queued behind it with `Unavailable`, and so does every `get()` until it ends. Give
+    it what a query waits for a connection: a database that stopped answering then answers
+    each caller no later than a query of its own would have (one timer a read, not one a
+    caller, which cost a sixth of a postback's CPU time).
 
     Each read runs in a task of its own, in a copy of the context the lookup was made in (at
     start-up), never in a caller's: a caller inside a transaction would otherwise lend its
@@ -134,18 +143,23 @@ class GroupLookup(Generic[Key, Row]):
         read: Callable[[list[Key]], Awaitable[dict[Key, Row]]],
         max_batch: int = 500,
         concurrency: int = 1,
+        wait: float | None = None,
     ) -> None:
         self.read = read
         self.max_batch = max_batch
         self.concurrency = concurrency
+        self.wait = wait
         self._context = contextvars.copy_context()
-        self._waiting: dict[Key, list[asyncio.Future[Row | None]]] = {}
+        self._waiting: Waiters[Key, Row] = {}
         self._out = 0  # reads running
+        self._overdue: set[int] = set()  # reads out for longer than `wait`, by id of their batch
         self._soon = False  # a start is already scheduled for this turn of the loop
         self._reads: set[asyncio.Task[dict[Key, Row]]] = set()
 
     async def get(self, key: Key) -> Row | None:
         """The row for `key`, or None when there is none."""
+        if self._overdue:
+            raise Unavailable("database")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Row | None] = loop.create_future()
         self._waiting.setdefault(key, []).append(future)
@@ -159,25 +173,39 @@ class GroupLookup(Generic[Key, Row]):
         self._start()
 
     def _start(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._waiting and self._out < self.concurrency:
             keys = list(itertools.islice(self._waiting, self.max_batch))
             batch = {key: self._waiting.pop(key) for key in keys}
             self._out += 1
             task = asyncio.create_task(self._read(keys), context=self._context.copy())
             self._reads.add(task)
+            watchdog = None
+            if self.wait is not None:
+                watchdog = loop.call_later(self.wait, self._late, batch)
             # A callback, not a `finally`: it runs even for a task cancelled before it began.
-            task.add_done_callback(functools.partial(self._settle, batch))
+            task.add_done_callback(functools.partial(self._settle, batch, watchdog))
 
     async def _read(self, keys: list[Key]) -> dict[Key, Row]:
         return await self.read(keys)
 
+    def _late(self, batch: Waiters[Key, Row]) -> None:
+        """The read of `batch` has not answered in `wait` seconds."""
+        self._overdue.add(id(batch))
+        waiting, self._waiting = self._waiting, {}
+        _answer([*batch.items(), *waiting.items()], {}, Unavailable("database"))
+
     def _settle(
         self,
-        batch: dict[Key, list[asyncio.Future[Row | None]]],
+        batch: Waiters[Key, Row],
+        watchdog: asyncio.TimerHandle | None,
         task: asyncio.Task[dict[Key, Row]],
     ) -> None:
         self._reads.discard(task)
         self._out -= 1
+        self._overdue.discard(id(batch))
+        if watchdog is not None:
+            watchdog.cancel()
         rows: dict[Key, Row | None] = {}
         error: BaseException | None = None
         groups = list(batch.items())
@@ -191,13 +219,22 @@ class GroupLookup(Generic[Key, Row]):
                 rows = {key: found.get(key) for key in batch}
             except Exception as exc:  # each caller answers for itself (an outage: a 503 each)
                 error = exc
-        for key, futures in groups:
-            for future in futures:
-                if future.done():  # its caller has gone
-                    continue
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(rows[key])
+        _answer(groups, rows, error)
         if not task.cancelled():
             self._start()
+
+
+def _answer(
+    groups: list[tuple[Key, list[asyncio.Future[Row | None]]]],
+    rows: dict[Key, Row | None],
+    error: BaseException | None,
+) -> None:
+    """Each caller still waiting gets its row, or the error."""
+    for key, futures in groups:
+        for future in futures:
+            if future.done():  # answered already, or its caller has gone
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(rows[key])

@@ -286,6 +286,7 @@ class PostbackService:
         self,
         conversions: ConversionService,
         settle_clicks: Callable[[], Awaitable[bool]] | None = None,
+        click_wait: float | None = None,
     ) -> None:
         self.conversions = conversions
         # Clicks reach the database up to a second after their redirect (the spool): a
@@ -295,8 +296,10 @@ class PostbackService:
         # an offer (OfferService's on_change).
         self._offers: TtlCache[int, Offer | None] = TtlCache(CACHE_SECONDS, 10_000)
         # A storm of postbacks: one query for the clicks of those that arrived together (a
-        # query each was about a third of a postback's CPU time, measured).
-        self._clicks: GroupLookup[str, dict[str, Any]] = GroupLookup(read_clicks)
+        # query each was about a third of a postback's CPU time, measured). Each waits for it
+        # no longer than for a connection (`click_wait`): a frozen database answers them 503
+        # as soon as a query of their own would have.
+        self._clicks: GroupLookup[str, dict[str, Any]] = GroupLookup(read_clicks, wait=click_wait)
 
     def forget_offers(self) -> None:
         self._offers.clear()

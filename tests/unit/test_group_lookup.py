@@ -163,3 +163,27 @@ async def test_reads_never_run_in_a_callers_context() -> None:
     assert await asyncio.gather(ask("A", "k1"), ask("B", "k2")) == [{"n": 1}, {"n": 2}]
     assert await asyncio.create_task(ask("C", "k3")) == {"n": 3}
     assert seen == ["none", "none"]
+
+
+async def test_callers_behind_a_read_that_does_not_answer_give_up_after_wait() -> None:
+    """A frozen database holds the read that is out: those who asked get 'unavailable' (a
+    postback's 503) after `wait` seconds, as a query of their own would have, and those who
+    ask while that read is still out get it at once. Once it answers, the lookup serves again."""
+    reads = Reads()
+    reads.gate = asyncio.Event()
+    lookup = GroupLookup(reads, wait=0.05)
+    first = asyncio.ensure_future(lookup.get("k0"))
+    await asyncio.sleep(0.01)
+    queued = asyncio.ensure_future(lookup.get("k1"))  # behind the read that hangs
+
+    answers = await asyncio.wait_for(asyncio.gather(first, queued, return_exceptions=True), 1)
+    assert [type(a) for a in answers] == [Unavailable] * 2
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(Unavailable):
+        await lookup.get("k2")
+    assert asyncio.get_running_loop().time() - started < 0.01  # at once, not after `wait`
+
+    reads.gate.set()
+    await asyncio.sleep(0.01)
+    assert await asyncio.wait_for(lookup.get("k4"), 1) == {"n": 4}
+    assert reads.asked == [["k0"], ["k4"]]
